@@ -1,0 +1,12 @@
+//! Phare's core vocabulary, free of I/O: assemblies and contig aliases, normalised alleles in
+//! 0-based half-open coordinates, granularity, and the sample manifest a platform sends with a VCF.
+
+pub mod allele;
+pub mod assembly;
+pub mod granularity;
+pub mod manifest;
+
+pub use allele::{Allele, AlleleError, VariantType};
+pub use assembly::{Assembly, Contig};
+pub use granularity::Granularity;
+pub use manifest::{Manifest, ManifestError, ManifestSample, Sex};
