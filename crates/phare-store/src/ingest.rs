@@ -1,0 +1,590 @@
+//! Atomic ingestion of one VCF/BCF file into a dataset.
+//!
+//! Everything happens in one transaction: the analysis row, its samples, the new variants,
+//! the carrier sets and the count increments. A bad record half-way, a killed process or a lost
+//! connection rolls all of it back. Records are streamed (one in memory at a time) from a
+//! blocking thread into `COPY … FROM STDIN` on a staging table, then merged with set-based SQL.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use phare_domain::{Manifest, ManifestSample, Sex};
+use phare_vcf::{ReadOptions, Site, SkipCounts, VariantReader};
+use roaring::RoaringBitmap;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, Row};
+use tokio::sync::mpsc;
+
+use crate::{Store, StoreError};
+
+/// Bytes of COPY text sent to PostgreSQL at a time.
+const COPY_CHUNK_BYTES: usize = 1 << 20;
+
+#[derive(Debug)]
+pub struct IngestRequest {
+    pub dataset_id: String,
+    pub path: PathBuf,
+    pub manifest: Option<Manifest>,
+    /// Keep only records whose FILTER is PASS or missing.
+    pub pass_only: bool,
+    /// Set to the bytes of the file read so far, for a progress bar.
+    pub progress: Option<Arc<AtomicU64>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestSummary {
+    pub analysis_id: i64,
+    pub file_sha256: String,
+    pub samples: usize,
+    pub records_read: u64,
+    pub alleles_stored: u64,
+    pub new_variants: u64,
+    pub genotypes: u64,
+    pub skipped: SkipCounts,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Ingested(IngestSummary),
+    /// The same file (by SHA-256) is already stored in this dataset; nothing was changed.
+    AlreadyIngested { analysis_id: i64, file_sha256: String },
+}
+
+/// One (scope, stratum) a count row is kept for, with the samples (file columns) it covers.
+struct Stratum {
+    scope: &'static str,
+    label: String,
+    samples: RoaringBitmap,
+}
+
+impl Store {
+    pub async fn ingest(&self, request: IngestRequest) -> Result<IngestOutcome, StoreError> {
+        let dataset = self.dataset(&request.dataset_id).await?;
+        let path = request.path.clone();
+        let file_sha256 = tokio::task::spawn_blocking(move || sha256_of(&path))
+            .await
+            .map_err(|error| StoreError::Internal(error.to_string()))??;
+        if let Some(analysis_id) = self.analysis_by_sha(&dataset.id, &file_sha256).await? {
+            return Ok(IngestOutcome::AlreadyIngested { analysis_id, file_sha256: hex::encode(file_sha256) });
+        }
+
+        let options = ReadOptions { assembly: dataset.assembly, pass_only: request.pass_only };
+        let path = request.path.clone();
+        let reader = tokio::task::spawn_blocking(move || VariantReader::open(&path, options))
+            .await
+            .map_err(|error| StoreError::Internal(error.to_string()))??;
+        let sample_names = reader.sample_names();
+        let display_path = request.path.display().to_string();
+        let (linked, warnings) = link_samples(&display_path, &sample_names, request.manifest.as_ref())?;
+        let strata = build_strata(&linked, sample_names.len());
+
+        let mut transaction = self.pool().begin().await?;
+        // One ingest per dataset at a time: concurrent ingests then give the same counts as
+        // sequential ones, and the SHA-256 check below cannot race.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('phare.ingest.' || $1))")
+            .bind(&dataset.id)
+            .execute(&mut *transaction)
+            .await?;
+        if let Some(analysis_id) = analysis_by_sha(&mut transaction, &dataset.id, &file_sha256).await? {
+            return Ok(IngestOutcome::AlreadyIngested { analysis_id, file_sha256: hex::encode(file_sha256) });
+        }
+        let file_name = request
+            .path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| display_path.clone());
+        let analysis_id: i64 = sqlx::query(
+            "INSERT INTO analyses (dataset_id, file_name, file_sha256, file_format, sample_count, record_count, allele_count)
+             VALUES ($1, $2, $3, $4, $5, 0, 0) RETURNING id",
+        )
+        .bind(&dataset.id)
+        .bind(&file_name)
+        .bind(file_sha256.as_slice())
+        .bind(format!("{:?}", reader.format()))
+        .bind(sample_names.len() as i32)
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_get("id")?;
+        store_samples(&mut transaction, &dataset.id, analysis_id, &sample_names, &linked).await?;
+
+        sqlx::query(
+            "CREATE TEMPORARY TABLE staging (
+                contig text, start bigint, \"end\" bigint, reference text, alternate text, variant_type text,
+                allele_count integer, allele_number integer,
+                homozygous bytea, heterozygous bytea, hemizygous bytea, no_calls bytea,
+                stratum_ids integer[], acs bigint[], ans bigint[], homs bigint[], hets bigint[], hemis bigint[]
+             ) ON COMMIT DROP",
+        )
+        .execute(&mut *transaction)
+        .await?;
+        let progress = request.progress.clone();
+        let loaded = copy_sites(&mut transaction, reader, strata.clone_layout(), progress).await?;
+
+        let new_variants = sqlx::query(
+            "INSERT INTO variants (contig, start, \"end\", reference, alternate, variant_type)
+             SELECT DISTINCT contig, start, \"end\", reference, alternate, variant_type FROM staging
+             ORDER BY contig, start, reference, alternate
+             ON CONFLICT (contig, start, reference, alternate) DO NOTHING",
+        )
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "INSERT INTO contig_spans (contig, max_length)
+             SELECT contig, max(\"end\" - start) FROM staging GROUP BY contig
+             ON CONFLICT (contig) DO UPDATE SET max_length = GREATEST(contig_spans.max_length, excluded.max_length)",
+        )
+        .execute(&mut *transaction)
+        .await?;
+        let carriers = sqlx::query(
+            "INSERT INTO analysis_variants
+                (variant_id, analysis_id, allele_count, allele_number, homozygous, heterozygous, hemizygous, no_calls)
+             SELECT v.id, $1, s.allele_count, s.allele_number, s.homozygous, s.heterozygous, s.hemizygous, s.no_calls
+             FROM staging s JOIN variants v USING (contig, start, reference, alternate)",
+        )
+        .bind(analysis_id)
+        .execute(&mut *transaction)
+        .await;
+        if let Err(sqlx::Error::Database(database_error)) = &carriers
+            && database_error.is_unique_violation()
+        {
+            return Err(StoreError::Input {
+                path: display_path,
+                message: "the file holds the same normalised allele in two records; normalise and deduplicate it (bcftools norm -m- -d exact) before ingesting".into(),
+            });
+        }
+        carriers?;
+        let scopes: Vec<&str> = strata.iter().map(|stratum| stratum.scope).collect();
+        let labels: Vec<&str> = strata.iter().map(|stratum| stratum.label.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO variant_counts
+                (variant_id, dataset_id, scope, stratum, allele_count, allele_number, homozygous, heterozygous, hemizygous)
+             SELECT v.id, $1, ($2::text[])[u.stratum_id], ($3::text[])[u.stratum_id], u.ac, u.an, u.hom, u.het, u.hemi
+             FROM staging s
+             JOIN variants v USING (contig, start, reference, alternate)
+             CROSS JOIN LATERAL unnest(s.stratum_ids, s.acs, s.ans, s.homs, s.hets, s.hemis)
+                 AS u(stratum_id, ac, an, hom, het, hemi)
+             ORDER BY v.id
+             ON CONFLICT (variant_id, dataset_id, scope, stratum) DO UPDATE SET
+                allele_count = variant_counts.allele_count + excluded.allele_count,
+                allele_number = variant_counts.allele_number + excluded.allele_number,
+                homozygous = variant_counts.homozygous + excluded.homozygous,
+                heterozygous = variant_counts.heterozygous + excluded.heterozygous,
+                hemizygous = variant_counts.hemizygous + excluded.hemizygous",
+        )
+        .bind(&dataset.id)
+        .bind(&scopes)
+        .bind(&labels)
+        .execute(&mut *transaction)
+        .await?;
+        sqlx::query("UPDATE analyses SET record_count = $2, allele_count = $3 WHERE id = $1")
+            .bind(analysis_id)
+            .bind(loaded.records_read as i64)
+            .bind(loaded.alleles as i64)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+
+        Ok(IngestOutcome::Ingested(IngestSummary {
+            analysis_id,
+            file_sha256: hex::encode(file_sha256),
+            samples: sample_names.len(),
+            records_read: loaded.records_read,
+            alleles_stored: loaded.alleles,
+            new_variants,
+            genotypes: loaded.records_read.saturating_mul(sample_names.len() as u64),
+            skipped: loaded.skipped,
+            warnings,
+        }))
+    }
+
+    async fn analysis_by_sha(&self, dataset_id: &str, sha: &[u8; 32]) -> Result<Option<i64>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        analysis_by_sha(&mut connection, dataset_id, sha).await
+    }
+}
+
+async fn analysis_by_sha(
+    connection: &mut PgConnection,
+    dataset_id: &str,
+    sha: &[u8; 32],
+) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query("SELECT id FROM analyses WHERE dataset_id = $1 AND file_sha256 = $2")
+        .bind(dataset_id)
+        .bind(sha.as_slice())
+        .fetch_optional(&mut *connection)
+        .await?;
+    Ok(row.map(|row| row.try_get("id")).transpose()?)
+}
+
+fn sha256_of(path: &Path) -> Result<[u8; 32], StoreError> {
+    let input_error =
+        |error: std::io::Error| StoreError::Input { path: path.display().to_string(), message: error.to_string() };
+    let mut file = std::fs::File::open(path).map_err(input_error)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer).map_err(input_error)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Each file column with its manifest entry, if a manifest was given.
+type LinkedSamples<'m> = Vec<Option<&'m ManifestSample>>;
+
+/// Every VCF sample must be described by the manifest (its consent decides what research may
+/// see); manifest entries absent from the file are only worth a warning.
+fn link_samples<'m>(
+    path: &str,
+    sample_names: &[String],
+    manifest: Option<&'m Manifest>,
+) -> Result<(LinkedSamples<'m>, Vec<String>), StoreError> {
+    let Some(manifest) = manifest else {
+        return Ok((vec![None; sample_names.len()], Vec::new()));
+    };
+    let by_name: HashMap<&str, &ManifestSample> =
+        manifest.samples.iter().map(|entry| (entry.sample.as_str(), entry)).collect();
+    let missing: Vec<&str> =
+        sample_names.iter().map(String::as_str).filter(|name| !by_name.contains_key(name)).collect();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(10).copied().collect();
+        return Err(StoreError::Input {
+            path: path.to_owned(),
+            message: format!(
+                "{} sample(s) of the file are not in the manifest: {}{}",
+                missing.len(),
+                shown.join(", "),
+                if missing.len() > shown.len() { ", …" } else { "" }
+            ),
+        });
+    }
+    let in_file: std::collections::HashSet<&str> = sample_names.iter().map(String::as_str).collect();
+    let warnings = manifest
+        .samples
+        .iter()
+        .filter(|entry| !in_file.contains(entry.sample.as_str()))
+        .map(|entry| format!("manifest sample `{}` is not in the file", entry.sample))
+        .collect();
+    let linked = sample_names.iter().map(|name| by_name.get(name.as_str()).copied()).collect();
+    Ok((linked, warnings))
+}
+
+/// Strata of the 1+MG allele-frequency profile: `Total`, sex (`F`, `M`), country (`FR`) and
+/// country by sex (`FR_F`), each in scope `all` and `research` (patients who objected left out).
+/// Without a manifest there is only `Total`, and the operator's publication of the file stands
+/// for consent.
+fn build_strata(linked: &[Option<&ManifestSample>], sample_count: usize) -> Strata {
+    let mut by_key: Vec<Stratum> = Vec::new();
+    let mut add = |scope: &'static str, label: String, sample: u32| {
+        match by_key.iter_mut().find(|stratum| stratum.scope == scope && stratum.label == label) {
+            Some(stratum) => {
+                stratum.samples.insert(sample);
+            }
+            None => {
+                let mut samples = RoaringBitmap::new();
+                samples.insert(sample);
+                by_key.push(Stratum { scope, label, samples });
+            }
+        }
+    };
+    for index in 0..sample_count {
+        let sample = index as u32;
+        let entry = linked.get(index).copied().flatten();
+        let labels = entry.map(labels_of).unwrap_or_else(|| vec!["Total".to_owned()]);
+        let research = entry.is_none_or(|entry| entry.research_consent);
+        for label in labels {
+            if research {
+                add("research", label.clone(), sample);
+            }
+            add("all", label, sample);
+        }
+    }
+    Strata { strata: by_key }
+}
+
+fn labels_of(entry: &ManifestSample) -> Vec<String> {
+    let mut labels = vec!["Total".to_owned()];
+    let sex = match entry.sex {
+        Sex::Female => Some("F"),
+        Sex::Male => Some("M"),
+        Sex::Unknown => None,
+    };
+    if let Some(sex) = sex {
+        labels.push(sex.to_owned());
+    }
+    if let Some(country) = entry.country.as_deref().filter(|country| !country.is_empty()) {
+        labels.push(country.to_owned());
+        if let Some(sex) = sex {
+            labels.push(format!("{country}_{sex}"));
+        }
+    }
+    labels
+}
+
+struct Strata {
+    strata: Vec<Stratum>,
+}
+
+impl Strata {
+    fn iter(&self) -> impl Iterator<Item = &Stratum> {
+        self.strata.iter()
+    }
+
+    /// The per-sample view the blocking reader thread needs.
+    fn clone_layout(&self) -> StrataLayout {
+        let bitmaps = self.strata.iter().map(|stratum| stratum.samples.clone()).collect();
+        StrataLayout { bitmaps }
+    }
+}
+
+struct StrataLayout {
+    bitmaps: Vec<RoaringBitmap>,
+}
+
+async fn store_samples(
+    connection: &mut PgConnection,
+    dataset_id: &str,
+    analysis_id: i64,
+    sample_names: &[String],
+    linked: &[Option<&ManifestSample>],
+) -> Result<(), StoreError> {
+    for (index, name) in sample_names.iter().enumerate() {
+        let entry = linked.get(index).copied().flatten();
+        let biosample_id: Option<i64> = match entry {
+            Some(entry) => Some(upsert_biosample(connection, dataset_id, entry).await?),
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO analysis_samples (analysis_id, sample_index, sample_name, biosample_id, counted_in_research)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(analysis_id)
+        .bind(index as i32)
+        .bind(name)
+        .bind(biosample_id)
+        .bind(entry.is_none_or(|entry| entry.research_consent))
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn upsert_biosample(
+    connection: &mut PgConnection,
+    dataset_id: &str,
+    entry: &ManifestSample,
+) -> Result<i64, StoreError> {
+    let individual_id: i64 = sqlx::query(
+        "INSERT INTO individuals (dataset_id, pseudonym, sex, country, region, indication, phenotypes, diseases, research_consent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (dataset_id, pseudonym) DO UPDATE SET
+            sex = excluded.sex, country = excluded.country, region = excluded.region,
+            indication = excluded.indication, phenotypes = excluded.phenotypes,
+            diseases = excluded.diseases, research_consent = excluded.research_consent
+         RETURNING id",
+    )
+    .bind(dataset_id)
+    .bind(&entry.individual_id)
+    .bind(entry.sex.as_str())
+    .bind(&entry.country)
+    .bind(&entry.region)
+    .bind(&entry.indication)
+    .bind(&entry.phenotypes)
+    .bind(&entry.diseases)
+    .bind(entry.research_consent)
+    .fetch_one(&mut *connection)
+    .await?
+    .try_get("id")?;
+    let biosample_id: i64 = sqlx::query(
+        "INSERT INTO biosamples (dataset_id, external_id, individual_id) VALUES ($1, $2, $3)
+         ON CONFLICT (dataset_id, external_id) DO UPDATE SET individual_id = excluded.individual_id
+         RETURNING id",
+    )
+    .bind(dataset_id)
+    .bind(&entry.biosample_id)
+    .bind(individual_id)
+    .fetch_one(&mut *connection)
+    .await?
+    .try_get("id")?;
+    Ok(biosample_id)
+}
+
+struct Loaded {
+    records_read: u64,
+    alleles: u64,
+    skipped: SkipCounts,
+}
+
+/// Streams the file into the staging table. The reader runs on a blocking thread and hands
+/// COPY text over a bounded channel, so memory stays at a few chunks whatever the file size.
+async fn copy_sites(
+    connection: &mut PgConnection,
+    mut reader: VariantReader,
+    layout: StrataLayout,
+    progress: Option<Arc<AtomicU64>>,
+) -> Result<Loaded, StoreError> {
+    let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(4);
+    let counter = reader.progress_counter();
+    let producer = tokio::task::spawn_blocking(move || -> Result<Loaded, StoreError> {
+        let mut site = Site::default();
+        let mut chunk = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
+        let mut row = String::with_capacity(4096);
+        let mut alleles = 0u64;
+        let mut stratum_counts = StratumCounts::with_strata(layout.bitmaps.len());
+        while reader.next_site(&mut site)? {
+            stratum_counts.allele_numbers(&site, &layout);
+            for calls in &site.alleles {
+                row.clear();
+                encode_row(&mut row, &site, calls, &layout, &stratum_counts)?;
+                chunk.extend_from_slice(row.as_bytes());
+                alleles += 1;
+            }
+            if chunk.len() >= COPY_CHUNK_BYTES {
+                if let Some(progress) = &progress {
+                    progress.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(COPY_CHUNK_BYTES + 4096));
+                if sender.blocking_send(full).is_err() {
+                    break;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            // A closed channel means the database side failed; its error is the one reported.
+            let _ignored = sender.blocking_send(chunk);
+        }
+        if let Some(progress) = &progress {
+            progress.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        Ok(Loaded { records_read: reader.records_read(), alleles, skipped: reader.skipped().clone() })
+    });
+
+    let mut copy = connection
+        .copy_in_raw(
+            "COPY staging (contig, start, \"end\", reference, alternate, variant_type, allele_count, allele_number,
+                homozygous, heterozygous, hemizygous, no_calls, stratum_ids, acs, ans, homs, hets, hemis)
+             FROM STDIN",
+        )
+        .await?;
+    let mut send_error = None;
+    while let Some(chunk) = receiver.recv().await {
+        if let Err(error) = copy.send(chunk).await {
+            send_error = Some(error);
+            break;
+        }
+    }
+    drop(receiver);
+    let produced = producer.await.map_err(|error| StoreError::Internal(error.to_string()))?;
+    match (produced, send_error) {
+        (Err(read_error), _) => {
+            copy.abort("input file rejected").await.ok();
+            Err(read_error)
+        }
+        (Ok(_), Some(error)) => Err(error.into()),
+        (Ok(loaded), None) => {
+            copy.finish().await?;
+            Ok(loaded)
+        }
+    }
+}
+
+/// AN of every stratum at the current site, computed once per site and shared by its alleles.
+struct StratumCounts {
+    allele_numbers: Vec<u64>,
+}
+
+impl StratumCounts {
+    fn with_strata(count: usize) -> Self {
+        Self { allele_numbers: vec![0; count] }
+    }
+
+    fn allele_numbers(&mut self, site: &Site, layout: &StrataLayout) {
+        for (slot, bitmap) in self.allele_numbers.iter_mut().zip(&layout.bitmaps) {
+            *slot = bitmap
+                .iter()
+                .map(|sample| u64::from(site.called_alleles.get(sample as usize).copied().unwrap_or(0)))
+                .sum();
+        }
+    }
+}
+
+fn encode_row(
+    row: &mut String,
+    site: &Site,
+    calls: &phare_vcf::AlleleCalls,
+    layout: &StrataLayout,
+    counts: &StratumCounts,
+) -> Result<(), StoreError> {
+    let contig = site.contig.map(|contig| contig.name()).unwrap_or_default();
+    let allele = &calls.allele;
+    let format_error = |error: std::fmt::Error| StoreError::Internal(error.to_string());
+    write!(
+        row,
+        "{contig}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t",
+        allele.start,
+        allele.end(),
+        allele.reference,
+        allele.alternate,
+        allele.variant_type().beacon_term(),
+        calls.allele_count,
+        site.allele_number
+    )
+    .map_err(format_error)?;
+    for bitmap in [&calls.homozygous, &calls.heterozygous, &calls.hemizygous, &site.no_calls] {
+        push_bytea(row, bitmap)?;
+        row.push('\t');
+    }
+    let mut ids = Vec::new();
+    let mut columns: [Vec<u64>; 5] = Default::default();
+    for (index, samples) in layout.bitmaps.iter().enumerate() {
+        let allele_number = counts.allele_numbers[index];
+        let homozygous = calls.homozygous.intersection_len(samples);
+        let heterozygous = calls.heterozygous.intersection_len(samples);
+        let hemizygous = calls.hemizygous.intersection_len(samples);
+        let allele_count = 2 * homozygous + heterozygous + hemizygous;
+        if allele_number == 0 && allele_count == 0 {
+            continue;
+        }
+        ids.push(index as u64 + 1);
+        for (column, value) in columns.iter_mut().zip([allele_count, allele_number, homozygous, heterozygous, hemizygous]) {
+            column.push(value);
+        }
+    }
+    push_array(row, &ids);
+    for column in &columns {
+        row.push('\t');
+        push_array(row, column);
+    }
+    row.push('\n');
+    Ok(())
+}
+
+/// A bytea in COPY text format: `\\x` escapes to `\x`, then hex.
+fn push_bytea(row: &mut String, bitmap: &RoaringBitmap) -> Result<(), StoreError> {
+    let mut bytes = Vec::with_capacity(bitmap.serialized_size());
+    bitmap.serialize_into(&mut bytes).map_err(|error| StoreError::Internal(error.to_string()))?;
+    row.push_str("\\\\x");
+    row.push_str(&hex::encode(bytes));
+    Ok(())
+}
+
+fn push_array(row: &mut String, values: &[u64]) {
+    row.push('{');
+    for (position, value) in values.iter().enumerate() {
+        if position > 0 {
+            row.push(',');
+        }
+        // Writing an integer into a String cannot fail.
+        let _infallible = write!(row, "{value}");
+    }
+    row.push('}');
+}

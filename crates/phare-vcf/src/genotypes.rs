@@ -1,0 +1,165 @@
+//! Reduction of one record's genotypes to per-allele counts and carrier sets.
+//!
+//! Definitions (the same ones `tests/data/README.md` works the fixtures by hand with):
+//! AN counts called alleles; a diploid call with two copies of an allele is homozygous, with one
+//! copy heterozygous (`0/1`, `1/2` for both alleles, and the half-missing `./1`); a haploid call
+//! of the allele is hemizygous. So AC = 2·hom + het + hemi always holds.
+
+use phare_domain::{Allele, Contig};
+use roaring::RoaringBitmap;
+
+/// One VCF record after splitting: its alleles and the calls at the site.
+#[derive(Clone, Debug, Default)]
+pub struct Site {
+    pub contig: Option<Contig>,
+    /// 1-based POS as written in the file.
+    pub position: u64,
+    pub alleles: Vec<AlleleCalls>,
+    /// AN: called alleles across all samples at this site.
+    pub allele_number: u32,
+    /// Samples with at least one missing allele in their call.
+    pub no_calls: RoaringBitmap,
+    /// Called alleles of each sample (by column), so AN can be computed for any subset of
+    /// samples: a stratum, or the patients who did not object. Empty when there is no GT.
+    pub called_alleles: Vec<u8>,
+}
+
+/// One alternate allele of a site, normalised, with its carriers by zygosity (sample indices
+/// are the file's sample columns, 0-based).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlleleCalls {
+    pub allele: Allele,
+    /// 1-based index of this allele in the record's ALT column.
+    pub alt_index: usize,
+    pub allele_count: u32,
+    pub homozygous: RoaringBitmap,
+    pub heterozygous: RoaringBitmap,
+    pub hemizygous: RoaringBitmap,
+}
+
+impl AlleleCalls {
+    pub fn new(allele: Allele, alt_index: usize) -> Self {
+        Self {
+            allele,
+            alt_index,
+            allele_count: 0,
+            homozygous: RoaringBitmap::new(),
+            heterozygous: RoaringBitmap::new(),
+            hemizygous: RoaringBitmap::new(),
+        }
+    }
+}
+
+/// Why a genotype could not be counted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenotypeError {
+    #[error("genotype refers to allele {allele} but the record has {alternates} alternate allele(s)")]
+    AlleleOutOfRange { allele: usize, alternates: usize },
+    #[error("ploidy {0} is not supported (only haploid and diploid calls)")]
+    Ploidy(usize),
+}
+
+impl Site {
+    /// Starts a site; `alleles` hold the kept alternate alleles (symbolic ones are left out by
+    /// the caller but still count as called alleles in AN).
+    pub fn reset(&mut self, contig: Option<Contig>, position: u64) {
+        self.contig = contig;
+        self.position = position;
+        self.alleles.clear();
+        self.allele_number = 0;
+        self.no_calls.clear();
+        self.called_alleles.clear();
+    }
+
+    /// Adds the next sample's call (samples come in column order): its alleles (None = missing),
+    /// `alternates` being the record's ALT count.
+    pub fn add_call(
+        &mut self,
+        sample: u32,
+        call: &[Option<usize>],
+        alternates: usize,
+    ) -> Result<(), GenotypeError> {
+        if call.len() > 2 {
+            return Err(GenotypeError::Ploidy(call.len()));
+        }
+        for allele in call.iter().flatten() {
+            if *allele > alternates {
+                return Err(GenotypeError::AlleleOutOfRange { allele: *allele, alternates });
+            }
+        }
+        let called = call.iter().flatten().count();
+        self.allele_number += called as u32;
+        self.called_alleles.push(called as u8);
+        if called < call.len() || call.is_empty() {
+            self.no_calls.insert(sample);
+        }
+        let haploid = call.len() == 1;
+        for calls in &mut self.alleles {
+            let copies = call.iter().filter(|allele| **allele == Some(calls.alt_index)).count();
+            calls.allele_count += copies as u32;
+            match (haploid, copies) {
+                (_, 0) => {}
+                (true, _) => {
+                    calls.hemizygous.insert(sample);
+                }
+                (false, 1) => {
+                    calls.heterozygous.insert(sample);
+                }
+                (false, _) => {
+                    calls.homozygous.insert(sample);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site_with(alternates: &[&str]) -> Site {
+        let mut site = Site::default();
+        site.reset(None, 10);
+        for (offset, alternate) in alternates.iter().enumerate() {
+            let allele = Allele::from_vcf(10, "A", alternate).expect("allele");
+            site.alleles.push(AlleleCalls::new(allele, offset + 1));
+        }
+        site
+    }
+
+    #[test]
+    fn diploid_haploid_and_missing_calls_are_counted_by_hand_rules() {
+        let mut site = site_with(&["C", "G"]);
+        site.add_call(0, &[Some(0), Some(1)], 2).expect("0/1");
+        site.add_call(1, &[Some(1), Some(2)], 2).expect("1/2");
+        site.add_call(2, &[Some(2), Some(2)], 2).expect("2/2");
+        site.add_call(3, &[None, None], 2).expect("./.");
+        site.add_call(4, &[None, Some(1)], 2).expect("./1");
+        site.add_call(5, &[Some(1)], 2).expect("1");
+        site.add_call(6, &[None], 2).expect(".");
+        // called alleles: 2 + 2 + 2 + 0 + 1 + 1 + 0
+        assert_eq!(site.allele_number, 8);
+        assert_eq!(site.no_calls.iter().collect::<Vec<_>>(), vec![3, 4, 6]);
+        assert_eq!(site.called_alleles, vec![2, 2, 2, 0, 1, 1, 0]);
+        let first = &site.alleles[0];
+        assert_eq!(first.allele_count, 4);
+        assert_eq!(first.heterozygous.iter().collect::<Vec<_>>(), vec![0, 1, 4]);
+        assert!(first.homozygous.is_empty());
+        assert_eq!(first.hemizygous.iter().collect::<Vec<_>>(), vec![5]);
+        let second = &site.alleles[1];
+        assert_eq!(second.allele_count, 3);
+        assert_eq!(second.heterozygous.iter().collect::<Vec<_>>(), vec![1]);
+        assert_eq!(second.homozygous.iter().collect::<Vec<_>>(), vec![2]);
+    }
+
+    #[test]
+    fn out_of_range_alleles_and_polyploid_calls_are_errors() {
+        let mut site = site_with(&["C"]);
+        assert_eq!(
+            site.add_call(0, &[Some(0), Some(3)], 1),
+            Err(GenotypeError::AlleleOutOfRange { allele: 3, alternates: 1 })
+        );
+        assert_eq!(site.add_call(0, &[Some(0), Some(0), Some(1)], 1), Err(GenotypeError::Ploidy(3)));
+    }
+}

@@ -1,0 +1,12 @@
+//! Streaming VCF/BCF reading for ingestion: each record is split into its alternate alleles,
+//! normalised, and reduced to allele counts and per-sample carrier sets, in bounded memory.
+
+mod error;
+mod format;
+mod genotypes;
+mod reader;
+
+pub use error::{Location, VcfError};
+pub use format::InputFormat;
+pub use genotypes::{AlleleCalls, Site};
+pub use reader::{ReadOptions, SkipCounts, VariantReader};

@@ -1,0 +1,322 @@
+//! One reader for every accepted container, yielding one [`Site`] per kept record.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use noodles_vcf::variant::record::samples::series::Value;
+use noodles_vcf::variant::record::{AlternateBases as _, Filters as _, Samples as _};
+use phare_domain::{Allele, AlleleError, Assembly};
+
+use crate::error::{Location, VcfError};
+use crate::format::InputFormat;
+use crate::genotypes::{AlleleCalls, Site};
+
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// The dataset's assembly: header contig lengths are checked against it.
+    pub assembly: Assembly,
+    /// Keep only records whose FILTER is PASS or missing.
+    pub pass_only: bool,
+}
+
+/// What was read but deliberately not stored, reported in the ingest summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkipCounts {
+    pub filtered_records: u64,
+    pub non_primary_contig_records: u64,
+    pub reference_only_records: u64,
+    /// `<DEL>`, `*`, `<NON_REF>`, breakends: not stored by this first cut.
+    pub symbolic_alleles: u64,
+}
+
+enum Inner {
+    Vcf(Box<noodles_vcf::io::Reader<Box<dyn BufRead + Send>>>, noodles_vcf::Record),
+    Bcf(Box<noodles_bcf::io::Reader<noodles_bgzf::io::Reader<CountingReader>>>, noodles_bcf::Record),
+}
+
+/// Streams a VCF or BCF file, one record in memory at a time.
+pub struct VariantReader {
+    path: PathBuf,
+    format: InputFormat,
+    inner: Inner,
+    decoder: Decoder,
+    /// Lines before the first record, so errors name the file's own line numbers.
+    header_lines: u64,
+    records_read: u64,
+    compressed_bytes: Arc<AtomicU64>,
+}
+
+/// Turns a record into a [`Site`]; kept apart from the reader so a record borrowed from the
+/// reader can be decoded while the tallies are updated.
+struct Decoder {
+    header: noodles_vcf::Header,
+    options: ReadOptions,
+    skipped: SkipCounts,
+    call: Vec<Option<usize>>,
+}
+
+impl VariantReader {
+    pub fn open(path: &Path, options: ReadOptions) -> Result<Self, VcfError> {
+        let file_error = |error: io::Error| VcfError::new(path, Location::File, "file", error.to_string());
+        let sniffed = InputFormat::detect(File::open(path).map_err(file_error)?).map_err(file_error)?;
+        let Some(format) = sniffed else {
+            return Err(VcfError::new(
+                path,
+                Location::File,
+                "format",
+                "not a VCF (plain, gzip or BGZF) or BCF file: it must start with `##fileformat=VCF` or be gzip/BGZF-compressed",
+            ));
+        };
+        let compressed_bytes = Arc::new(AtomicU64::new(0));
+        let counting = CountingReader { inner: File::open(path).map_err(file_error)?, count: compressed_bytes.clone() };
+        let header_error = |error: io::Error| VcfError::new(path, Location::Header, "header", error.to_string());
+        let (header, inner, header_lines) = match format {
+            InputFormat::Bcf => {
+                let mut reader = noodles_bcf::io::Reader::new(counting);
+                let header = reader.read_header().map_err(header_error)?;
+                (header, Inner::Bcf(Box::new(reader), noodles_bcf::Record::default()), 0)
+            }
+            InputFormat::Vcf | InputFormat::VcfGzip | InputFormat::VcfBgzf => {
+                let text: Box<dyn BufRead + Send> = match format {
+                    InputFormat::VcfGzip => {
+                        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(BufReader::new(counting))))
+                    }
+                    InputFormat::VcfBgzf => Box::new(noodles_bgzf::io::Reader::new(counting)),
+                    _ => Box::new(BufReader::with_capacity(1 << 16, counting)),
+                };
+                let mut reader = noodles_vcf::io::Reader::new(text);
+                let mut raw_header = String::new();
+                reader.header_reader().read_to_string(&mut raw_header).map_err(header_error)?;
+                let header: noodles_vcf::Header = raw_header.parse().map_err(|error| {
+                    VcfError::new(path, Location::Header, "header", format!("{error}"))
+                })?;
+                let header_lines = raw_header.lines().count() as u64;
+                (header, Inner::Vcf(Box::new(reader), noodles_vcf::Record::default()), header_lines)
+            }
+        };
+        check_contigs(path, &header, options.assembly)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            inner,
+            decoder: Decoder { header, options, skipped: SkipCounts::default(), call: Vec::with_capacity(2) },
+            header_lines,
+            records_read: 0,
+            compressed_bytes,
+        })
+    }
+
+    pub fn format(&self) -> InputFormat {
+        self.format
+    }
+
+    pub fn sample_names(&self) -> Vec<String> {
+        self.decoder.header.sample_names().iter().cloned().collect()
+    }
+
+    pub fn skipped(&self) -> &SkipCounts {
+        &self.decoder.skipped
+    }
+
+    pub fn records_read(&self) -> u64 {
+        self.records_read
+    }
+
+    /// Bytes consumed from the file as stored (compressed), for progress reporting.
+    pub fn progress_counter(&self) -> Arc<AtomicU64> {
+        self.compressed_bytes.clone()
+    }
+
+    fn location(&self) -> Location {
+        match self.inner {
+            Inner::Vcf(..) => Location::Line(self.header_lines + self.records_read),
+            Inner::Bcf(..) => Location::BcfRecord(self.records_read),
+        }
+    }
+
+    /// Reads records until one is kept, filling `site`. Returns false at the end of the file.
+    pub fn next_site(&mut self, site: &mut Site) -> Result<bool, VcfError> {
+        loop {
+            let read = match &mut self.inner {
+                Inner::Vcf(reader, record) => reader.read_record(record),
+                Inner::Bcf(reader, record) => reader.read_record(record),
+            };
+            self.records_read += 1;
+            match read {
+                Ok(0) => {
+                    self.records_read -= 1;
+                    return Ok(false);
+                }
+                Ok(_) => {}
+                Err(error) => return Err(self.error("record", error.to_string())),
+            }
+            let kept = match &self.inner {
+                Inner::Vcf(_, record) => self.decoder.fill_site(record, site),
+                Inner::Bcf(_, record) => self.decoder.fill_site(record, site),
+            };
+            match kept {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err((field, message)) => return Err(self.error(&field, message)),
+            }
+        }
+    }
+
+    fn error(&self, field: &str, message: String) -> VcfError {
+        VcfError::new(&self.path, self.location(), field, message)
+    }
+}
+
+impl Decoder {
+    /// Returns Ok(false) for a record that is read correctly but not stored.
+    fn fill_site(
+        &mut self,
+        record: &dyn noodles_vcf::variant::Record,
+        site: &mut Site,
+    ) -> Result<bool, (String, String)> {
+        fn invalid(field: &'static str) -> impl Fn(io::Error) -> (String, String) {
+            move |error| (field.to_owned(), error.to_string())
+        }
+        let chromosome = record.reference_sequence_name(&self.header).map_err(invalid("CHROM"))?;
+        let position = match record.variant_start() {
+            Some(result) => usize::from(result.map_err(invalid("POS"))?) as u64,
+            None => return Err(("POS".into(), "position is missing or 0: expected a 1-based position".into())),
+        };
+        let filters = record.filters();
+        if self.options.pass_only && !filters.is_empty() && !filters.is_pass(&self.header).map_err(invalid("FILTER"))? {
+            self.skipped.filtered_records += 1;
+            return Ok(false);
+        }
+        let Some(contig) = self.options.assembly.contig(chromosome) else {
+            self.skipped.non_primary_contig_records += 1;
+            return Ok(false);
+        };
+        let contig_length = contig.length(self.options.assembly);
+        if position > contig_length {
+            return Err((
+                "POS".into(),
+                format!(
+                    "position {position} is beyond the end of {} {chromosome} ({contig_length} bases)",
+                    self.options.assembly
+                ),
+            ));
+        }
+        let reference = reference_bases(record)?;
+        site.reset(Some(contig), position);
+        let alternates = record.alternate_bases();
+        let alternate_count = alternates.len();
+        for (offset, alternate) in alternates.iter().enumerate() {
+            let alternate = alternate.map_err(invalid("ALT"))?;
+            if is_symbolic(alternate) {
+                self.skipped.symbolic_alleles += 1;
+                continue;
+            }
+            let allele = Allele::from_vcf(position, &reference, alternate).map_err(|error| match error {
+                AlleleError::InvalidBase { field: "reference", .. } => ("REF".to_owned(), error.to_string()),
+                other => ("ALT".to_owned(), other.to_string()),
+            })?;
+            site.alleles.push(AlleleCalls::new(allele, offset + 1));
+        }
+        if site.alleles.is_empty() {
+            self.skipped.reference_only_records += 1;
+            return Ok(false);
+        }
+        self.count_calls(record, site, alternate_count)?;
+        Ok(true)
+    }
+
+    fn count_calls(
+        &mut self,
+        record: &dyn noodles_vcf::variant::Record,
+        site: &mut Site,
+        alternate_count: usize,
+    ) -> Result<(), (String, String)> {
+        let header = &self.header;
+        let samples = record.samples().map_err(|error| ("FORMAT".to_owned(), error.to_string()))?;
+        let Some(series) = samples.select(header, "GT") else {
+            return Ok(());
+        };
+        let series = series.map_err(|error| ("GT".to_owned(), error.to_string()))?;
+        let sample_names = header.sample_names();
+        let sample_field = |index: usize| {
+            let name = sample_names.get_index(index).map(String::as_str).unwrap_or("?");
+            format!("GT of sample {name}")
+        };
+        let call = &mut self.call;
+        for (index, value) in series.iter(header).enumerate() {
+            call.clear();
+            match value.map_err(|error| (sample_field(index), error.to_string()))? {
+                Some(Value::Genotype(genotype)) => {
+                    for allele in genotype.iter() {
+                        let (allele, _phasing) = allele.map_err(|error| (sample_field(index), error.to_string()))?;
+                        call.push(allele);
+                    }
+                }
+                Some(_) => return Err((sample_field(index), "expected a genotype such as 0/1".into())),
+                None => {}
+            }
+            site.add_call(index as u32, call, alternate_count)
+                .map_err(|error| (sample_field(index), error.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+fn reference_bases(record: &dyn noodles_vcf::variant::Record) -> Result<String, (String, String)> {
+    let bases = record.reference_bases();
+    let mut reference = String::with_capacity(bases.len());
+    for base in bases.iter() {
+        let base = base.map_err(|error| ("REF".to_owned(), error.to_string()))?;
+        reference.push(char::from(base));
+    }
+    Ok(reference)
+}
+
+/// Alleles that name no concrete sequence: symbolic (`<DEL>`, `<NON_REF>`, `<*>`), the spanning
+/// deletion `*`, the missing `.` and breakends (`G]17:198982]`).
+fn is_symbolic(alternate: &str) -> bool {
+    alternate.starts_with('<')
+        || alternate == "*"
+        || alternate == "."
+        || alternate.contains('[')
+        || alternate.contains(']')
+}
+
+/// The dataset's assembly decides contig lengths: a GRCh37 file declared into a GRCh38 dataset
+/// is refused from its header, before a single record is read.
+fn check_contigs(path: &Path, header: &noodles_vcf::Header, assembly: Assembly) -> Result<(), VcfError> {
+    for (name, contig_map) in header.contigs() {
+        let (Some(contig), Some(declared)) = (assembly.contig(name), contig_map.length()) else {
+            continue;
+        };
+        let expected = contig.length(assembly);
+        if declared as u64 != expected {
+            return Err(VcfError::new(
+                path,
+                Location::Header,
+                format!("##contig={name}"),
+                format!(
+                    "length {declared} does not match {assembly} ({expected}): the file is not on the dataset's assembly"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Counts bytes as they are read from disk, for a progress bar that knows the file size.
+struct CountingReader {
+    inner: File,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.count.fetch_add(read as u64, Ordering::Relaxed);
+        Ok(read)
+    }
+}
