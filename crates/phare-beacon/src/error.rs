@@ -1,0 +1,52 @@
+//! The single error every failure becomes: an HTTP status and a message naming what was wrong.
+//! Rendered as the Beacon error envelope (`errorCode` = status) in one place.
+
+use serde_json::{Value, json};
+
+use crate::documents::BeaconIdentity;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct BeaconError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl BeaconError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self { status: 400, message: message.into() }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self { status: 404, message: message.into() }
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self { status: 405, message: message.into() }
+    }
+
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self { status: 415, message: message.into() }
+    }
+
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self { status: 413, message: message.into() }
+    }
+
+    /// The node failed; the message is generic so internals never reach the caller.
+    pub fn internal() -> Self {
+        Self { status: 500, message: "internal error: the node could not answer; see its logs".into() }
+    }
+
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self { status: 503, message: message.into() }
+    }
+
+    /// The `beaconErrorResponse` document.
+    pub fn to_document(&self, identity: &BeaconIdentity) -> Value {
+        json!({
+            "meta": identity.informational_meta(&[]),
+            "error": { "errorCode": self.status, "errorMessage": self.message },
+        })
+    }
+}

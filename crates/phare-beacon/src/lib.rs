@@ -1,0 +1,15 @@
+//! Beacon v2 semantics, free of HTTP framework and database: request parsing (GET and POST
+//! alike), response envelopes, the framework documents (`/info`, `/map`, …), and the one error
+//! type every failure is turned into.
+
+pub mod documents;
+pub mod error;
+pub mod request;
+pub mod response;
+
+pub use documents::BeaconIdentity;
+pub use error::BeaconError;
+pub use request::{GenomicQuery, IncludeResultsets, QueryRequest};
+
+/// The Beacon specification version the responses follow.
+pub const API_VERSION: &str = "v2.0.0";

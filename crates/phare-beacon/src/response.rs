@@ -1,0 +1,141 @@
+//! Response envelopes for boolean, count and record answers, and genomic variation records.
+
+use phare_domain::{Allele, Granularity};
+use serde_json::{Value, json};
+
+use crate::documents::BeaconIdentity;
+use crate::request::QueryRequest;
+
+/// One dataset's answer to a query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetAnswer {
+    pub dataset_id: String,
+    pub count: u64,
+    /// Records of the requested page (record granularity only).
+    pub records: Vec<Value>,
+}
+
+/// The envelope for `returned` granularity.
+pub fn query_response(
+    identity: &BeaconIdentity,
+    request: &QueryRequest,
+    returned: Granularity,
+    answers: &[DatasetAnswer],
+    entry_type: &str,
+) -> Value {
+    let total: u64 = answers.iter().map(|answer| answer.count).sum();
+    let exists = total > 0;
+    let meta = identity.response_meta(
+        returned,
+        request.summary.clone(),
+        &[BeaconIdentity::returned_schema(entry_type)],
+        false,
+    );
+    match returned {
+        Granularity::None | Granularity::Boolean => json!({
+            "meta": meta,
+            "responseSummary": { "exists": exists },
+        }),
+        Granularity::Count => json!({
+            "meta": meta,
+            "responseSummary": { "exists": exists, "numTotalResults": total },
+        }),
+        Granularity::Record => {
+            let result_sets: Vec<Value> = answers
+                .iter()
+                .filter(|answer| request.include_resultsets.shows(answer.count > 0))
+                .map(|answer| {
+                    json!({
+                        "id": answer.dataset_id,
+                        "setType": "dataset",
+                        "exists": answer.count > 0,
+                        "resultsCount": answer.count,
+                        "results": answer.records,
+                    })
+                })
+                .collect();
+            json!({
+                "meta": meta,
+                "responseSummary": { "exists": exists, "numTotalResults": total },
+                "response": { "resultSets": result_sets },
+            })
+        }
+    }
+}
+
+/// Allele counts of one population (stratum) of one dataset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PopulationCounts {
+    pub population: String,
+    pub allele_count: i64,
+    pub allele_number: i64,
+    pub homozygous: i64,
+    pub heterozygous: i64,
+    pub hemizygous: i64,
+}
+
+/// A `genomicVariation` record: VRS allele, HGVS id and the 1+MG allele-frequency profile.
+pub fn variant_record(
+    allele: &Allele,
+    refseq_accession: &str,
+    variant_type: &str,
+    dataset_id: &str,
+    dataset_url: &str,
+    populations: &[PopulationCounts],
+) -> Value {
+    let (start, end, state) = allele.vrs_trimmed();
+    let frequencies: Vec<Value> = populations
+        .iter()
+        .filter(|counts| counts.allele_number > 0)
+        .map(|counts| {
+            json!({
+                "population": counts.population,
+                "alleleFrequency": counts.allele_count as f64 / counts.allele_number as f64,
+                "alleleCount": counts.allele_count,
+                "alleleNumber": counts.allele_number,
+                "alleleCountHomozygous": counts.homozygous,
+                "alleleCountHeterozygous": counts.heterozygous,
+                "alleleCountHemizygous": counts.hemizygous,
+            })
+        })
+        .collect();
+    let mut record = json!({
+        "variantInternalId": format!("{refseq_accession}:{}:{}:{}", allele.start, allele.reference, allele.alternate),
+        "variation": {
+            "type": "Allele",
+            "location": {
+                "type": "SequenceLocation",
+                "sequence_id": format!("refseq:{refseq_accession}"),
+                "interval": {
+                    "type": "SequenceInterval",
+                    "start": { "type": "Number", "value": start },
+                    "end": { "type": "Number", "value": end },
+                },
+            },
+            "state": { "type": "LiteralSequenceExpression", "sequence": state },
+        },
+        "identifiers": { "genomicHGVSId": allele.hgvs(refseq_accession) },
+        "info": {
+            "vcfStyle": {
+                "start": allele.start,
+                "end": allele.end(),
+                "referenceBases": allele.reference,
+                "alternateBases": allele.alternate,
+                "variantType": variant_type,
+            }
+        },
+    });
+    if !frequencies.is_empty()
+        && let Some(object) = record.as_object_mut()
+    {
+        object.insert(
+            "frequencyInPopulations".into(),
+            json!([{
+                "source": format!("Phare dataset {dataset_id}"),
+                "sourceReference": dataset_url,
+                "frequencies": frequencies,
+            }]),
+        );
+    }
+    record
+}
