@@ -3,6 +3,9 @@
 
 use serde_json::{Value, json};
 
+use phare_domain::Granularity;
+
+use crate::API_VERSION;
 use crate::documents::BeaconIdentity;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -14,38 +17,66 @@ pub struct BeaconError {
 
 impl BeaconError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: 400, message: message.into() }
+        Self {
+            status: 400,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: 404, message: message.into() }
+        Self {
+            status: 404,
+            message: message.into(),
+        }
     }
 
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
-        Self { status: 405, message: message.into() }
+        Self {
+            status: 405,
+            message: message.into(),
+        }
     }
 
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
-        Self { status: 415, message: message.into() }
+        Self {
+            status: 415,
+            message: message.into(),
+        }
     }
 
     pub fn payload_too_large(message: impl Into<String>) -> Self {
-        Self { status: 413, message: message.into() }
+        Self {
+            status: 413,
+            message: message.into(),
+        }
     }
 
     /// The node failed; the message is generic so internals never reach the caller.
     pub fn internal() -> Self {
-        Self { status: 500, message: "internal error: the node could not answer; see its logs".into() }
+        Self {
+            status: 500,
+            message: "internal error: the node could not answer; see its logs".into(),
+        }
     }
 
     pub fn service_unavailable(message: impl Into<String>) -> Self {
-        Self { status: 503, message: message.into() }
+        Self {
+            status: 503,
+            message: message.into(),
+        }
     }
 
-    /// The `beaconErrorResponse` document.
+    /// The `beaconErrorResponse` document. The request may not have been understood, so the
+    /// summary echoes only the defaults.
     pub fn to_document(&self, identity: &BeaconIdentity) -> Value {
+        let summary = json!({
+            "apiVersion": API_VERSION,
+            "requestedSchemas": [],
+            "pagination": { "skip": 0, "limit": 0 },
+            "requestedGranularity": "boolean",
+        });
         json!({
-            "meta": identity.informational_meta(&[]),
+            "meta": identity.response_meta(Granularity::Boolean, summary, &[], false),
             "error": { "errorCode": self.status, "errorMessage": self.message },
         })
     }

@@ -93,8 +93,15 @@ pub struct QueryRequest {
 }
 
 /// Genomic parameters this node understands.
-const SUPPORTED: &[&str] =
-    &["referenceName", "start", "end", "referenceBases", "alternateBases", "variantType", "assemblyId"];
+const SUPPORTED: &[&str] = &[
+    "referenceName",
+    "start",
+    "end",
+    "referenceBases",
+    "alternateBases",
+    "variantType",
+    "assemblyId",
+];
 /// Parameters of the specification this node does not answer yet: refused explicitly.
 const NOT_YET: &[&str] = &[
     "geneId",
@@ -107,8 +114,15 @@ const NOT_YET: &[&str] = &[
     "mateName",
 ];
 /// Framework parameters of a GET query string.
-const FRAMEWORK: &[&str] =
-    &["requestedGranularity", "datasetIds", "includeResultsetResponses", "skip", "limit", "testMode", "filters"];
+const FRAMEWORK: &[&str] = &[
+    "requestedGranularity",
+    "datasetIds",
+    "includeResultsetResponses",
+    "skip",
+    "limit",
+    "testMode",
+    "filters",
+];
 
 impl QueryRequest {
     /// From the pairs of a GET query string (`start=100&end=200`, lists comma-separated).
@@ -116,9 +130,18 @@ impl QueryRequest {
         let mut framework = Map::new();
         let mut genomic = Map::new();
         for (name, value) in pairs {
-            let target = if FRAMEWORK.contains(&name.as_str()) { &mut framework } else { &mut genomic };
-            if target.insert(name.clone(), Value::String(value.clone())).is_some() {
-                return Err(BeaconError::bad_request(format!("parameter `{name}` is given more than once")));
+            let target = if FRAMEWORK.contains(&name.as_str()) {
+                &mut framework
+            } else {
+                &mut genomic
+            };
+            if target
+                .insert(name.clone(), Value::String(value.clone()))
+                .is_some()
+            {
+                return Err(BeaconError::bad_request(format!(
+                    "parameter `{name}` is given more than once"
+                )));
             }
         }
         let settings = Settings {
@@ -136,7 +159,9 @@ impl QueryRequest {
     /// From a POST `beaconRequestBody`; `requestParameters` may be flat or under `g_variant`.
     pub fn from_body(body: &Value) -> Result<Self, BeaconError> {
         let Some(body) = body.as_object() else {
-            return Err(BeaconError::bad_request("request body must be a JSON object (beaconRequestBody)"));
+            return Err(BeaconError::bad_request(
+                "request body must be a JSON object (beaconRequestBody)",
+            ));
         };
         reject_unknown(body.keys(), &["$schema", "meta", "query"], "request body")?;
         let empty = Map::new();
@@ -163,7 +188,9 @@ impl QueryRequest {
             Some(Value::Object(parameters)) => match parameters.get("g_variant") {
                 Some(Value::Object(scoped)) if parameters.len() == 1 => scoped.clone(),
                 Some(_) if parameters.len() == 1 => {
-                    return Err(BeaconError::bad_request("`requestParameters.g_variant` must be an object"));
+                    return Err(BeaconError::bad_request(
+                        "`requestParameters.g_variant` must be an object",
+                    ));
                 }
                 _ => parameters.clone(),
             },
@@ -200,7 +227,9 @@ impl QueryRequest {
                 )));
             }
             if !SUPPORTED.contains(&name.as_str()) {
-                return Err(BeaconError::bad_request(format!("unknown request parameter `{name}`")));
+                return Err(BeaconError::bad_request(format!(
+                    "unknown request parameter `{name}`"
+                )));
             }
         }
         let requested_granularity = match settings.requested_granularity {
@@ -219,7 +248,10 @@ impl QueryRequest {
         };
         let include_resultsets = match settings.include_resultsets {
             None => IncludeResultsets::Hit,
-            Some(value) => match as_text(value, "includeResultsetResponses")?.to_ascii_uppercase().as_str() {
+            Some(value) => match as_text(value, "includeResultsetResponses")?
+                .to_ascii_uppercase()
+                .as_str()
+            {
                 "ALL" => IncludeResultsets::All,
                 "HIT" => IncludeResultsets::Hit,
                 "MISS" => IncludeResultsets::Miss,
@@ -231,10 +263,20 @@ impl QueryRequest {
                 }
             },
         };
-        let skip = settings.skip.map(|value| as_integer(value, "skip")).transpose()?.unwrap_or(0);
-        let limit = settings.limit.map(|value| as_integer(value, "limit")).transpose()?.unwrap_or(DEFAULT_LIMIT);
+        let skip = settings
+            .skip
+            .map(|value| as_integer(value, "skip"))
+            .transpose()?
+            .unwrap_or(0);
+        let limit = settings
+            .limit
+            .map(|value| as_integer(value, "limit"))
+            .transpose()?
+            .unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
-            return Err(BeaconError::bad_request(format!("`limit` must be between 1 and {MAX_LIMIT}, not {limit}")));
+            return Err(BeaconError::bad_request(format!(
+                "`limit` must be between 1 and {MAX_LIMIT}, not {limit}"
+            )));
         }
         if let Some(value) = settings.test_mode
             && as_bool(value, "testMode")?
@@ -246,9 +288,14 @@ impl QueryRequest {
         if let Some(filters) = settings.filters
             && !is_empty_filters(filters)
         {
-            return Err(BeaconError::bad_request("`filters` are not supported by this node yet"));
+            return Err(BeaconError::bad_request(
+                "`filters` are not supported by this node yet",
+            ));
         }
-        let dataset_ids = settings.dataset_ids.map(|value| as_list(value, "datasetIds")).transpose()?;
+        let dataset_ids = settings
+            .dataset_ids
+            .map(|value| as_list(value, "datasetIds"))
+            .transpose()?;
         let query = genomic_query(genomic)?;
         let summary = json!({
             "apiVersion": crate::API_VERSION,
@@ -260,7 +307,15 @@ impl QueryRequest {
             "filters": [],
             "testMode": false,
         });
-        Ok(Self { query, requested_granularity, dataset_ids, include_resultsets, skip, limit, summary })
+        Ok(Self {
+            query,
+            requested_granularity,
+            dataset_ids,
+            include_resultsets,
+            skip,
+            limit,
+            summary,
+        })
     }
 }
 
@@ -281,7 +336,9 @@ fn reject_unknown<'a>(
 ) -> Result<(), BeaconError> {
     for key in keys {
         if !known.contains(&key.as_str()) {
-            return Err(BeaconError::bad_request(format!("unknown field `{key}` in {place}")));
+            return Err(BeaconError::bad_request(format!(
+                "unknown field `{key}` in {place}"
+            )));
         }
     }
     Ok(())
@@ -295,12 +352,21 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, Beacon
         ));
     };
     let Some(start_value) = parameters.get("start") else {
-        return Err(BeaconError::bad_request("`start` is missing: a genomic query needs a 0-based start"));
+        return Err(BeaconError::bad_request(
+            "`start` is missing: a genomic query needs a 0-based start",
+        ));
     };
     let start = single_coordinate(start_value, "start")?;
-    let end = parameters.get("end").map(|value| single_coordinate(value, "end")).transpose()?;
-    let reference_bases = text("referenceBases")?.map(|bases| checked_bases(&bases, "referenceBases")).transpose()?;
-    let alternate_bases = text("alternateBases")?.map(|bases| checked_bases(&bases, "alternateBases")).transpose()?;
+    let end = parameters
+        .get("end")
+        .map(|value| single_coordinate(value, "end"))
+        .transpose()?;
+    let reference_bases = text("referenceBases")?
+        .map(|bases| checked_bases(&bases, "referenceBases"))
+        .transpose()?;
+    let alternate_bases = text("alternateBases")?
+        .map(|bases| checked_bases(&bases, "alternateBases"))
+        .transpose()?;
     let variant_type = text("variantType")?.map(|term| term.to_ascii_uppercase());
     let assembly_id = text("assemblyId")?;
     match (end, alternate_bases) {
@@ -322,9 +388,17 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, Beacon
         }
         (None, Some(alternate_bases)) => {
             if variant_type.is_some() {
-                return Err(BeaconError::bad_request("`variantType` needs a range query (`start` and `end`)"));
+                return Err(BeaconError::bad_request(
+                    "`variantType` needs a range query (`start` and `end`)",
+                ));
             }
-            Ok(GenomicQuery::Sequence { reference_name, start, reference_bases, alternate_bases, assembly_id })
+            Ok(GenomicQuery::Sequence {
+                reference_name,
+                start,
+                reference_bases,
+                alternate_bases,
+                assembly_id,
+            })
         }
         (None, None) => Err(BeaconError::bad_request(
             "`alternateBases` or `end` is missing: give `alternateBases` for a sequence query or `end` for a range query",
@@ -338,7 +412,13 @@ fn summary_parameters(query: &GenomicQuery, dataset_ids: Option<&[String]>) -> V
         echoed.insert(name.to_owned(), value);
     };
     match query {
-        GenomicQuery::Sequence { reference_name, start, reference_bases, alternate_bases, assembly_id } => {
+        GenomicQuery::Sequence {
+            reference_name,
+            start,
+            reference_bases,
+            alternate_bases,
+            assembly_id,
+        } => {
             put("referenceName", json!(reference_name));
             put("start", json!([start]));
             put("alternateBases", json!(alternate_bases));
@@ -393,7 +473,9 @@ fn as_integer(value: &Value, name: &str) -> Result<u64, BeaconError> {
         Value::String(text) => text.trim().parse::<u64>().ok(),
         _ => None,
     };
-    parsed.ok_or_else(|| BeaconError::bad_request(format!("`{name}` must be a non-negative integer, not {value}")))
+    parsed.ok_or_else(|| {
+        BeaconError::bad_request(format!("`{name}` must be a non-negative integer, not {value}"))
+    })
 }
 
 fn as_bool(value: &Value, name: &str) -> Result<bool, BeaconError> {
@@ -401,15 +483,24 @@ fn as_bool(value: &Value, name: &str) -> Result<bool, BeaconError> {
         Value::Bool(flag) => Ok(*flag),
         Value::String(text) if text.eq_ignore_ascii_case("true") => Ok(true),
         Value::String(text) if text.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(BeaconError::bad_request(format!("`{name}` must be true or false, not {value}"))),
+        _ => Err(BeaconError::bad_request(format!(
+            "`{name}` must be true or false, not {value}"
+        ))),
     }
 }
 
 fn as_list(value: &Value, name: &str) -> Result<Vec<String>, BeaconError> {
     let items: Vec<String> = match value {
         Value::String(text) => text.split(',').map(|item| item.trim().to_owned()).collect(),
-        Value::Array(items) => items.iter().map(|item| as_text(item, name)).collect::<Result<_, _>>()?,
-        _ => return Err(BeaconError::bad_request(format!("`{name}` must be a list of strings"))),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| as_text(item, name))
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(BeaconError::bad_request(format!(
+                "`{name}` must be a list of strings"
+            )));
+        }
     };
     if items.iter().any(String::is_empty) {
         return Err(BeaconError::bad_request(format!("`{name}` holds an empty value")));
@@ -430,7 +521,10 @@ fn is_empty_filters(filters: &Value) -> bool {
 fn single_coordinate(value: &Value, name: &str) -> Result<u64, BeaconError> {
     let values: Vec<Value> = match value {
         Value::Array(items) => items.clone(),
-        Value::String(text) => text.split(',').map(|item| Value::String(item.to_owned())).collect(),
+        Value::String(text) => text
+            .split(',')
+            .map(|item| Value::String(item.to_owned()))
+            .collect(),
         other => vec![other.clone()],
     };
     match values.as_slice() {
@@ -444,7 +538,11 @@ fn single_coordinate(value: &Value, name: &str) -> Result<u64, BeaconError> {
 
 fn checked_bases(bases: &str, name: &str) -> Result<String, BeaconError> {
     let upper = bases.to_ascii_uppercase();
-    if upper.is_empty() || !upper.bytes().all(|base| matches!(base, b'A' | b'C' | b'G' | b'T' | b'N')) {
+    if upper.is_empty()
+        || !upper
+            .bytes()
+            .all(|base| matches!(base, b'A' | b'C' | b'G' | b'T' | b'N'))
+    {
         return Err(BeaconError::bad_request(format!(
             "`{name}` must be a sequence of A, C, G, T or N, not `{bases}`"
         )));
@@ -508,7 +606,10 @@ mod tests {
             ("referenceName=1&start=10&alternateBases=Z", "`alternateBases`"),
             ("referenceName=1&start=10", "`alternateBases` or `end`"),
             ("start=10&end=20", "`referenceName`"),
-            ("referenceName=1&start=10&end=20&requestedGranularity=all", "`requestedGranularity`"),
+            (
+                "referenceName=1&start=10&end=20&requestedGranularity=all",
+                "`requestedGranularity`",
+            ),
             ("referenceName=1&start=10&end=20&limit=0", "`limit`"),
             ("geneId=BRCA1", "`geneId`"),
             ("referenceName=1&start=10,20&end=30,40", "bracket"),

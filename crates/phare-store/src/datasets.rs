@@ -27,12 +27,16 @@ const ID_RULE: &str = "1 to 64 characters: letters, digits, '.', '_' or '-', sta
 
 fn check_id(id: &str) -> Result<(), StoreError> {
     let mut characters = id.chars();
-    let first_ok = characters.next().is_some_and(|first| first.is_ascii_alphanumeric());
+    let first_ok = characters
+        .next()
+        .is_some_and(|first| first.is_ascii_alphanumeric());
     let rest_ok = characters.all(|other| other.is_ascii_alphanumeric() || matches!(other, '.' | '_' | '-'));
     if first_ok && rest_ok && id.len() <= 64 {
         Ok(())
     } else {
-        Err(StoreError::InvalidDataset(format!("id `{id}` is not valid: {ID_RULE}")))
+        Err(StoreError::InvalidDataset(format!(
+            "id `{id}` is not valid: {ID_RULE}"
+        )))
     }
 }
 
@@ -83,8 +87,12 @@ fn dataset_from_row(row: &sqlx::postgres::PgRow) -> Result<Dataset, StoreError> 
     Ok(Dataset {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
-        assembly: assembly.parse().map_err(|error| StoreError::Internal(format!("{error}")))?,
-        anonymous_max: anonymous_max.parse().map_err(|error| StoreError::Internal(format!("{error}")))?,
+        assembly: assembly
+            .parse()
+            .map_err(|error| StoreError::Internal(format!("{error}")))?,
+        anonymous_max: anonymous_max
+            .parse()
+            .map_err(|error| StoreError::Internal(format!("{error}")))?,
         created_at: row.try_get("created_at")?,
         individual_count: row.try_get("individual_count")?,
         analysis_count: row.try_get("analysis_count")?,

@@ -52,7 +52,10 @@ pub struct IngestSummary {
 pub enum IngestOutcome {
     Ingested(IngestSummary),
     /// The same file (by SHA-256) is already stored in this dataset; nothing was changed.
-    AlreadyIngested { analysis_id: i64, file_sha256: String },
+    AlreadyIngested {
+        analysis_id: i64,
+        file_sha256: String,
+    },
 }
 
 /// One (scope, stratum) a count row is kept for, with the samples (file columns) it covers.
@@ -70,10 +73,16 @@ impl Store {
             .await
             .map_err(|error| StoreError::Internal(error.to_string()))??;
         if let Some(analysis_id) = self.analysis_by_sha(&dataset.id, &file_sha256).await? {
-            return Ok(IngestOutcome::AlreadyIngested { analysis_id, file_sha256: hex::encode(file_sha256) });
+            return Ok(IngestOutcome::AlreadyIngested {
+                analysis_id,
+                file_sha256: hex::encode(file_sha256),
+            });
         }
 
-        let options = ReadOptions { assembly: dataset.assembly, pass_only: request.pass_only };
+        let options = ReadOptions {
+            assembly: dataset.assembly,
+            pass_only: request.pass_only,
+        };
         let path = request.path.clone();
         let reader = tokio::task::spawn_blocking(move || VariantReader::open(&path, options))
             .await
@@ -91,7 +100,10 @@ impl Store {
             .execute(&mut *transaction)
             .await?;
         if let Some(analysis_id) = analysis_by_sha(&mut transaction, &dataset.id, &file_sha256).await? {
-            return Ok(IngestOutcome::AlreadyIngested { analysis_id, file_sha256: hex::encode(file_sha256) });
+            return Ok(IngestOutcome::AlreadyIngested {
+                analysis_id,
+                file_sha256: hex::encode(file_sha256),
+            });
         }
         let file_name = request
             .path
@@ -223,8 +235,10 @@ async fn analysis_by_sha(
 }
 
 fn sha256_of(path: &Path) -> Result<[u8; 32], StoreError> {
-    let input_error =
-        |error: std::io::Error| StoreError::Input { path: path.display().to_string(), message: error.to_string() };
+    let input_error = |error: std::io::Error| StoreError::Input {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    };
     let mut file = std::fs::File::open(path).map_err(input_error)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
@@ -251,10 +265,16 @@ fn link_samples<'m>(
     let Some(manifest) = manifest else {
         return Ok((vec![None; sample_names.len()], Vec::new()));
     };
-    let by_name: HashMap<&str, &ManifestSample> =
-        manifest.samples.iter().map(|entry| (entry.sample.as_str(), entry)).collect();
-    let missing: Vec<&str> =
-        sample_names.iter().map(String::as_str).filter(|name| !by_name.contains_key(name)).collect();
+    let by_name: HashMap<&str, &ManifestSample> = manifest
+        .samples
+        .iter()
+        .map(|entry| (entry.sample.as_str(), entry))
+        .collect();
+    let missing: Vec<&str> = sample_names
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !by_name.contains_key(name))
+        .collect();
     if !missing.is_empty() {
         let shown: Vec<&str> = missing.iter().take(10).copied().collect();
         return Err(StoreError::Input {
@@ -274,7 +294,10 @@ fn link_samples<'m>(
         .filter(|entry| !in_file.contains(entry.sample.as_str()))
         .map(|entry| format!("manifest sample `{}` is not in the file", entry.sample))
         .collect();
-    let linked = sample_names.iter().map(|name| by_name.get(name.as_str()).copied()).collect();
+    let linked = sample_names
+        .iter()
+        .map(|name| by_name.get(name.as_str()).copied())
+        .collect();
     Ok((linked, warnings))
 }
 
@@ -284,16 +307,21 @@ fn link_samples<'m>(
 /// for consent.
 fn build_strata(linked: &[Option<&ManifestSample>], sample_count: usize) -> Strata {
     let mut by_key: Vec<Stratum> = Vec::new();
-    let mut add = |scope: &'static str, label: String, sample: u32| {
-        match by_key.iter_mut().find(|stratum| stratum.scope == scope && stratum.label == label) {
-            Some(stratum) => {
-                stratum.samples.insert(sample);
-            }
-            None => {
-                let mut samples = RoaringBitmap::new();
-                samples.insert(sample);
-                by_key.push(Stratum { scope, label, samples });
-            }
+    let mut add = |scope: &'static str, label: String, sample: u32| match by_key
+        .iter_mut()
+        .find(|stratum| stratum.scope == scope && stratum.label == label)
+    {
+        Some(stratum) => {
+            stratum.samples.insert(sample);
+        }
+        None => {
+            let mut samples = RoaringBitmap::new();
+            samples.insert(sample);
+            by_key.push(Stratum {
+                scope,
+                label,
+                samples,
+            });
         }
     };
     for index in 0..sample_count {
@@ -341,7 +369,11 @@ impl Strata {
 
     /// The per-sample view the blocking reader thread needs.
     fn clone_layout(&self) -> StrataLayout {
-        let bitmaps = self.strata.iter().map(|stratum| stratum.samples.clone()).collect();
+        let bitmaps = self
+            .strata
+            .iter()
+            .map(|stratum| stratum.samples.clone())
+            .collect();
         StrataLayout { bitmaps }
     }
 }
@@ -465,7 +497,11 @@ async fn copy_sites(
         if let Some(progress) = &progress {
             progress.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
         }
-        Ok(Loaded { records_read: reader.records_read(), alleles, skipped: reader.skipped().clone() })
+        Ok(Loaded {
+            records_read: reader.records_read(),
+            alleles,
+            skipped: reader.skipped().clone(),
+        })
     });
 
     let mut copy = connection
@@ -483,7 +519,9 @@ async fn copy_sites(
         }
     }
     drop(receiver);
-    let produced = producer.await.map_err(|error| StoreError::Internal(error.to_string()))?;
+    let produced = producer
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))?;
     match (produced, send_error) {
         (Err(read_error), _) => {
             copy.abort("input file rejected").await.ok();
@@ -504,7 +542,9 @@ struct StratumCounts {
 
 impl StratumCounts {
     fn with_strata(count: usize) -> Self {
-        Self { allele_numbers: vec![0; count] }
+        Self {
+            allele_numbers: vec![0; count],
+        }
     }
 
     fn allele_numbers(&mut self, site: &Site, layout: &StrataLayout) {
@@ -539,7 +579,12 @@ fn encode_row(
         site.allele_number
     )
     .map_err(format_error)?;
-    for bitmap in [&calls.homozygous, &calls.heterozygous, &calls.hemizygous, &site.no_calls] {
+    for bitmap in [
+        &calls.homozygous,
+        &calls.heterozygous,
+        &calls.hemizygous,
+        &site.no_calls,
+    ] {
         push_bytea(row, bitmap)?;
         row.push('\t');
     }
@@ -555,7 +600,11 @@ fn encode_row(
             continue;
         }
         ids.push(index as u64 + 1);
-        for (column, value) in columns.iter_mut().zip([allele_count, allele_number, homozygous, heterozygous, hemizygous]) {
+        for (column, value) in
+            columns
+                .iter_mut()
+                .zip([allele_count, allele_number, homozygous, heterozygous, hemizygous])
+        {
             column.push(value);
         }
     }
@@ -571,7 +620,9 @@ fn encode_row(
 /// A bytea in COPY text format: `\\x` escapes to `\x`, then hex.
 fn push_bytea(row: &mut String, bitmap: &RoaringBitmap) -> Result<(), StoreError> {
     let mut bytes = Vec::with_capacity(bitmap.serialized_size());
-    bitmap.serialize_into(&mut bytes).map_err(|error| StoreError::Internal(error.to_string()))?;
+    bitmap
+        .serialize_into(&mut bytes)
+        .map_err(|error| StoreError::Internal(error.to_string()))?;
     row.push_str("\\\\x");
     row.push_str(&hex::encode(bytes));
     Ok(())

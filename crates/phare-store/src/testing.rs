@@ -15,15 +15,21 @@ pub async fn fresh_store() -> Store {
     let url = std::env::var("PHARE_TEST_DATABASE_URL").unwrap_or_else(|_| {
         panic!("PHARE_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
     });
-    let server: PgConnectOptions = url.parse().expect("PHARE_TEST_DATABASE_URL is not a postgres url");
+    let server: PgConnectOptions = url
+        .parse()
+        .expect("PHARE_TEST_DATABASE_URL is not a postgres url");
     let name = format!("phare_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect_with_options(&server).await;
-    let admin = admin.as_mut().expect("cannot connect to the test postgresql server");
+    let admin = admin
+        .as_mut()
+        .expect("cannot connect to the test postgresql server");
     admin
         .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .expect("cannot create a test database");
-    let store = Store::connect_with(server.database(&name)).await.expect("cannot connect to the test database");
+    let store = Store::connect_with(server.database(&name))
+        .await
+        .expect("cannot connect to the test database");
     store.migrate().await.expect("migrations fail");
     store
 }

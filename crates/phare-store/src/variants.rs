@@ -9,7 +9,12 @@ use crate::{Store, StoreError};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VariantSearch {
     /// The allele starting exactly at `start`.
-    Sequence { contig: String, start: u64, reference: Option<String>, alternate: String },
+    Sequence {
+        contig: String,
+        start: u64,
+        reference: Option<String>,
+        alternate: String,
+    },
     /// Every allele whose reference span overlaps [start, end).
     Range {
         contig: String,
@@ -66,7 +71,12 @@ const MATCHING: &str = "FROM variants v
 impl Store {
     async fn window<'a>(&self, search: &'a VariantSearch) -> Result<Window<'a>, StoreError> {
         Ok(match search {
-            VariantSearch::Sequence { contig, start, reference, alternate } => Window {
+            VariantSearch::Sequence {
+                contig,
+                start,
+                reference,
+                alternate,
+            } => Window {
                 contig,
                 start_from: to_i64(*start),
                 start_before: to_i64(*start).saturating_add(1),
@@ -75,14 +85,22 @@ impl Store {
                 alternate: Some(alternate),
                 variant_type: None,
             },
-            VariantSearch::Range { contig, start, end, variant_type, reference, alternate } => {
+            VariantSearch::Range {
+                contig,
+                start,
+                end,
+                variant_type,
+                reference,
+                alternate,
+            } => {
                 // An allele starting up to the contig's longest span before `start` may overlap.
-                let longest: Option<i64> = sqlx::query("SELECT max_length FROM contig_spans WHERE contig = $1")
-                    .bind(contig)
-                    .fetch_optional(self.pool())
-                    .await?
-                    .map(|row| row.try_get("max_length"))
-                    .transpose()?;
+                let longest: Option<i64> =
+                    sqlx::query("SELECT max_length FROM contig_spans WHERE contig = $1")
+                        .bind(contig)
+                        .fetch_optional(self.pool())
+                        .await?
+                        .map(|row| row.try_get("max_length"))
+                        .transpose()?;
                 Window {
                     contig,
                     start_from: to_i64(*start).saturating_sub(longest.unwrap_or(0)).max(0),
@@ -192,4 +210,37 @@ fn bind_window<'q>(
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// The dataset's most frequent allele (by AC in `scope`), e.g. for the demo's examples.
+    pub async fn most_common_variant(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+    ) -> Result<Option<VariantMatch>, StoreError> {
+        let row = sqlx::query(
+            "SELECT v.id, v.contig, v.start, v.\"end\", v.reference, v.alternate, v.variant_type
+             FROM variant_counts c JOIN variants v ON v.id = c.variant_id
+             WHERE c.dataset_id = $1 AND c.scope = $2 AND c.stratum = 'Total'
+             ORDER BY c.allele_count DESC, v.id LIMIT 1",
+        )
+        .bind(dataset_id)
+        .bind(scope)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(VariantMatch {
+                variant_id: row.try_get("id")?,
+                contig: row.try_get("contig")?,
+                start: row.try_get("start")?,
+                end: row.try_get("end")?,
+                reference: row.try_get("reference")?,
+                alternate: row.try_get("alternate")?,
+                variant_type: row.try_get("variant_type")?,
+                strata: Vec::new(),
+            })
+        })
+        .transpose()
+    }
 }

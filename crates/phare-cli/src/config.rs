@@ -1,0 +1,130 @@
+//! Configuration, layered: built-in defaults, then a TOML file (`--config`), then `PHARE_…`
+//! environment variables (`PHARE_BEACON__NAME` for nested keys). Unknown keys are errors that
+//! name the key: a typo must not silently fall back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where Phare keeps its managed PostgreSQL cluster and demo files.
+    pub data_dir: PathBuf,
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// A PostgreSQL server to use instead of the managed one.
+    pub database_url: Option<String>,
+    /// Directory of the PostgreSQL server binaries, when they are not found automatically.
+    pub pg_bin_dir: Option<PathBuf>,
+    /// URL clients reach the node at (behind a proxy, say); `/map` lists absolute URLs from it.
+    pub public_url: Option<String>,
+    pub beacon: BeaconConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeaconConfig {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub organization_id: String,
+    pub organization_name: String,
+    pub environment: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("phare-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            pg_bin_dir: None,
+            public_url: None,
+            beacon: BeaconConfig {
+                id: "org.example.phare".into(),
+                name: "Phare".into(),
+                description: "Federated genomic variant Beacon v2 node".into(),
+                organization_id: "org.example".into(),
+                organization_name: "Example genomic data centre".into(),
+                environment: "dev".into(),
+            },
+        }
+    }
+}
+
+/// Environment variables with the `PHARE_` prefix that are not configuration keys.
+const NOT_CONFIGURATION: &[&str] = &["test_database_url"];
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("PHARE_").ignore(NOT_CONFIGURATION).split("__"));
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        if config
+            .database_url
+            .as_deref()
+            .is_some_and(|url| url.trim().is_empty())
+        {
+            config.database_url = None;
+        }
+        Ok(config)
+    }
+
+    /// The Beacon root as clients reach it, without a trailing slash.
+    pub fn beacon_base_url(&self) -> String {
+        let root = match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        };
+        format!("{root}/api")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults_and_unknown_keys_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "phare.toml",
+                "listen = \"0.0.0.0:9000\"\n[beacon]\nname = \"CAD IDF\"\n",
+            )?;
+            jail.set_env("PHARE_DATA_DIR", "/srv/phare");
+            jail.set_env("PHARE_BEACON__ENVIRONMENT", "prod");
+            let config = Config::load(Some(Path::new("phare.toml"))).map_err(|error| error.to_string())?;
+            assert_eq!(config.listen, SocketAddr::from(([0, 0, 0, 0], 9000)));
+            assert_eq!(config.data_dir, PathBuf::from("/srv/phare"));
+            assert_eq!(config.beacon.name, "CAD IDF");
+            assert_eq!(config.beacon.environment, "prod");
+            assert_eq!(config.beacon_base_url(), "http://0.0.0.0:9000/api");
+
+            jail.create_file("typo.toml", "lisen = \"0.0.0.0:9000\"\n")?;
+            let error = Config::load(Some(Path::new("typo.toml"))).expect_err("unknown key");
+            assert!(error.to_string().contains("lisen"), "{error}");
+
+            jail.set_env("PHARE_DATABSE_URL", "postgres://x");
+            let error = Config::load(None).expect_err("unknown env key");
+            assert!(error.to_string().contains("databse_url"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn empty_database_url_means_the_managed_cluster() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PHARE_DATABASE_URL", "");
+            let config = Config::load(None).map_err(|error| error.to_string())?;
+            assert_eq!(config.database_url, None);
+            Ok(())
+        });
+    }
+}

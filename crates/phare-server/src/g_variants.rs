@@ -1,0 +1,249 @@
+//! `/api/g_variants`, GET and POST: sequence and range queries over every visible dataset.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Json;
+use phare_access::{Caller, DatasetPolicy, answer_granularity};
+use phare_beacon::response::{DatasetAnswer, PopulationCounts, query_response, variant_record};
+use phare_beacon::{BeaconError, GenomicQuery, QueryRequest};
+use phare_domain::{Allele, Assembly, Granularity};
+use phare_store::{Dataset, VariantMatch, VariantSearch};
+use serde_json::Value;
+
+use crate::{ApiError, AppState};
+
+const ENTRY_TYPE: &str = "genomicVariation";
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|error| BeaconError::bad_request(format!("query string is not valid: {error}")))?;
+    let request = QueryRequest::from_query_pairs(&pairs)?;
+    answer(&state, &Caller::Anonymous, &request).await
+}
+
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(';')
+                .next()
+                .is_some_and(|mime| mime.trim() == "application/json")
+        });
+    if !is_json {
+        return Err(BeaconError::unsupported_media_type("request body must be application/json").into());
+    }
+    let body: Value = serde_json::from_slice(&body).map_err(|error| {
+        BeaconError::bad_request(format!(
+            "request body is not valid JSON (line {}, column {}): {error}",
+            error.line(),
+            error.column()
+        ))
+    })?;
+    let request = QueryRequest::from_body(&body)?;
+    answer(&state, &Caller::Anonymous, &request).await
+}
+
+/// One dataset the caller may see, with the search translated to its assembly.
+struct Target {
+    dataset: Dataset,
+    ceiling: Granularity,
+    search: VariantSearch,
+}
+
+async fn answer(state: &AppState, caller: &Caller, request: &QueryRequest) -> Result<Json<Value>, ApiError> {
+    let targets = targets(state, caller, request).await?;
+    let ceilings: Vec<Granularity> = targets.iter().map(|target| target.ceiling).collect();
+    let returned = answer_granularity(request.requested_granularity, &ceilings);
+    let scope = caller.count_scope().as_str();
+    let offset = i64::try_from(request.skip.saturating_mul(request.limit)).unwrap_or(i64::MAX);
+    let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+    let mut answers = Vec::with_capacity(targets.len());
+    for target in &targets {
+        let store = state.store();
+        let count = store
+            .count_variants(&target.dataset.id, scope, &target.search)
+            .await?;
+        let records = if returned == Granularity::Record {
+            let found = store
+                .find_variants(&target.dataset.id, scope, &target.search, offset, limit)
+                .await?;
+            found
+                .iter()
+                .filter_map(|variant| record(state, &target.dataset, variant))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        answers.push(DatasetAnswer {
+            dataset_id: target.dataset.id.clone(),
+            count: u64::try_from(count).unwrap_or(0),
+            records,
+        });
+    }
+    Ok(Json(query_response(
+        state.identity(),
+        request,
+        returned,
+        &answers,
+        ENTRY_TYPE,
+    )))
+}
+
+/// The datasets to search: those asked for (or all), visible to the caller, on the query's
+/// assembly. A dataset the caller may not see is reported exactly like one that does not
+/// exist, so the answer never hints at hidden data.
+async fn targets(state: &AppState, caller: &Caller, request: &QueryRequest) -> Result<Vec<Target>, ApiError> {
+    let visible: Vec<(Dataset, Granularity)> = state
+        .store()
+        .datasets()
+        .await?
+        .into_iter()
+        .map(|dataset| {
+            let ceiling = caller.ceiling(&DatasetPolicy {
+                anonymous_max: dataset.anonymous_max,
+            });
+            (dataset, ceiling)
+        })
+        .filter(|(_, ceiling)| *ceiling > Granularity::None)
+        .collect();
+    let selected: Vec<(Dataset, Granularity)> = match &request.dataset_ids {
+        None => visible,
+        Some(ids) => {
+            let missing: Vec<&str> = ids
+                .iter()
+                .filter(|id| !visible.iter().any(|(dataset, _)| &dataset.id == *id))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(
+                    BeaconError::not_found(format!("dataset(s) not found: {}", missing.join(", "))).into(),
+                );
+            }
+            visible
+                .into_iter()
+                .filter(|(dataset, _)| ids.contains(&dataset.id))
+                .collect()
+        }
+    };
+    let wanted_assembly = request
+        .query
+        .assembly_id()
+        .map(|text| {
+            text.parse::<Assembly>()
+                .map_err(|error| BeaconError::bad_request(format!("`assemblyId`: {error}")))
+        })
+        .transpose()?;
+    let reference_name = request.query.reference_name();
+    let on_assembly = |dataset: &Dataset| wanted_assembly.is_none_or(|assembly| assembly == dataset.assembly);
+    let resolvable = [Assembly::Grch38, Assembly::Grch37]
+        .iter()
+        .any(|assembly| assembly.contig(reference_name).is_some());
+    if !resolvable {
+        return Err(BeaconError::bad_request(format!(
+            "`referenceName` `{reference_name}` is not a chromosome of GRCh38 or GRCh37 (use 1-22, X, Y, MT, with or without `chr`, or a RefSeq accession)"
+        ))
+        .into());
+    }
+    let mut targets = Vec::new();
+    for (dataset, ceiling) in selected {
+        if !on_assembly(&dataset) {
+            continue;
+        }
+        let Some(contig) = dataset.assembly.contig(reference_name) else {
+            continue;
+        };
+        let search = search_for(&request.query, contig.name())?;
+        targets.push(Target {
+            dataset,
+            ceiling,
+            search,
+        });
+    }
+    Ok(targets)
+}
+
+/// Normalises the query's alleles exactly as ingestion normalised the stored ones.
+fn search_for(query: &GenomicQuery, contig: &str) -> Result<VariantSearch, BeaconError> {
+    Ok(match query {
+        GenomicQuery::Sequence {
+            start,
+            reference_bases: Some(reference),
+            alternate_bases,
+            ..
+        } => {
+            let allele = Allele::normalised(*start, reference, alternate_bases)
+                .map_err(|error| BeaconError::bad_request(format!("alleles: {error}")))?;
+            VariantSearch::Sequence {
+                contig: contig.to_owned(),
+                start: allele.start,
+                reference: Some(allele.reference),
+                alternate: allele.alternate,
+            }
+        }
+        GenomicQuery::Sequence {
+            start,
+            reference_bases: None,
+            alternate_bases,
+            ..
+        } => VariantSearch::Sequence {
+            contig: contig.to_owned(),
+            start: *start,
+            reference: None,
+            alternate: alternate_bases.clone(),
+        },
+        GenomicQuery::Range {
+            start,
+            end,
+            variant_type,
+            reference_bases,
+            alternate_bases,
+            ..
+        } => VariantSearch::Range {
+            contig: contig.to_owned(),
+            start: *start,
+            end: *end,
+            variant_type: variant_type.clone(),
+            reference: reference_bases.clone(),
+            alternate: alternate_bases.clone(),
+        },
+    })
+}
+
+fn record(state: &AppState, dataset: &Dataset, variant: &VariantMatch) -> Option<Value> {
+    let contig = dataset.assembly.contig(&variant.contig)?;
+    let allele = Allele {
+        start: u64::try_from(variant.start).ok()?,
+        reference: variant.reference.clone(),
+        alternate: variant.alternate.clone(),
+    };
+    let populations: Vec<PopulationCounts> = variant
+        .strata
+        .iter()
+        .map(|counts| PopulationCounts {
+            population: counts.stratum.clone(),
+            allele_count: counts.allele_count,
+            allele_number: counts.allele_number,
+            homozygous: counts.homozygous,
+            heterozygous: counts.heterozygous,
+            hemizygous: counts.hemizygous,
+        })
+        .collect();
+    Some(variant_record(
+        &allele,
+        contig.refseq_accession(dataset.assembly),
+        &variant.variant_type,
+        &dataset.id,
+        &state.identity().base_url,
+        &populations,
+    ))
+}

@@ -1,0 +1,125 @@
+//! Phare's HTTP server: the Beacon v2 API on axum. Handlers are a few lines each: Beacon
+//! semantics live in `phare-beacon`, policy in `phare-access`, data in `phare-store`; every
+//! error becomes the Beacon error envelope in one place ([`ApiError`]).
+
+mod error;
+mod g_variants;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use phare_beacon::BeaconIdentity;
+use phare_store::Store;
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// Largest request body accepted: a Beacon query is a few kilobytes.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    identity: BeaconIdentity,
+}
+
+impl AppState {
+    pub fn new(store: Store, identity: BeaconIdentity) -> Self {
+        Self {
+            inner: Arc::new(Inner { store, identity }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn identity(&self) -> &BeaconIdentity {
+        &self.inner.identity
+    }
+}
+
+/// Every route of the node. A plain function, so tests can drive it in-process or over a socket.
+pub fn router(state: AppState) -> Router {
+    let beacon = Router::new()
+        .route("/", get(info))
+        .route("/info", get(info))
+        .route("/service-info", get(service_info))
+        .route("/map", get(map))
+        .route("/configuration", get(configuration))
+        .route("/entry_types", get(entry_types))
+        .route("/g_variants", get(g_variants::get).post(g_variants::post));
+    Router::new()
+        .route("/health", get(health))
+        .nest("/api", beacon)
+        .fallback(not_found)
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            error::envelope_bare_errors,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    match state.store().ping().await {
+        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "database unreachable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.identity().info())
+}
+
+async fn service_info(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.identity().service_info())
+}
+
+async fn map(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.identity().map())
+}
+
+async fn configuration(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.identity().configuration())
+}
+
+async fn entry_types(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.identity().entry_types())
+}
+
+async fn not_found() -> ApiError {
+    ApiError(phare_beacon::BeaconError::not_found(
+        "no such endpoint: see /api/map for what this node serves",
+    ))
+}
