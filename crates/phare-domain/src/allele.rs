@@ -79,7 +79,10 @@ impl Allele {
             alternate_bases = &alternate_bases[..alternate_bases.len() - 1];
         }
         let mut trimmed_start = start;
-        while reference_bases.len() > 1 && alternate_bases.len() > 1 && reference_bases[0] == alternate_bases[0] {
+        while reference_bases.len() > 1
+            && alternate_bases.len() > 1
+            && reference_bases[0] == alternate_bases[0]
+        {
             reference_bases = &reference_bases[1..];
             alternate_bases = &alternate_bases[1..];
             trimmed_start += 1;
@@ -150,8 +153,14 @@ fn canonical_bases(field: &'static str, bases: &str) -> Result<String, AlleleErr
         return Err(AlleleError::Empty { field });
     }
     let upper = bases.to_ascii_uppercase();
-    if !upper.bytes().all(|base| matches!(base, b'A' | b'C' | b'G' | b'T' | b'N')) {
-        return Err(AlleleError::InvalidBase { field, bases: bases.to_owned() });
+    if !upper
+        .bytes()
+        .all(|base| matches!(base, b'A' | b'C' | b'G' | b'T' | b'N'))
+    {
+        return Err(AlleleError::InvalidBase {
+            field,
+            bases: bases.to_owned(),
+        });
     }
     Ok(upper)
 }
@@ -161,12 +170,19 @@ mod tests {
     use super::*;
 
     fn allele(start: u64, reference: &str, alternate: &str) -> Allele {
-        Allele { start, reference: reference.into(), alternate: alternate.into() }
+        Allele {
+            start,
+            reference: reference.into(),
+            alternate: alternate.into(),
+        }
     }
 
     #[test]
     fn snv_keeps_position_minus_one() {
-        assert_eq!(Allele::from_vcf(7_674_220, "G", "a"), Ok(allele(7_674_219, "G", "A")));
+        assert_eq!(
+            Allele::from_vcf(7_674_220, "G", "a"),
+            Ok(allele(7_674_219, "G", "A"))
+        );
     }
 
     #[test]
@@ -207,8 +223,17 @@ mod tests {
     #[test]
     fn bad_bases_and_zero_position_are_refused() {
         assert_eq!(Allele::from_vcf(0, "A", "T"), Err(AlleleError::ZeroPosition(0)));
-        assert!(matches!(Allele::from_vcf(1, "A", "<DEL>"), Err(AlleleError::InvalidBase { .. })));
-        assert!(matches!(Allele::from_vcf(1, "", "T"), Err(AlleleError::Empty { .. })));
-        assert!(matches!(Allele::from_vcf(1, "AC", "AC"), Err(AlleleError::NotAVariant(_))));
+        assert!(matches!(
+            Allele::from_vcf(1, "A", "<DEL>"),
+            Err(AlleleError::InvalidBase { .. })
+        ));
+        assert!(matches!(
+            Allele::from_vcf(1, "", "T"),
+            Err(AlleleError::Empty { .. })
+        ));
+        assert!(matches!(
+            Allele::from_vcf(1, "AC", "AC"),
+            Err(AlleleError::NotAVariant(_))
+        ));
     }
 }

@@ -19,7 +19,9 @@ pub enum Assembly {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown assembly `{0}`: expected GRCh38 (hg38, GCF_000001405.40) or GRCh37 (hg19, GCF_000001405.25)")]
+#[error(
+    "unknown assembly `{0}`: expected GRCh38 (hg38, GCF_000001405.40) or GRCh37 (hg19, GCF_000001405.25)"
+)]
 pub struct UnknownAssembly(pub String);
 
 impl FromStr for Assembly {
@@ -83,12 +85,15 @@ impl Assembly {
             Some((number, version)) => (number, Some(version)),
             None => (accession, None),
         };
-        CONTIGS.iter().position(|info| {
-            let own = info.accession(self);
-            let (own_number, own_version) = own.trim_start_matches("NC_").split_once('.').unwrap_or((own, ""));
-            own_number == number && version.is_none_or(|wanted| wanted == own_version)
-        })
-        .map(Contig)
+        CONTIGS
+            .iter()
+            .position(|info| {
+                let own = info.accession(self);
+                let (own_number, own_version) =
+                    own.trim_start_matches("NC_").split_once('.').unwrap_or((own, ""));
+                own_number == number && version.is_none_or(|wanted| wanted == own_version)
+            })
+            .map(Contig)
     }
 
     /// All primary contigs, in karyotypic order.
@@ -141,7 +146,9 @@ impl Contig {
             ("Y", Assembly::Grch37) => &[(10_000, 2_649_520), (59_034_049, 59_363_566)],
             _ => &[],
         };
-        regions.iter().any(|&(start, end)| start0 >= start && start0 < end)
+        regions
+            .iter()
+            .any(|&(start, end)| start0 >= start && start0 < end)
     }
 
     fn info(self) -> &'static ContigInfo {
@@ -173,7 +180,13 @@ const fn contig(
     grch37_accession: &'static str,
     grch37_length: u64,
 ) -> ContigInfo {
-    ContigInfo { name, grch38_accession, grch38_length, grch37_accession, grch37_length }
+    ContigInfo {
+        name,
+        grch38_accession,
+        grch38_length,
+        grch37_accession,
+        grch37_length,
+    }
 }
 
 /// Lengths and accessions from the NCBI assembly reports of GRCh38.p14 and GRCh37.p13.
@@ -211,7 +224,14 @@ mod tests {
 
     #[test]
     fn every_usual_spelling_of_chromosome_one_resolves_to_one_contig() {
-        for name in ["1", "chr1", "CHR1", "NC_000001.11", "refseq:NC_000001.11", "NC_000001"] {
+        for name in [
+            "1",
+            "chr1",
+            "CHR1",
+            "NC_000001.11",
+            "refseq:NC_000001.11",
+            "NC_000001",
+        ] {
             let contig = Assembly::Grch38.contig(name).map(Contig::name);
             assert_eq!(contig, Some("1"), "{name}");
         }
@@ -221,7 +241,10 @@ mod tests {
     fn one_never_matches_nineteen_and_accessions_are_assembly_specific() {
         assert_eq!(Assembly::Grch38.contig("chr19").map(Contig::name), Some("19"));
         assert_eq!(Assembly::Grch38.contig("NC_000001.10"), None);
-        assert_eq!(Assembly::Grch37.contig("NC_000001.10").map(Contig::name), Some("1"));
+        assert_eq!(
+            Assembly::Grch37.contig("NC_000001.10").map(Contig::name),
+            Some("1")
+        );
         assert_eq!(Assembly::Grch38.contig("chrM").map(Contig::name), Some("MT"));
         assert_eq!(Assembly::Grch38.contig("chrUn_KI270302v1"), None);
         assert_eq!(Assembly::Grch38.contig(""), None);

@@ -60,12 +60,18 @@ mod tests {
         assert!(Granularity::None < Granularity::Boolean);
         assert!(Granularity::Boolean < Granularity::Count);
         assert!(Granularity::Count < Granularity::Record);
-        assert_eq!(Granularity::Record.min(Granularity::Boolean), Granularity::Boolean);
+        assert_eq!(
+            Granularity::Record.min(Granularity::Boolean),
+            Granularity::Boolean
+        );
     }
 
     #[test]
     fn parsing_is_case_insensitive_and_names_the_bad_value() {
         assert_eq!("RECORD".parse(), Ok(Granularity::Record));
-        assert_eq!("records".parse::<Granularity>(), Err(UnknownGranularity("records".into())));
+        assert_eq!(
+            "records".parse::<Granularity>(),
+            Err(UnknownGranularity("records".into()))
+        );
     }
 }

@@ -133,15 +133,24 @@ mod tests {
 
     #[test]
     fn unknown_fields_duplicates_and_empty_ids_are_refused_with_their_name() {
-        let unknown = Manifest::from_json(r#"{"samples":[{"sample":"S1","biosampleId":"B1","individualId":"I1","colour":1}]}"#);
+        let unknown = Manifest::from_json(
+            r#"{"samples":[{"sample":"S1","biosampleId":"B1","individualId":"I1","colour":1}]}"#,
+        );
         assert!(matches!(unknown, Err(ManifestError::Syntax(message)) if message.contains("colour")));
         let duplicate = Manifest::from_json(
             r#"{"samples":[{"sample":"S1","biosampleId":"B1","individualId":"I1"},
                            {"sample":"S1","biosampleId":"B2","individualId":"I2"}]}"#,
         );
         assert_eq!(duplicate, Err(ManifestError::DuplicateSample("S1".into())));
-        let empty = Manifest::from_json(r#"{"samples":[{"sample":"S1","biosampleId":" ","individualId":"I1"}]}"#);
-        assert_eq!(empty, Err(ManifestError::EmptyField { index: 0, field: "biosampleId" }));
+        let empty =
+            Manifest::from_json(r#"{"samples":[{"sample":"S1","biosampleId":" ","individualId":"I1"}]}"#);
+        assert_eq!(
+            empty,
+            Err(ManifestError::EmptyField {
+                index: 0,
+                field: "biosampleId"
+            })
+        );
     }
 
     #[test]

@@ -38,6 +38,11 @@ impl VcfError {
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self { path: path.to_path_buf(), location, field: field.into(), message: message.into() }
+        Self {
+            path: path.to_path_buf(),
+            location,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }

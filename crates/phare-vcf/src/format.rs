@@ -84,6 +84,9 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(b"##fileformat=VCFv4.2\n").expect("write");
         let compressed = encoder.finish().expect("finish");
-        assert_eq!(InputFormat::detect(&compressed[..]).expect("read"), Some(InputFormat::VcfGzip));
+        assert_eq!(
+            InputFormat::detect(&compressed[..]).expect("read"),
+            Some(InputFormat::VcfGzip)
+        );
     }
 }

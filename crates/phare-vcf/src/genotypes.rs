@@ -84,7 +84,10 @@ impl Site {
         }
         for allele in call.iter().flatten() {
             if *allele > alternates {
-                return Err(GenotypeError::AlleleOutOfRange { allele: *allele, alternates });
+                return Err(GenotypeError::AlleleOutOfRange {
+                    allele: *allele,
+                    alternates,
+                });
             }
         }
         let called = call.iter().flatten().count();
@@ -95,7 +98,10 @@ impl Site {
         }
         let haploid = call.len() == 1;
         for calls in &mut self.alleles {
-            let copies = call.iter().filter(|allele| **allele == Some(calls.alt_index)).count();
+            let copies = call
+                .iter()
+                .filter(|allele| **allele == Some(calls.alt_index))
+                .count();
             calls.allele_count += copies as u32;
             match (haploid, copies) {
                 (_, 0) => {}
@@ -158,8 +164,14 @@ mod tests {
         let mut site = site_with(&["C"]);
         assert_eq!(
             site.add_call(0, &[Some(0), Some(3)], 1),
-            Err(GenotypeError::AlleleOutOfRange { allele: 3, alternates: 1 })
+            Err(GenotypeError::AlleleOutOfRange {
+                allele: 3,
+                alternates: 1
+            })
         );
-        assert_eq!(site.add_call(0, &[Some(0), Some(0), Some(1)], 1), Err(GenotypeError::Ploidy(3)));
+        assert_eq!(
+            site.add_call(0, &[Some(0), Some(0), Some(1)], 1),
+            Err(GenotypeError::Ploidy(3))
+        );
     }
 }

@@ -33,8 +33,14 @@ pub struct SkipCounts {
 }
 
 enum Inner {
-    Vcf(Box<noodles_vcf::io::Reader<Box<dyn BufRead + Send>>>, noodles_vcf::Record),
-    Bcf(Box<noodles_bcf::io::Reader<noodles_bgzf::io::Reader<CountingReader>>>, noodles_bcf::Record),
+    Vcf(
+        Box<noodles_vcf::io::Reader<Box<dyn BufRead + Send>>>,
+        noodles_vcf::Record,
+    ),
+    Bcf(
+        Box<noodles_bcf::io::Reader<noodles_bgzf::io::Reader<CountingReader>>>,
+        noodles_bcf::Record,
+    ),
 }
 
 /// Streams a VCF or BCF file, one record in memory at a time.
@@ -71,30 +77,45 @@ impl VariantReader {
             ));
         };
         let compressed_bytes = Arc::new(AtomicU64::new(0));
-        let counting = CountingReader { inner: File::open(path).map_err(file_error)?, count: compressed_bytes.clone() };
-        let header_error = |error: io::Error| VcfError::new(path, Location::Header, "header", error.to_string());
+        let counting = CountingReader {
+            inner: File::open(path).map_err(file_error)?,
+            count: compressed_bytes.clone(),
+        };
+        let header_error =
+            |error: io::Error| VcfError::new(path, Location::Header, "header", error.to_string());
         let (header, inner, header_lines) = match format {
             InputFormat::Bcf => {
                 let mut reader = noodles_bcf::io::Reader::new(counting);
                 let header = reader.read_header().map_err(header_error)?;
-                (header, Inner::Bcf(Box::new(reader), noodles_bcf::Record::default()), 0)
+                (
+                    header,
+                    Inner::Bcf(Box::new(reader), noodles_bcf::Record::default()),
+                    0,
+                )
             }
             InputFormat::Vcf | InputFormat::VcfGzip | InputFormat::VcfBgzf => {
                 let text: Box<dyn BufRead + Send> = match format {
-                    InputFormat::VcfGzip => {
-                        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(BufReader::new(counting))))
-                    }
+                    InputFormat::VcfGzip => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+                        BufReader::new(counting),
+                    ))),
                     InputFormat::VcfBgzf => Box::new(noodles_bgzf::io::Reader::new(counting)),
                     _ => Box::new(BufReader::with_capacity(1 << 16, counting)),
                 };
                 let mut reader = noodles_vcf::io::Reader::new(text);
                 let mut raw_header = String::new();
-                reader.header_reader().read_to_string(&mut raw_header).map_err(header_error)?;
-                let header: noodles_vcf::Header = raw_header.parse().map_err(|error| {
-                    VcfError::new(path, Location::Header, "header", format!("{error}"))
-                })?;
+                reader
+                    .header_reader()
+                    .read_to_string(&mut raw_header)
+                    .map_err(header_error)?;
+                let header: noodles_vcf::Header = raw_header
+                    .parse()
+                    .map_err(|error| VcfError::new(path, Location::Header, "header", format!("{error}")))?;
                 let header_lines = raw_header.lines().count() as u64;
-                (header, Inner::Vcf(Box::new(reader), noodles_vcf::Record::default()), header_lines)
+                (
+                    header,
+                    Inner::Vcf(Box::new(reader), noodles_vcf::Record::default()),
+                    header_lines,
+                )
             }
         };
         check_contigs(path, &header, options.assembly)?;
@@ -102,7 +123,12 @@ impl VariantReader {
             path: path.to_path_buf(),
             format,
             inner,
-            decoder: Decoder { header, options, skipped: SkipCounts::default(), call: Vec::with_capacity(2) },
+            decoder: Decoder {
+                header,
+                options,
+                skipped: SkipCounts::default(),
+                call: Vec::with_capacity(2),
+            },
             header_lines,
             records_read: 0,
             compressed_bytes,
@@ -180,13 +206,23 @@ impl Decoder {
         fn invalid(field: &'static str) -> impl Fn(io::Error) -> (String, String) {
             move |error| (field.to_owned(), error.to_string())
         }
-        let chromosome = record.reference_sequence_name(&self.header).map_err(invalid("CHROM"))?;
+        let chromosome = record
+            .reference_sequence_name(&self.header)
+            .map_err(invalid("CHROM"))?;
         let position = match record.variant_start() {
             Some(result) => usize::from(result.map_err(invalid("POS"))?) as u64,
-            None => return Err(("POS".into(), "position is missing or 0: expected a 1-based position".into())),
+            None => {
+                return Err((
+                    "POS".into(),
+                    "position is missing or 0: expected a 1-based position".into(),
+                ));
+            }
         };
         let filters = record.filters();
-        if self.options.pass_only && !filters.is_empty() && !filters.is_pass(&self.header).map_err(invalid("FILTER"))? {
+        if self.options.pass_only
+            && !filters.is_empty()
+            && !filters.is_pass(&self.header).map_err(invalid("FILTER"))?
+        {
             self.skipped.filtered_records += 1;
             return Ok(false);
         }
@@ -215,7 +251,9 @@ impl Decoder {
                 continue;
             }
             let allele = Allele::from_vcf(position, &reference, alternate).map_err(|error| match error {
-                AlleleError::InvalidBase { field: "reference", .. } => ("REF".to_owned(), error.to_string()),
+                AlleleError::InvalidBase {
+                    field: "reference", ..
+                } => ("REF".to_owned(), error.to_string()),
                 other => ("ALT".to_owned(), other.to_string()),
             })?;
             site.alleles.push(AlleleCalls::new(allele, offset + 1));
@@ -235,7 +273,9 @@ impl Decoder {
         alternate_count: usize,
     ) -> Result<(), (String, String)> {
         let header = &self.header;
-        let samples = record.samples().map_err(|error| ("FORMAT".to_owned(), error.to_string()))?;
+        let samples = record
+            .samples()
+            .map_err(|error| ("FORMAT".to_owned(), error.to_string()))?;
         let Some(series) = samples.select(header, "GT") else {
             return Ok(());
         };
@@ -251,7 +291,8 @@ impl Decoder {
             match value.map_err(|error| (sample_field(index), error.to_string()))? {
                 Some(Value::Genotype(genotype)) => {
                     for allele in genotype.iter() {
-                        let (allele, _phasing) = allele.map_err(|error| (sample_field(index), error.to_string()))?;
+                        let (allele, _phasing) =
+                            allele.map_err(|error| (sample_field(index), error.to_string()))?;
                         call.push(allele);
                     }
                 }
