@@ -1,0 +1,401 @@
+//! End-to-end: real PostgreSQL, real VCF/BCF files ingested, the real server on a socket, real
+//! HTTP. Every response is validated against the official Beacon v2 schemas, and counts are
+//! checked against bcftools on the same files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use phare_beacon::BeaconIdentity;
+use phare_domain::{Assembly, Granularity};
+use phare_schema::{BeaconSchemas, Schema};
+use phare_server::AppState;
+use phare_store::{IngestOutcome, IngestRequest, NewDataset, Store};
+use serde_json::{Value, json};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name)
+}
+
+fn schemas() -> &'static BeaconSchemas {
+    phare_schema::vendored_cached().expect("beacon schemas load")
+}
+
+struct App {
+    api: String,
+    root: String,
+    client: reqwest::Client,
+    store: Store,
+}
+
+async fn create_and_ingest(store: &Store, id: &str, anonymous_max: Granularity, file: &str) {
+    store
+        .create_dataset(&NewDataset {
+            id: id.into(),
+            name: format!("dataset {id}"),
+            assembly: Assembly::Grch38,
+            anonymous_max,
+        })
+        .await
+        .expect("create dataset");
+    let outcome = store
+        .ingest(IngestRequest {
+            dataset_id: id.into(),
+            path: data(file),
+            manifest: None,
+            pass_only: true,
+            progress: None,
+        })
+        .await
+        .expect("ingest");
+    assert!(matches!(outcome, IngestOutcome::Ingested(_)));
+}
+
+/// A node on port 0 of its own fresh database, with `datasets` ingested.
+async fn spawn_app(datasets: &[(&str, Granularity, &str)]) -> App {
+    let database = phare_store::testing::fresh_database().await;
+    for (id, anonymous_max, file) in datasets {
+        create_and_ingest(&database.store, id, *anonymous_max, file).await;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let root = format!("http://{address}");
+    let identity = BeaconIdentity {
+        id: "org.example.phare.test".into(),
+        name: "Phare test".into(),
+        description: "test node".into(),
+        organization_id: "org.example".into(),
+        organization_name: "Example".into(),
+        environment: "test".into(),
+        base_url: format!("{root}/api"),
+        software_version: "0.0.0".into(),
+    };
+    let state = AppState::new(database.store.clone(), identity);
+    tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
+    App { api: format!("{root}/api"), root, client: reqwest::Client::new(), store: database.store }
+}
+
+impl App {
+    async fn get(&self, path_and_query: &str) -> (u16, Value) {
+        let response = self.client.get(format!("{}{path_and_query}", self.api)).send().await.expect("get");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json body"))
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response =
+            self.client.post(format!("{}{path}", self.api)).json(body).send().await.expect("post");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json body"))
+    }
+}
+
+fn assert_valid(schema: Schema, document: &Value) {
+    if let Err(errors) = schemas().validate(schema, document) {
+        panic!("{schema:?} invalid: {errors:#?}\n{document:#}");
+    }
+}
+
+fn assert_valid_query(granularity: &str, document: &Value) {
+    match granularity {
+        "boolean" => assert_valid(Schema::BooleanResponse, document),
+        "count" => assert_valid(Schema::CountResponse, document),
+        "record" => {
+            if let Err(errors) = schemas().validate_resultsets(document, Schema::GenomicVariation) {
+                panic!("record response invalid: {errors:#?}\n{document:#}");
+            }
+        }
+        other => panic!("unexpected granularity {other}"),
+    }
+}
+
+#[tokio::test]
+async fn framework_endpoints_answer_schema_valid_documents() {
+    let app = spawn_app(&[]).await;
+    for (path, schema) in [
+        ("", Schema::InfoResponse),
+        ("/info", Schema::InfoResponse),
+        ("/service-info", Schema::ServiceInfo),
+        ("/map", Schema::MapResponse),
+        ("/configuration", Schema::ConfigurationResponse),
+        ("/entry_types", Schema::EntryTypesResponse),
+    ] {
+        let (status, document) = app.get(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_valid(schema, &document);
+    }
+    let (_, service) = app.get("/service-info").await;
+    assert_eq!(service["type"], json!({"group": "org.ga4gh", "artifact": "beacon", "version": "v2.0.0"}));
+    let (_, map) = app.get("/map").await;
+    let root = map["response"]["endpointSets"]["genomicVariation"]["rootUrl"].as_str().expect("root url");
+    assert_eq!(root, format!("{}/g_variants", app.api));
+    let health = app.client.get(format!("{}/health", app.root)).send().await.expect("health");
+    assert_eq!(health.status().as_u16(), 200);
+}
+
+/// (CHROM, POS, REF, ALT, AC, AN) per split PASS record, straight from bcftools.
+fn bcftools_counts(file: &Path) -> Vec<(String, u64, String, String, i64, i64)> {
+    let script = format!(
+        "bcftools view -f PASS,. '{}' | bcftools norm -m- - 2>/dev/null | bcftools +fill-tags - -- -t AC,AN \
+         | bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\t%AC\\t%AN\\n'",
+        file.display()
+    );
+    let output = Command::new("bash").arg("-c").arg(&script).output().expect("bcftools runs (scripts/test needs it)");
+    assert!(output.status.success(), "bcftools failed: {}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let rows: Vec<_> = text
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            (
+                fields[0].to_owned(),
+                fields[1].parse().expect("pos"),
+                fields[2].to_owned(),
+                fields[3].to_owned(),
+                fields[4].parse().expect("ac"),
+                fields[5].parse().expect("an"),
+            )
+        })
+        .collect();
+    assert!(rows.len() >= 10, "bcftools found too few records: {text}");
+    rows
+}
+
+/// Total frequency entry of the dataset's single record in a record response.
+fn total_counts(document: &Value, dataset: &str) -> Option<(i64, i64)> {
+    let sets = document["response"]["resultSets"].as_array()?;
+    let set = sets.iter().find(|set| set["id"] == dataset)?;
+    let results = set["results"].as_array()?;
+    assert_eq!(results.len(), 1, "one allele expected: {document:#}");
+    let frequencies = results[0]["frequencyInPopulations"][0]["frequencies"].as_array()?;
+    let total = frequencies.iter().find(|frequency| frequency["population"] == "Total")?;
+    Some((total["alleleCount"].as_i64()?, total["alleleNumber"].as_i64()?))
+}
+
+#[tokio::test]
+async fn every_variant_answers_the_allele_counts_bcftools_computes_from_vcf_bgzf_and_bcf() {
+    let app = spawn_app(&[
+        ("plain", Granularity::Record, "small.vcf"),
+        ("bgzf", Granularity::Record, "small.vcf.gz"),
+        ("bcf", Granularity::Record, "small.bcf"),
+    ])
+    .await;
+    for (chromosome, position, reference, alternate, allele_count, allele_number) in bcftools_counts(&data("small.vcf")) {
+        // The query uses the file's own VCF-style alleles: the node must normalise them as it
+        // normalised the stored ones.
+        let query = format!(
+            "/g_variants?referenceName={chromosome}&start={}&referenceBases={reference}&alternateBases={alternate}&requestedGranularity=record&includeResultsetResponses=ALL",
+            position - 1
+        );
+        let (status, document) = app.get(&query).await;
+        assert_eq!(status, 200, "{query}: {document:#}");
+        assert_valid_query("record", &document);
+        for dataset in ["plain", "bgzf", "bcf"] {
+            if allele_count == 0 {
+                // A site where nobody carries the allele: not observed, so not found.
+                assert_eq!(total_counts(&document, dataset), None, "{query}");
+                continue;
+            }
+            assert_eq!(
+                total_counts(&document, dataset),
+                Some((allele_count, allele_number)),
+                "{dataset}: {chromosome}:{position} {reference}>{alternate}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn get_and_post_agree_at_every_granularity_and_validate() {
+    let app = spawn_app(&[("plain", Granularity::Record, "small.vcf")]).await;
+    // Chromosome 1, [999, 6002): by hand from small.tsv, the alleles with AC > 0 starting in it
+    // or overlapping it: 999 A>G, 1999 C>A, 1999 C>T, 2999 GTC>G, 3999 T>TAA, 5000 C>T,
+    // 5999 ATG>A, 5999 A>ATG — 8 (7999 T>C has AC 0).
+    for granularity in ["boolean", "count", "record"] {
+        let (status, get) = app
+            .get(&format!("/g_variants?referenceName=chr1&start=999&end=6002&requestedGranularity={granularity}"))
+            .await;
+        assert_eq!(status, 200);
+        assert_valid_query(granularity, &get);
+        let body = json!({
+            "meta": {"apiVersion": "v2.0"},
+            "query": {
+                "requestParameters": {"g_variant": {"referenceName": "1", "start": [999], "end": [6002]}},
+                "requestedGranularity": granularity,
+            }
+        });
+        let (status, post) = app.post("/g_variants", &body).await;
+        assert_eq!(status, 200);
+        assert_valid_query(granularity, &post);
+        assert_eq!(get["responseSummary"], post["responseSummary"], "{granularity}");
+        assert_eq!(get["meta"]["returnedGranularity"], granularity);
+        assert_eq!(get["responseSummary"]["exists"], true);
+        if granularity != "boolean" {
+            assert_eq!(get["responseSummary"]["numTotalResults"], 8, "{get:#}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn range_queries_find_overlapping_alleles_by_hand_worked_bounds() {
+    let app = spawn_app(&[("plain", Granularity::Count, "small.vcf")]).await;
+    let count = |start: u64, end: u64| {
+        let app = &app;
+        async move {
+            let (status, document) = app
+                .get(&format!("/g_variants?referenceName=1&start={start}&end={end}&requestedGranularity=count"))
+                .await;
+            assert_eq!(status, 200, "{document:#}");
+            document["responseSummary"]["numTotalResults"].as_i64().expect("count")
+        }
+    };
+    // The deletion GTC>G spans [2999, 3002): a query on its last base [3001, 3002) overlaps it.
+    assert_eq!(count(3001, 3002).await, 1);
+    // [3002, 3999) touches nothing: the deletion ends at 3002, the insertion starts at 3999.
+    assert_eq!(count(3002, 3999).await, 0);
+    // [998, 999) ends where the SNV at 999 starts: half-open, no overlap.
+    assert_eq!(count(998, 999).await, 0);
+    assert_eq!(count(999, 1000).await, 1);
+    // 1 never matches 19, 17 never matches 1.
+    let (_, nineteen) = app.get("/g_variants?referenceName=19&start=0&end=10000&requestedGranularity=count").await;
+    assert_eq!(nineteen["responseSummary"]["numTotalResults"], 0);
+    // The chrX multi-allelic site: two alleles at 6999999, by hand.
+    let (_, x) = app.get("/g_variants?referenceName=X&start=6999999&end=7000000&requestedGranularity=count").await;
+    assert_eq!(x["responseSummary"]["numTotalResults"], 2);
+    // variantType narrows a range to deletions: 2999 GTC>G and 5999 ATG>A on chromosome 1.
+    let (_, deletions) =
+        app.get("/g_variants?referenceName=1&start=0&end=10000&variantType=DEL&requestedGranularity=count").await;
+    assert_eq!(deletions["responseSummary"]["numTotalResults"], 2);
+}
+
+#[tokio::test]
+async fn granularity_is_capped_by_the_dataset_and_reported() {
+    let app = spawn_app(&[
+        ("open", Granularity::Record, "small.vcf"),
+        ("closed", Granularity::Boolean, "chr_prefixed.vcf"),
+        ("hidden", Granularity::None, "small.vcf.gz"),
+    ])
+    .await;
+    let (_, both) = app.get("/g_variants?referenceName=1&start=999&alternateBases=G&requestedGranularity=record").await;
+    assert_eq!(both["meta"]["returnedGranularity"], "boolean");
+    assert_valid_query("boolean", &both);
+    let (_, open) = app
+        .get("/g_variants?referenceName=1&start=999&alternateBases=G&requestedGranularity=record&datasetIds=open")
+        .await;
+    assert_eq!(open["meta"]["returnedGranularity"], "record");
+    assert_valid_query("record", &open);
+    // A hidden dataset is indistinguishable from a missing one.
+    let (hidden_status, hidden) = app.get("/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=hidden").await;
+    let (missing_status, missing) =
+        app.get("/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=nosuch").await;
+    assert_eq!((hidden_status, missing_status), (404, 404));
+    assert_valid(Schema::ErrorResponse, &hidden);
+    assert_eq!(
+        hidden["error"]["errorMessage"].as_str().map(|text| text.replace("hidden", "X")),
+        missing["error"]["errorMessage"].as_str().map(|text| text.replace("nosuch", "X"))
+    );
+}
+
+#[tokio::test]
+async fn pagination_skips_whole_pages() {
+    let app = spawn_app(&[("plain", Granularity::Record, "small.vcf")]).await;
+    let starts = |document: &Value| -> Vec<i64> {
+        document["response"]["resultSets"][0]["results"]
+            .as_array()
+            .map(|results| {
+                results
+                    .iter()
+                    .map(|record| record["variation"]["location"]["interval"]["start"]["value"].as_i64().expect("start"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let page = |skip: u64| format!("/g_variants?referenceName=1&start=0&end=10000&requestedGranularity=record&limit=3&skip={skip}");
+    // Chromosome 1 alleles with AC > 0, in order, VRS (fully trimmed) starts by hand:
+    // 999, 1999, 1999, 3000 (GTC>G deletes TC at 3000), 4000 (T>TAA inserts after 3999), 5000,
+    // 6000 (ATG>A), 6000 (A>ATG inserts after 5999).
+    let (_, first) = app.get(&page(0)).await;
+    let (_, second) = app.get(&page(1)).await;
+    let (_, third) = app.get(&page(2)).await;
+    let (_, beyond) = app.get(&page(3)).await;
+    assert_eq!(starts(&first), vec![999, 1999, 1999]);
+    assert_eq!(starts(&second), vec![3000, 4000, 5000]);
+    assert_eq!(starts(&third), vec![6000, 6000]);
+    assert_eq!(starts(&beyond), Vec::<i64>::new());
+    assert_eq!(first["responseSummary"]["numTotalResults"], 8);
+    assert_eq!(second["meta"]["receivedRequestSummary"]["pagination"], json!({"skip": 1, "limit": 3}));
+    assert_valid_query("record", &beyond);
+}
+
+#[tokio::test]
+async fn records_carry_vrs_hgvs_and_population_frequencies() {
+    let app = spawn_app(&[("plain", Granularity::Record, "small.vcf")]).await;
+    // The chrX SNV at POS 5,000,000 (G>A): S1 0/1, S2 1 (haploid), S3 1/1, S4 0 by the fixture's
+    // README: AC 4 = het 1 + 2·hom 1 + hemi 1, AN 6.
+    let (_, document) =
+        app.get("/g_variants?referenceName=X&start=4999999&referenceBases=G&alternateBases=A&requestedGranularity=record").await;
+    assert_valid_query("record", &document);
+    let record = &document["response"]["resultSets"][0]["results"][0];
+    assert_eq!(record["identifiers"]["genomicHGVSId"], "NC_000023.11:g.5000000G>A");
+    assert_eq!(record["variation"]["location"]["sequence_id"], "refseq:NC_000023.11");
+    assert_eq!(record["variation"]["location"]["interval"]["start"]["value"], 4_999_999);
+    assert_eq!(record["variation"]["location"]["interval"]["end"]["value"], 5_000_000);
+    assert_eq!(record["variation"]["state"]["sequence"], "A");
+    let total = &record["frequencyInPopulations"][0]["frequencies"][0];
+    assert_eq!(total["population"], "Total");
+    assert_eq!(total["alleleCount"], 4);
+    assert_eq!(total["alleleNumber"], 6);
+    assert_eq!(total["alleleCountHomozygous"], 1);
+    assert_eq!(total["alleleCountHeterozygous"], 1);
+    assert_eq!(total["alleleCountHemizygous"], 1);
+    assert!((total["alleleFrequency"].as_f64().expect("af") - 4.0 / 6.0).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_error_envelope_naming_the_problem() {
+    let app = spawn_app(&[("plain", Granularity::Record, "small.vcf")]).await;
+    let cases = [
+        ("/g_variants?referenceName=1&start=abc&end=10", 400, "`start`"),
+        ("/g_variants?referenceName=chrQ&start=1&end=10", 400, "chrQ"),
+        ("/g_variants?referenceName=1&start=1&end=10&bogus=1", 400, "`bogus`"),
+        ("/g_variants?referenceName=1&start=1&end=10&assemblyId=hg17", 400, "hg17"),
+        ("/g_variants?referenceName=1&start=1&end=10&requestedGranularity=everything", 400, "requestedGranularity"),
+        ("/nowhere", 404, "no such endpoint"),
+    ];
+    for (path, expected_status, named) in cases {
+        let (status, document) = app.get(path).await;
+        assert_eq!(status, expected_status, "{path}: {document:#}");
+        assert_valid(Schema::ErrorResponse, &document);
+        assert_eq!(document["error"]["errorCode"], expected_status);
+        let message = document["error"]["errorMessage"].as_str().expect("message");
+        assert!(message.contains(named), "{path}: {message}");
+    }
+    let malformed = app
+        .client
+        .post(format!("{}/g_variants", app.api))
+        .header("content-type", "application/json")
+        .body("{\"query\": ")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(malformed.status().as_u16(), 400);
+    let document: Value = malformed.json().await.expect("json");
+    assert_valid(Schema::ErrorResponse, &document);
+    let wrong_type = app.client.post(format!("{}/g_variants", app.api)).body("referenceName=1").send().await.expect("post");
+    assert_eq!(wrong_type.status().as_u16(), 415);
+    assert_valid(Schema::ErrorResponse, &wrong_type.json::<Value>().await.expect("json"));
+    let wrong_method = app.client.delete(format!("{}/info", app.api)).send().await.expect("delete");
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    assert_valid(Schema::ErrorResponse, &wrong_method.json::<Value>().await.expect("json"));
+    let huge = app
+        .client
+        .post(format!("{}/g_variants", app.api))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(huge.status().as_u16(), 413);
+    // Nothing of this reached the data.
+    assert_eq!(app.store.datasets().await.expect("datasets").len(), 1);
+}
