@@ -166,6 +166,10 @@ fn total_counts(document: &Value, dataset: &str) -> Option<(i64, i64)> {
     let sets = document["response"]["resultSets"].as_array()?;
     let set = sets.iter().find(|set| set["id"] == dataset)?;
     let results = set["results"].as_array()?;
+    if results.is_empty() {
+        assert_eq!(set["exists"], false);
+        return None;
+    }
     assert_eq!(results.len(), 1, "one allele expected: {document:#}");
     let frequencies = results[0]["frequencyInPopulations"][0]["frequencies"].as_array()?;
     let total = frequencies.iter().find(|frequency| frequency["population"] == "Total")?;
