@@ -1,0 +1,220 @@
+//! Ingestion against a real PostgreSQL: counts across files, consent scopes and strata,
+//! concurrency, idempotency and atomicity. Expected values are worked by hand in
+//! tests/data/README.md.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use phare_domain::{Assembly, Granularity, Manifest};
+use phare_store::testing::fresh_database;
+use phare_store::{IngestOutcome, IngestRequest, NewDataset, Store, StoreError};
+use sqlx::Row;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name)
+}
+
+async fn dataset(store: &Store, id: &str) {
+    store
+        .create_dataset(&NewDataset {
+            id: id.into(),
+            name: id.into(),
+            assembly: Assembly::Grch38,
+            anonymous_max: Granularity::Record,
+        })
+        .await
+        .expect("create dataset");
+}
+
+fn request(dataset_id: &str, path: PathBuf, manifest: Option<Manifest>) -> IngestRequest {
+    IngestRequest { dataset_id: dataset_id.into(), path, manifest, pass_only: true, progress: None }
+}
+
+fn small_manifest() -> Manifest {
+    Manifest::from_json(&std::fs::read_to_string(data("small.manifest.json")).expect("read")).expect("manifest")
+}
+
+/// (AC, AN, hom, het, hemi) of one allele in one (scope, stratum).
+async fn counts(
+    store: &Store,
+    dataset_id: &str,
+    scope: &str,
+    stratum: &str,
+    allele: (&str, i64, &str, &str),
+) -> Option<(i64, i64, i64, i64, i64)> {
+    let (contig, start, reference, alternate) = allele;
+    sqlx::query(
+        "SELECT c.allele_count, c.allele_number, c.homozygous, c.heterozygous, c.hemizygous
+         FROM variant_counts c JOIN variants v ON v.id = c.variant_id
+         WHERE c.dataset_id = $1 AND c.scope = $2 AND c.stratum = $3
+           AND v.contig = $4 AND v.start = $5 AND v.reference = $6 AND v.alternate = $7",
+    )
+    .bind(dataset_id)
+    .bind(scope)
+    .bind(stratum)
+    .bind(contig)
+    .bind(start)
+    .bind(reference)
+    .bind(alternate)
+    .fetch_optional(store.pool())
+    .await
+    .expect("query")
+    .map(|row| {
+        (
+            row.get("allele_count"),
+            row.get("allele_number"),
+            row.get("homozygous"),
+            row.get("heterozygous"),
+            row.get("hemizygous"),
+        )
+    })
+}
+
+async fn row_count(store: &Store, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) AS rows FROM {table}");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(store.pool()).await.expect("count").get("rows")
+}
+
+#[tokio::test]
+async fn the_same_variant_from_two_files_and_spellings_is_one_row_with_summed_counts() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    store.ingest(request("ds", data("small.vcf"), None)).await.expect("small");
+    store.ingest(request("ds", data("chr_prefixed.vcf"), None)).await.expect("chr_prefixed");
+    // Combined by hand (tests/data/README.md): 1:999 A>G AC 7 / AN 14 (hom 2, het 3),
+    // 1:1999 C>A 4/14, 1:5000 C>T 2/14, X:4999999 G>A 6/11.
+    assert_eq!(counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await, Some((7, 14, 2, 3, 0)));
+    assert_eq!(counts(store, "ds", "all", "Total", ("1", 1999, "C", "A")).await.map(|c| (c.0, c.1)), Some((4, 14)));
+    assert_eq!(counts(store, "ds", "all", "Total", ("1", 5000, "C", "T")).await.map(|c| (c.0, c.1)), Some((2, 14)));
+    assert_eq!(counts(store, "ds", "all", "Total", ("X", 4999999, "G", "A")).await.map(|c| (c.0, c.1)), Some((6, 11)));
+    let shared: i64 = sqlx::query("SELECT count(*) AS rows FROM variants WHERE contig = '1' AND start = 999")
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+        .get("rows");
+    assert_eq!(shared, 1);
+    // small.tsv has 15 rows, chr_prefixed.tsv 6, and 4 variants are shared.
+    assert_eq!(row_count(store, "variants").await, 15 + 6 - 4);
+}
+
+#[tokio::test]
+async fn patients_who_objected_are_left_out_of_research_counts_and_strata_follow_the_manifest() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    store.ingest(request("ds", data("small.vcf"), Some(small_manifest()))).await.expect("ingest");
+    let x = ("X", 4999999, "G", "A");
+    // GT S1 0/1, S2 1, S3 1/1, S4 0 (S1, S3 female; S2, S4 male; S3 objected).
+    assert_eq!(counts(store, "ds", "all", "Total", x).await, Some((4, 6, 1, 1, 1)));
+    assert_eq!(counts(store, "ds", "research", "Total", x).await, Some((2, 4, 0, 1, 1)));
+    assert_eq!(counts(store, "ds", "all", "F", x).await, Some((3, 4, 1, 1, 0)));
+    assert_eq!(counts(store, "ds", "research", "F", x).await, Some((1, 2, 0, 1, 0)));
+    assert_eq!(counts(store, "ds", "all", "M", x).await, Some((1, 2, 0, 0, 1)));
+    assert_eq!(counts(store, "ds", "research", "FR_M", x).await, Some((1, 2, 0, 0, 1)));
+    // 1:1999 C>T: S1 1/2 (one T), S3 2/2 → research leaves S1 only: AC 1, AN 8 − 2.
+    assert_eq!(counts(store, "ds", "research", "Total", ("1", 1999, "C", "T")).await, Some((1, 6, 0, 1, 0)));
+    let individuals = row_count(store, "individuals").await;
+    assert_eq!(individuals, 4);
+}
+
+#[tokio::test]
+async fn the_same_file_twice_is_stored_once() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let first = store.ingest(request("ds", data("small.vcf"), None)).await.expect("first");
+    let IngestOutcome::Ingested(summary) = first else { panic!("first ingest should store") };
+    let second = store.ingest(request("ds", data("small.vcf"), None)).await.expect("second");
+    assert!(matches!(second, IngestOutcome::AlreadyIngested { analysis_id, .. } if analysis_id == summary.analysis_id));
+    assert_eq!(counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await.map(|c| c.0), Some(4));
+    assert_eq!(row_count(store, "analyses").await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_ingests_into_one_dataset_equal_sequential_ones() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let (left, right) = tokio::join!(
+        store.ingest(request("ds", data("small.vcf"), None)),
+        store.ingest(request("ds", data("chr_prefixed.vcf"), None)),
+    );
+    left.expect("small");
+    right.expect("chr_prefixed");
+    assert_eq!(counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await, Some((7, 14, 2, 3, 0)));
+    assert_eq!(counts(store, "ds", "all", "Total", ("X", 4999999, "G", "A")).await.map(|c| (c.0, c.1)), Some((6, 11)));
+}
+
+#[tokio::test]
+async fn a_failure_half_way_leaves_nothing_behind() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    // Many good records first, so COPY has already sent data when the bad one is met.
+    let mut text = String::from("##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n");
+    text.push_str("##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n");
+    text.push_str("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\n");
+    for position in 1..=50_000 {
+        text.push_str(&format!("1\t{}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n", position * 10));
+    }
+    text.push_str("1\t600000\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/5\n");
+    let bad = directory.path().join("bad_at_the_end.vcf");
+    std::fs::write(&bad, text).expect("write");
+    let error = store.ingest(request("ds", bad, None)).await.expect_err("must fail");
+    let message = error.to_string();
+    // 4 header lines, 50,000 good records: the bad one is line 50,005.
+    assert!(message.contains("bad_at_the_end.vcf:50005"), "{message}");
+    assert!(message.contains("GT of sample B"), "{message}");
+    assert!(error.is_input_error());
+    for table in ["analyses", "analysis_samples", "variants", "analysis_variants", "variant_counts", "contig_spans"] {
+        assert_eq!(row_count(store, table).await, 0, "{table}");
+    }
+    // And the dataset still takes a good file afterwards.
+    store.ingest(request("ds", data("small.vcf"), None)).await.expect("good file after a bad one");
+}
+
+#[tokio::test]
+async fn two_records_normalising_to_one_allele_are_refused_cleanly() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let duplicate = directory.path().join("duplicate.vcf");
+    // AC>GC at 100 trims to A>G at 100, the record before it.
+    std::fs::write(
+        &duplicate,
+        "##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n\
+         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\n\
+         1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tAC\tGC\t.\tPASS\t.\tGT\t1/1\n",
+    )
+    .expect("write");
+    let error = store.ingest(request("ds", duplicate, None)).await.expect_err("duplicate");
+    assert!(matches!(error, StoreError::Input { .. }), "{error}");
+    assert!(error.to_string().contains("same normalised allele"), "{error}");
+    assert_eq!(row_count(store, "analyses").await, 0);
+    assert_eq!(row_count(store, "variants").await, 0);
+}
+
+#[tokio::test]
+async fn unknown_datasets_and_files_of_another_assembly_are_refused() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let error = store.ingest(request("nosuch", data("small.vcf"), None)).await.expect_err("unknown");
+    assert!(matches!(error, StoreError::UnknownDataset(ref id) if id == "nosuch"));
+    store
+        .create_dataset(&NewDataset {
+            id: "old".into(),
+            name: "old".into(),
+            assembly: Assembly::Grch37,
+            anonymous_max: Granularity::Boolean,
+        })
+        .await
+        .expect("create");
+    // small.vcf declares GRCh38 contig lengths.
+    let error = store.ingest(request("old", data("small.vcf"), None)).await.expect_err("wrong assembly");
+    assert!(error.to_string().contains("GRCh37"), "{error}");
+    assert_eq!(row_count(store, "analyses").await, 0);
+}
