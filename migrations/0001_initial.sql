@@ -76,7 +76,9 @@ CREATE TABLE contig_spans (
     max_length      bigint NOT NULL
 );
 
--- Per (variant, analysis): counts and carrier sets (roaring bitmaps of sample indices).
+-- Per (variant, analysis): counts and carrier sets (portable roaring bitmaps of the file's
+-- sample indices). one_called / none_called hold the samples with one / no called allele, so AN
+-- of any subset S of samples is 2|S| - |one ∩ S| - 2|none ∩ S| (opposition, re-analysis, strata).
 CREATE TABLE analysis_variants (
     variant_id      bigint NOT NULL,
     analysis_id     bigint NOT NULL,
@@ -85,7 +87,8 @@ CREATE TABLE analysis_variants (
     homozygous      bytea NOT NULL,
     heterozygous    bytea NOT NULL,
     hemizygous      bytea NOT NULL,
-    no_calls        bytea NOT NULL,
+    one_called      bytea NOT NULL,
+    none_called     bytea NOT NULL,
     PRIMARY KEY (variant_id, analysis_id)
 );
 

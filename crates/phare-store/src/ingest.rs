@@ -128,7 +128,7 @@ impl Store {
             "CREATE TEMPORARY TABLE staging (
                 contig text, start bigint, \"end\" bigint, reference text, alternate text, variant_type text,
                 allele_count integer, allele_number integer,
-                homozygous bytea, heterozygous bytea, hemizygous bytea, no_calls bytea,
+                homozygous bytea, heterozygous bytea, hemizygous bytea, one_called bytea, none_called bytea,
                 stratum_ids integer[], acs bigint[], ans bigint[], homs bigint[], hets bigint[], hemis bigint[]
              ) ON COMMIT DROP",
         )
@@ -155,8 +155,10 @@ impl Store {
         .await?;
         let carriers = sqlx::query(
             "INSERT INTO analysis_variants
-                (variant_id, analysis_id, allele_count, allele_number, homozygous, heterozygous, hemizygous, no_calls)
-             SELECT v.id, $1, s.allele_count, s.allele_number, s.homozygous, s.heterozygous, s.hemizygous, s.no_calls
+                (variant_id, analysis_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+                 one_called, none_called)
+             SELECT v.id, $1, s.allele_count, s.allele_number, s.homozygous, s.heterozygous, s.hemizygous,
+                 s.one_called, s.none_called
              FROM staging s JOIN variants v USING (contig, start, reference, alternate)",
         )
         .bind(analysis_id)
@@ -507,7 +509,7 @@ async fn copy_sites(
     let mut copy = connection
         .copy_in_raw(
             "COPY staging (contig, start, \"end\", reference, alternate, variant_type, allele_count, allele_number,
-                homozygous, heterozygous, hemizygous, no_calls, stratum_ids, acs, ans, homs, hets, hemis)
+                homozygous, heterozygous, hemizygous, one_called, none_called, stratum_ids, acs, ans, homs, hets, hemis)
              FROM STDIN",
         )
         .await?;
@@ -549,10 +551,7 @@ impl StratumCounts {
 
     fn allele_numbers(&mut self, site: &Site, layout: &StrataLayout) {
         for (slot, bitmap) in self.allele_numbers.iter_mut().zip(&layout.bitmaps) {
-            *slot = bitmap
-                .iter()
-                .map(|sample| u64::from(site.called_alleles.get(sample as usize).copied().unwrap_or(0)))
-                .sum();
+            *slot = site.allele_number_of(bitmap);
         }
     }
 }
@@ -583,7 +582,8 @@ fn encode_row(
         &calls.homozygous,
         &calls.heterozygous,
         &calls.hemizygous,
-        &site.no_calls,
+        &site.one_called,
+        &site.none_called,
     ] {
         push_bytea(row, bitmap)?;
         row.push('\t');

@@ -25,14 +25,19 @@ pub async fn fresh_database() -> TestDatabase {
     let mut url = url::Url::parse(&server_url).expect("PHARE_TEST_DATABASE_URL is not a url");
     let name = format!("phare_test_{}", uuid::Uuid::new_v4().simple());
     let server: sqlx::postgres::PgConnectOptions = server_url.parse().expect("not a postgres url");
-    let mut admin = server.connect().await.expect("cannot connect to the test postgresql server");
+    let mut admin = server
+        .connect()
+        .await
+        .expect("cannot connect to the test postgresql server");
     admin
         .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .expect("cannot create a test database");
     url.set_path(&name);
     let url = url.to_string();
-    let store = Store::connect(&url).await.expect("cannot connect to the test database");
+    let store = Store::connect(&url)
+        .await
+        .expect("cannot connect to the test database");
     store.migrate().await.expect("migrations fail");
     TestDatabase { store, url }
 }

@@ -11,7 +11,9 @@ use phare_store::{IngestOutcome, IngestRequest, NewDataset, Store, StoreError};
 use sqlx::Row;
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(name)
 }
 
 async fn dataset(store: &Store, id: &str) {
@@ -27,11 +29,18 @@ async fn dataset(store: &Store, id: &str) {
 }
 
 fn request(dataset_id: &str, path: PathBuf, manifest: Option<Manifest>) -> IngestRequest {
-    IngestRequest { dataset_id: dataset_id.into(), path, manifest, pass_only: true, progress: None }
+    IngestRequest {
+        dataset_id: dataset_id.into(),
+        path,
+        manifest,
+        pass_only: true,
+        progress: None,
+    }
 }
 
 fn small_manifest() -> Manifest {
-    Manifest::from_json(&std::fs::read_to_string(data("small.manifest.json")).expect("read")).expect("manifest")
+    Manifest::from_json(&std::fs::read_to_string(data("small.manifest.json")).expect("read"))
+        .expect("manifest")
 }
 
 /// (AC, AN, hom, het, hemi) of one allele in one (scope, stratum).
@@ -72,7 +81,11 @@ async fn counts(
 
 async fn row_count(store: &Store, table: &str) -> i64 {
     let sql = format!("SELECT count(*) AS rows FROM {table}");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(store.pool()).await.expect("count").get("rows")
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+        .get("rows")
 }
 
 #[tokio::test]
@@ -80,14 +93,38 @@ async fn the_same_variant_from_two_files_and_spellings_is_one_row_with_summed_co
     let database = fresh_database().await;
     let store = &database.store;
     dataset(store, "ds").await;
-    store.ingest(request("ds", data("small.vcf"), None)).await.expect("small");
-    store.ingest(request("ds", data("chr_prefixed.vcf"), None)).await.expect("chr_prefixed");
+    store
+        .ingest(request("ds", data("small.vcf"), None))
+        .await
+        .expect("small");
+    store
+        .ingest(request("ds", data("chr_prefixed.vcf"), None))
+        .await
+        .expect("chr_prefixed");
     // Combined by hand (tests/data/README.md): 1:999 A>G AC 7 / AN 14 (hom 2, het 3),
     // 1:1999 C>A 4/14, 1:5000 C>T 2/14, X:4999999 G>A 6/11.
-    assert_eq!(counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await, Some((7, 14, 2, 3, 0)));
-    assert_eq!(counts(store, "ds", "all", "Total", ("1", 1999, "C", "A")).await.map(|c| (c.0, c.1)), Some((4, 14)));
-    assert_eq!(counts(store, "ds", "all", "Total", ("1", 5000, "C", "T")).await.map(|c| (c.0, c.1)), Some((2, 14)));
-    assert_eq!(counts(store, "ds", "all", "Total", ("X", 4999999, "G", "A")).await.map(|c| (c.0, c.1)), Some((6, 11)));
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await,
+        Some((7, 14, 2, 3, 0))
+    );
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("1", 1999, "C", "A"))
+            .await
+            .map(|c| (c.0, c.1)),
+        Some((4, 14))
+    );
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("1", 5000, "C", "T"))
+            .await
+            .map(|c| (c.0, c.1)),
+        Some((2, 14))
+    );
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("X", 4999999, "G", "A"))
+            .await
+            .map(|c| (c.0, c.1)),
+        Some((6, 11))
+    );
     let shared: i64 = sqlx::query("SELECT count(*) AS rows FROM variants WHERE contig = '1' AND start = 999")
         .fetch_one(store.pool())
         .await
@@ -103,17 +140,35 @@ async fn patients_who_objected_are_left_out_of_research_counts_and_strata_follow
     let database = fresh_database().await;
     let store = &database.store;
     dataset(store, "ds").await;
-    store.ingest(request("ds", data("small.vcf"), Some(small_manifest()))).await.expect("ingest");
+    store
+        .ingest(request("ds", data("small.vcf"), Some(small_manifest())))
+        .await
+        .expect("ingest");
     let x = ("X", 4999999, "G", "A");
     // GT S1 0/1, S2 1, S3 1/1, S4 0 (S1, S3 female; S2, S4 male; S3 objected).
-    assert_eq!(counts(store, "ds", "all", "Total", x).await, Some((4, 6, 1, 1, 1)));
-    assert_eq!(counts(store, "ds", "research", "Total", x).await, Some((2, 4, 0, 1, 1)));
+    assert_eq!(
+        counts(store, "ds", "all", "Total", x).await,
+        Some((4, 6, 1, 1, 1))
+    );
+    assert_eq!(
+        counts(store, "ds", "research", "Total", x).await,
+        Some((2, 4, 0, 1, 1))
+    );
     assert_eq!(counts(store, "ds", "all", "F", x).await, Some((3, 4, 1, 1, 0)));
-    assert_eq!(counts(store, "ds", "research", "F", x).await, Some((1, 2, 0, 1, 0)));
+    assert_eq!(
+        counts(store, "ds", "research", "F", x).await,
+        Some((1, 2, 0, 1, 0))
+    );
     assert_eq!(counts(store, "ds", "all", "M", x).await, Some((1, 2, 0, 0, 1)));
-    assert_eq!(counts(store, "ds", "research", "FR_M", x).await, Some((1, 2, 0, 0, 1)));
+    assert_eq!(
+        counts(store, "ds", "research", "FR_M", x).await,
+        Some((1, 2, 0, 0, 1))
+    );
     // 1:1999 C>T: S1 1/2 (one T), S3 2/2 → research leaves S1 only: AC 1, AN 8 − 2.
-    assert_eq!(counts(store, "ds", "research", "Total", ("1", 1999, "C", "T")).await, Some((1, 6, 0, 1, 0)));
+    assert_eq!(
+        counts(store, "ds", "research", "Total", ("1", 1999, "C", "T")).await,
+        Some((1, 6, 0, 1, 0))
+    );
     let individuals = row_count(store, "individuals").await;
     assert_eq!(individuals, 4);
 }
@@ -123,11 +178,26 @@ async fn the_same_file_twice_is_stored_once() {
     let database = fresh_database().await;
     let store = &database.store;
     dataset(store, "ds").await;
-    let first = store.ingest(request("ds", data("small.vcf"), None)).await.expect("first");
-    let IngestOutcome::Ingested(summary) = first else { panic!("first ingest should store") };
-    let second = store.ingest(request("ds", data("small.vcf"), None)).await.expect("second");
-    assert!(matches!(second, IngestOutcome::AlreadyIngested { analysis_id, .. } if analysis_id == summary.analysis_id));
-    assert_eq!(counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await.map(|c| c.0), Some(4));
+    let first = store
+        .ingest(request("ds", data("small.vcf"), None))
+        .await
+        .expect("first");
+    let IngestOutcome::Ingested(summary) = first else {
+        panic!("first ingest should store")
+    };
+    let second = store
+        .ingest(request("ds", data("small.vcf"), None))
+        .await
+        .expect("second");
+    assert!(
+        matches!(second, IngestOutcome::AlreadyIngested { analysis_id, .. } if analysis_id == summary.analysis_id)
+    );
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("1", 999, "A", "G"))
+            .await
+            .map(|c| c.0),
+        Some(4)
+    );
     assert_eq!(row_count(store, "analyses").await, 1);
 }
 
@@ -142,8 +212,16 @@ async fn concurrent_ingests_into_one_dataset_equal_sequential_ones() {
     );
     left.expect("small");
     right.expect("chr_prefixed");
-    assert_eq!(counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await, Some((7, 14, 2, 3, 0)));
-    assert_eq!(counts(store, "ds", "all", "Total", ("X", 4999999, "G", "A")).await.map(|c| (c.0, c.1)), Some((6, 11)));
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await,
+        Some((7, 14, 2, 3, 0))
+    );
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("X", 4999999, "G", "A"))
+            .await
+            .map(|c| (c.0, c.1)),
+        Some((6, 11))
+    );
 }
 
 #[tokio::test]
@@ -157,22 +235,38 @@ async fn a_failure_half_way_leaves_nothing_behind() {
     text.push_str("##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n");
     text.push_str("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\n");
     for position in 1..=50_000 {
-        text.push_str(&format!("1\t{}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n", position * 10));
+        text.push_str(&format!(
+            "1\t{}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n",
+            position * 10
+        ));
     }
     text.push_str("1\t600000\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/5\n");
     let bad = directory.path().join("bad_at_the_end.vcf");
     std::fs::write(&bad, text).expect("write");
-    let error = store.ingest(request("ds", bad, None)).await.expect_err("must fail");
+    let error = store
+        .ingest(request("ds", bad, None))
+        .await
+        .expect_err("must fail");
     let message = error.to_string();
     // 4 header lines, 50,000 good records: the bad one is line 50,005.
     assert!(message.contains("bad_at_the_end.vcf:50005"), "{message}");
     assert!(message.contains("GT of sample B"), "{message}");
     assert!(error.is_input_error());
-    for table in ["analyses", "analysis_samples", "variants", "analysis_variants", "variant_counts", "contig_spans"] {
+    for table in [
+        "analyses",
+        "analysis_samples",
+        "variants",
+        "analysis_variants",
+        "variant_counts",
+        "contig_spans",
+    ] {
         assert_eq!(row_count(store, table).await, 0, "{table}");
     }
     // And the dataset still takes a good file afterwards.
-    store.ingest(request("ds", data("small.vcf"), None)).await.expect("good file after a bad one");
+    store
+        .ingest(request("ds", data("small.vcf"), None))
+        .await
+        .expect("good file after a bad one");
 }
 
 #[tokio::test]
@@ -191,7 +285,10 @@ async fn two_records_normalising_to_one_allele_are_refused_cleanly() {
          1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tAC\tGC\t.\tPASS\t.\tGT\t1/1\n",
     )
     .expect("write");
-    let error = store.ingest(request("ds", duplicate, None)).await.expect_err("duplicate");
+    let error = store
+        .ingest(request("ds", duplicate, None))
+        .await
+        .expect_err("duplicate");
     assert!(matches!(error, StoreError::Input { .. }), "{error}");
     assert!(error.to_string().contains("same normalised allele"), "{error}");
     assert_eq!(row_count(store, "analyses").await, 0);
@@ -202,7 +299,10 @@ async fn two_records_normalising_to_one_allele_are_refused_cleanly() {
 async fn unknown_datasets_and_files_of_another_assembly_are_refused() {
     let database = fresh_database().await;
     let store = &database.store;
-    let error = store.ingest(request("nosuch", data("small.vcf"), None)).await.expect_err("unknown");
+    let error = store
+        .ingest(request("nosuch", data("small.vcf"), None))
+        .await
+        .expect_err("unknown");
     assert!(matches!(error, StoreError::UnknownDataset(ref id) if id == "nosuch"));
     store
         .create_dataset(&NewDataset {
@@ -214,7 +314,10 @@ async fn unknown_datasets_and_files_of_another_assembly_are_refused() {
         .await
         .expect("create");
     // small.vcf declares GRCh38 contig lengths.
-    let error = store.ingest(request("old", data("small.vcf"), None)).await.expect_err("wrong assembly");
+    let error = store
+        .ingest(request("old", data("small.vcf"), None))
+        .await
+        .expect_err("wrong assembly");
     assert!(error.to_string().contains("GRCh37"), "{error}");
     assert_eq!(row_count(store, "analyses").await, 0);
 }

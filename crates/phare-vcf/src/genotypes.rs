@@ -17,11 +17,13 @@ pub struct Site {
     pub alleles: Vec<AlleleCalls>,
     /// AN: called alleles across all samples at this site.
     pub allele_number: u32,
-    /// Samples with at least one missing allele in their call.
-    pub no_calls: RoaringBitmap,
-    /// Called alleles of each sample (by column), so AN can be computed for any subset of
-    /// samples: a stratum, or the patients who did not object. Empty when there is no GT.
-    pub called_alleles: Vec<u8>,
+    /// Samples with exactly one called allele (a haploid call, or a half-missing diploid one)
+    /// and samples with none. With the diploid rest they give AN for any subset S of samples
+    /// (a stratum, the patients who did not object): AN(S) = 2·|S| − |one ∩ S| − 2·|none ∩ S|.
+    pub one_called: RoaringBitmap,
+    pub none_called: RoaringBitmap,
+    /// Whether the record carried genotypes at all (a sites-only record has none).
+    pub genotyped: bool,
 }
 
 /// One alternate allele of a site, normalised, with its carriers by zygosity (sample indices
@@ -67,8 +69,19 @@ impl Site {
         self.position = position;
         self.alleles.clear();
         self.allele_number = 0;
-        self.no_calls.clear();
-        self.called_alleles.clear();
+        self.one_called.clear();
+        self.none_called.clear();
+        self.genotyped = false;
+    }
+
+    /// AN over a subset of the samples, from the call bitmaps (see [`Site::one_called`]).
+    pub fn allele_number_of(&self, samples: &RoaringBitmap) -> u64 {
+        if !self.genotyped {
+            return 0;
+        }
+        2 * samples.len()
+            - self.one_called.intersection_len(samples)
+            - 2 * self.none_called.intersection_len(samples)
     }
 
     /// Adds the next sample's call (samples come in column order): its alleles (None = missing),
@@ -90,11 +103,17 @@ impl Site {
                 });
             }
         }
+        self.genotyped = true;
         let called = call.iter().flatten().count();
         self.allele_number += called as u32;
-        self.called_alleles.push(called as u8);
-        if called < call.len() || call.is_empty() {
-            self.no_calls.insert(sample);
+        match called {
+            0 => {
+                self.none_called.insert(sample);
+            }
+            1 => {
+                self.one_called.insert(sample);
+            }
+            _ => {}
         }
         let haploid = call.len() == 1;
         for calls in &mut self.alleles {
@@ -146,8 +165,12 @@ mod tests {
         site.add_call(6, &[None], 2).expect(".");
         // called alleles: 2 + 2 + 2 + 0 + 1 + 1 + 0
         assert_eq!(site.allele_number, 8);
-        assert_eq!(site.no_calls.iter().collect::<Vec<_>>(), vec![3, 4, 6]);
-        assert_eq!(site.called_alleles, vec![2, 2, 2, 0, 1, 1, 0]);
+        assert_eq!(site.none_called.iter().collect::<Vec<_>>(), vec![3, 6]);
+        assert_eq!(site.one_called.iter().collect::<Vec<_>>(), vec![4, 5]);
+        let all: RoaringBitmap = (0..7).collect();
+        assert_eq!(site.allele_number_of(&all), 8);
+        let some: RoaringBitmap = [0, 3, 4].into_iter().collect();
+        assert_eq!(site.allele_number_of(&some), 2 + 1);
         let first = &site.alleles[0];
         assert_eq!(first.allele_count, 4);
         assert_eq!(first.heterozygous.iter().collect::<Vec<_>>(), vec![0, 1, 4]);
