@@ -84,13 +84,20 @@ impl Store {
             pass_only: request.pass_only,
         };
         let path = request.path.clone();
-        let reader = tokio::task::spawn_blocking(move || VariantReader::open(&path, options))
+        let mut reader = tokio::task::spawn_blocking(move || VariantReader::open(&path, options))
             .await
             .map_err(|error| StoreError::Internal(error.to_string()))??;
         let sample_names = reader.sample_names();
         let display_path = request.path.display().to_string();
         let (linked, warnings) = link_samples(&display_path, &sample_names, request.manifest.as_ref())?;
         let strata = build_strata(&linked, sample_names.len());
+        let males = linked
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.is_some_and(|entry| entry.sex == Sex::Male))
+            .map(|(index, _)| index as u32)
+            .collect();
+        reader.set_male_samples(males);
 
         let mut transaction = self.pool().begin().await?;
         // One ingest per dataset at a time: concurrent ingests then give the same counts as

@@ -321,3 +321,42 @@ async fn unknown_datasets_and_files_of_another_assembly_are_refused() {
     assert!(error.to_string().contains("GRCh37"), "{error}");
     assert_eq!(row_count(store, "analyses").await, 0);
 }
+
+#[tokio::test]
+async fn a_male_homozygous_call_outside_the_pars_counts_one_copy() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let vcf = directory.path().join("x.vcf");
+    // chrX:5,000,000 is outside PAR1; chrX:100,000 is inside it. M is male, W female.
+    std::fs::write(
+        &vcf,
+        "##fileformat=VCFv4.2\n##contig=<ID=X,length=156040895>\n\
+         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tM\tW\n\
+         X\t100000\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/1\n\
+         X\t5000000\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/1\n",
+    )
+    .expect("write");
+    let manifest = Manifest::from_json(
+        r#"{"samples":[
+            {"sample":"M","biosampleId":"BM","individualId":"IM","sex":"male","researchConsent":true},
+            {"sample":"W","biosampleId":"BW","individualId":"IW","sex":"female","researchConsent":true}]}"#,
+    )
+    .expect("manifest");
+    store
+        .ingest(request("ds", vcf, Some(manifest)))
+        .await
+        .expect("ingest");
+    // Inside PAR1 the male is diploid: AC 2 + 1, AN 4, hom 1, het 1.
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("X", 99999, "A", "G")).await,
+        Some((3, 4, 1, 1, 0))
+    );
+    // Outside: his 1/1 is one copy: AC 1 + 1, AN 1 + 2, hemi 1, het 1.
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("X", 4999999, "A", "G")).await,
+        Some((2, 3, 0, 1, 1))
+    );
+}

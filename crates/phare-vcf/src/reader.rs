@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use noodles_vcf::variant::record::samples::series::Value;
 use noodles_vcf::variant::record::{AlternateBases as _, Filters as _, Samples as _};
 use phare_domain::{Allele, AlleleError, Assembly};
+use roaring::RoaringBitmap;
 
 use crate::error::{Location, VcfError};
 use crate::format::InputFormat;
@@ -62,6 +63,74 @@ struct Decoder {
     options: ReadOptions,
     skipped: SkipCounts,
     call: Vec<Option<usize>>,
+    /// Samples (file columns) with one X and at most one Y: males, from the manifest.
+    haploid_samples: RoaringBitmap,
+}
+
+/// A record of either container: text VCF takes the fast genotype path.
+#[derive(Clone, Copy)]
+enum RecordRef<'r> {
+    Vcf(&'r noodles_vcf::Record),
+    Bcf(&'r noodles_bcf::Record),
+}
+
+impl<'r> RecordRef<'r> {
+    fn as_variant(self) -> &'r dyn noodles_vcf::variant::Record {
+        match self {
+            Self::Vcf(record) => record,
+            Self::Bcf(record) => record,
+        }
+    }
+}
+
+/// A male's diploid homozygous call outside the pseudo-autosomal regions of X and Y is one copy
+/// (callers that do not model ploidy write `1/1` for a hemizygous `1`). Heterozygous calls
+/// there are left as called.
+fn adjust_ploidy(call: &mut Vec<Option<usize>>, males: &RoaringBitmap, sample: usize, haploid_region: bool) {
+    if haploid_region && call.len() == 2 && call[0] == call[1] && males.contains(sample as u32) {
+        call.truncate(1);
+    }
+}
+
+fn sample_field(header: &noodles_vcf::Header, index: usize) -> String {
+    let name = header
+        .sample_names()
+        .get_index(index)
+        .map(String::as_str)
+        .unwrap_or("?");
+    format!("GT of sample {name}")
+}
+
+/// Parses a VCF GT value (`0/1`, `1|0`, `./.`, `1`, `.`) into allele indices, `None` for missing.
+fn parse_genotype(text: &[u8], call: &mut Vec<Option<usize>>) -> Result<(), String> {
+    call.clear();
+    let invalid = || {
+        format!(
+            "invalid genotype `{}`: expected allele indices separated by / or |, such as 0/1, 1|0 or ./.",
+            String::from_utf8_lossy(text)
+        )
+    };
+    // VCF 4.4 allows an explicit leading phasing marker.
+    let body = match text.first() {
+        Some(b'/' | b'|') => &text[1..],
+        _ => text,
+    };
+    if body.is_empty() {
+        return Err(invalid());
+    }
+    for allele in body.split(|byte| matches!(byte, b'/' | b'|')) {
+        match allele {
+            b"." => call.push(None),
+            digits if !digits.is_empty() && digits.len() <= 9 && digits.iter().all(u8::is_ascii_digit) => {
+                let index = digits
+                    .iter()
+                    .fold(0usize, |value, digit| value * 10 + usize::from(digit - b'0'));
+                call.push(Some(index));
+            }
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(())
 }
 
 impl VariantReader {
@@ -128,6 +197,7 @@ impl VariantReader {
                 options,
                 skipped: SkipCounts::default(),
                 call: Vec::with_capacity(2),
+                haploid_samples: RoaringBitmap::new(),
             },
             header_lines,
             records_read: 0,
@@ -141,6 +211,12 @@ impl VariantReader {
 
     pub fn sample_names(&self) -> Vec<String> {
         self.decoder.header.sample_names().iter().cloned().collect()
+    }
+
+    /// Declares which samples (file columns) are male: outside the pseudo-autosomal regions of
+    /// X and Y their homozygous calls count as one copy (hemizygous).
+    pub fn set_male_samples(&mut self, samples: RoaringBitmap) {
+        self.decoder.haploid_samples = samples;
     }
 
     pub fn skipped(&self) -> &SkipCounts {
@@ -180,8 +256,8 @@ impl VariantReader {
                 Err(error) => return Err(self.error("record", error.to_string())),
             }
             let kept = match &self.inner {
-                Inner::Vcf(_, record) => self.decoder.fill_site(record, site),
-                Inner::Bcf(_, record) => self.decoder.fill_site(record, site),
+                Inner::Vcf(_, record) => self.decoder.fill_site(RecordRef::Vcf(record), site),
+                Inner::Bcf(_, record) => self.decoder.fill_site(RecordRef::Bcf(record), site),
             };
             match kept {
                 Ok(true) => return Ok(true),
@@ -198,11 +274,8 @@ impl VariantReader {
 
 impl Decoder {
     /// Returns Ok(false) for a record that is read correctly but not stored.
-    fn fill_site(
-        &mut self,
-        record: &dyn noodles_vcf::variant::Record,
-        site: &mut Site,
-    ) -> Result<bool, (String, String)> {
+    fn fill_site(&mut self, record_ref: RecordRef<'_>, site: &mut Site) -> Result<bool, (String, String)> {
+        let record = record_ref.as_variant();
         fn invalid(field: &'static str) -> impl Fn(io::Error) -> (String, String) {
             move |error| (field.to_owned(), error.to_string())
         }
@@ -262,8 +335,53 @@ impl Decoder {
             self.skipped.reference_only_records += 1;
             return Ok(false);
         }
-        self.count_calls(record, site, alternate_count)?;
+        let haploid_region = matches!(contig.name(), "X" | "Y")
+            && !contig.in_par(self.options.assembly, position.saturating_sub(1));
+        match record_ref {
+            RecordRef::Vcf(text) => self.count_calls_text(text, site, alternate_count, haploid_region)?,
+            RecordRef::Bcf(binary) => self.count_calls(binary, site, alternate_count, haploid_region)?,
+        }
         Ok(true)
+    }
+
+    /// The hot loop for text VCF: the GT subfield of each sample column is scanned as bytes,
+    /// without building noodles' typed per-sample values (several times slower).
+    fn count_calls_text(
+        &mut self,
+        record: &noodles_vcf::Record,
+        site: &mut Site,
+        alternate_count: usize,
+        haploid_region: bool,
+    ) -> Result<(), (String, String)> {
+        let samples = record.samples();
+        let Some(gt_index) = samples.keys().iter().position(|key| key == "GT") else {
+            return Ok(());
+        };
+        let expected = self.header.sample_names().len();
+        let mut index = 0usize;
+        for sample in samples.iter() {
+            if index >= expected {
+                return Err((
+                    "samples".into(),
+                    format!("more sample columns than the {expected} the header names"),
+                ));
+            }
+            let column: &str = sample.as_ref();
+            let genotype = column.split(':').nth(gt_index).unwrap_or(".");
+            parse_genotype(genotype.as_bytes(), &mut self.call)
+                .map_err(|message| (sample_field(&self.header, index), message))?;
+            adjust_ploidy(&mut self.call, &self.haploid_samples, index, haploid_region);
+            site.add_call(index as u32, &self.call, alternate_count)
+                .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
+            index += 1;
+        }
+        if index != expected {
+            return Err((
+                "samples".into(),
+                format!("{index} sample columns, but the header names {expected}"),
+            ));
+        }
+        Ok(())
     }
 
     fn count_calls(
@@ -271,6 +389,7 @@ impl Decoder {
         record: &dyn noodles_vcf::variant::Record,
         site: &mut Site,
         alternate_count: usize,
+        haploid_region: bool,
     ) -> Result<(), (String, String)> {
         let header = &self.header;
         let samples = record
@@ -280,27 +399,27 @@ impl Decoder {
             return Ok(());
         };
         let series = series.map_err(|error| ("GT".to_owned(), error.to_string()))?;
-        let sample_names = header.sample_names();
-        let sample_field = |index: usize| {
-            let name = sample_names.get_index(index).map(String::as_str).unwrap_or("?");
-            format!("GT of sample {name}")
-        };
-        let call = &mut self.call;
         for (index, value) in series.iter(header).enumerate() {
-            call.clear();
-            match value.map_err(|error| (sample_field(index), error.to_string()))? {
+            self.call.clear();
+            match value.map_err(|error| (sample_field(header, index), error.to_string()))? {
                 Some(Value::Genotype(genotype)) => {
                     for allele in genotype.iter() {
                         let (allele, _phasing) =
-                            allele.map_err(|error| (sample_field(index), error.to_string()))?;
-                        call.push(allele);
+                            allele.map_err(|error| (sample_field(header, index), error.to_string()))?;
+                        self.call.push(allele);
                     }
                 }
-                Some(_) => return Err((sample_field(index), "expected a genotype such as 0/1".into())),
-                None => {}
+                Some(_) => {
+                    return Err((
+                        sample_field(header, index),
+                        "expected a genotype such as 0/1".into(),
+                    ));
+                }
+                None => self.call.push(None),
             }
-            site.add_call(index as u32, call, alternate_count)
-                .map_err(|error| (sample_field(index), error.to_string()))?;
+            adjust_ploidy(&mut self.call, &self.haploid_samples, index, haploid_region);
+            site.add_call(index as u32, &self.call, alternate_count)
+                .map_err(|error| (sample_field(header, index), error.to_string()))?;
         }
         Ok(())
     }
@@ -359,5 +478,35 @@ impl Read for CountingReader {
         let read = self.inner.read(buffer)?;
         self.count.fetch_add(read as u64, Ordering::Relaxed);
         Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_genotype;
+
+    fn parsed(text: &str) -> Result<Vec<Option<usize>>, String> {
+        let mut call = Vec::new();
+        parse_genotype(text.as_bytes(), &mut call).map(|()| call)
+    }
+
+    #[test]
+    fn genotypes_parse_to_allele_indices() {
+        assert_eq!(parsed("0/1"), Ok(vec![Some(0), Some(1)]));
+        assert_eq!(parsed("1|0"), Ok(vec![Some(1), Some(0)]));
+        assert_eq!(parsed("./."), Ok(vec![None, None]));
+        assert_eq!(parsed("./12"), Ok(vec![None, Some(12)]));
+        assert_eq!(parsed("1"), Ok(vec![Some(1)]));
+        assert_eq!(parsed("."), Ok(vec![None]));
+        assert_eq!(parsed("|0|1"), Ok(vec![Some(0), Some(1)]));
+        assert_eq!(parsed("0/1/2"), Ok(vec![Some(0), Some(1), Some(2)]));
+    }
+
+    #[test]
+    fn malformed_genotypes_are_refused_with_the_value() {
+        for text in ["", "0/", "a/1", "0//1", "-1", "0/1 ", "1234567890"] {
+            let error = parsed(text).expect_err(text);
+            assert!(error.contains(&format!("`{text}`")), "{error}");
+        }
     }
 }
