@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use phare_store::Limits;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +24,8 @@ pub struct Config {
     /// URL clients reach the node at (behind a proxy, say); `/map` lists absolute URLs from it.
     pub public_url: Option<String>,
     pub beacon: BeaconConfig,
+    /// Limits on ingested files (`[limits]`, `PHARE_LIMITS__MAX_LINE_BYTES`, …).
+    pub limits: Limits,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,7 @@ impl Default for Config {
                 organization_name: "Example genomic data centre".into(),
                 environment: "dev".into(),
             },
+            limits: Limits::default(),
         }
     }
 }

@@ -76,6 +76,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> Result<()> {
             manifest: Some(manifest),
             pass_only: true,
             progress: None,
+            limits: config.limits.clone(),
         })
         .await?;
     match outcome {

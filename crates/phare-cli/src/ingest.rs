@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use phare_domain::Manifest;
-use phare_store::{IngestOutcome, IngestRequest, Store};
+use phare_store::{IngestOutcome, IngestRequest, Limits, Store};
 
 use crate::ConfigArg;
 
@@ -33,7 +33,7 @@ pub struct IngestArgs {
     pub config: ConfigArg,
 }
 
-pub async fn run(store: &Store, args: &IngestArgs) -> Result<()> {
+pub async fn run(store: &Store, args: &IngestArgs, limits: &Limits) -> Result<()> {
     let manifest = match &args.manifest {
         Some(path) => {
             let text =
@@ -43,7 +43,7 @@ pub async fn run(store: &Store, args: &IngestArgs) -> Result<()> {
         None => None,
     };
     for file in &args.files {
-        ingest_file(store, args, file, manifest.clone()).await?;
+        ingest_file(store, args, file, manifest.clone(), limits).await?;
     }
     Ok(())
 }
@@ -53,6 +53,7 @@ async fn ingest_file(
     args: &IngestArgs,
     file: &PathBuf,
     manifest: Option<Manifest>,
+    limits: &Limits,
 ) -> Result<()> {
     let started = Instant::now();
     let progress = Arc::new(AtomicU64::new(0));
@@ -73,6 +74,7 @@ async fn ingest_file(
             manifest,
             pass_only: !args.include_filtered,
             progress: Some(progress),
+            limits: limits.clone(),
         })
         .await;
     if let Some(ticker) = ticker {

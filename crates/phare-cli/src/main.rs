@@ -172,7 +172,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ingest(args) => {
             let config = load_config(args.config.config.as_deref())?;
             let store = open_store(&config).await?;
-            ingest::run(&store, &args).await
+            ingest::run(&store, &args, &config.limits).await
         }
         Command::Demo(args) => {
             let config = load_config(args.config.config.as_deref())?;

@@ -14,7 +14,9 @@ use phare_store::{IngestOutcome, IngestRequest, NewDataset, Store};
 use serde_json::{Value, json};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(name)
 }
 
 fn schemas() -> &'static BeaconSchemas {
@@ -45,6 +47,7 @@ async fn create_and_ingest(store: &Store, id: &str, anonymous_max: Granularity, 
             manifest: None,
             pass_only: true,
             progress: None,
+            limits: Default::default(),
         })
         .await
         .expect("ingest");
@@ -72,19 +75,34 @@ async fn spawn_app(datasets: &[(&str, Granularity, &str)]) -> App {
     };
     let state = AppState::new(database.store.clone(), identity);
     tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
-    App { api: format!("{root}/api"), root, client: reqwest::Client::new(), store: database.store }
+    App {
+        api: format!("{root}/api"),
+        root,
+        client: reqwest::Client::new(),
+        store: database.store,
+    }
 }
 
 impl App {
     async fn get(&self, path_and_query: &str) -> (u16, Value) {
-        let response = self.client.get(format!("{}{path_and_query}", self.api)).send().await.expect("get");
+        let response = self
+            .client
+            .get(format!("{}{path_and_query}", self.api))
+            .send()
+            .await
+            .expect("get");
         let status = response.status().as_u16();
         (status, response.json().await.expect("json body"))
     }
 
     async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let response =
-            self.client.post(format!("{}{path}", self.api)).json(body).send().await.expect("post");
+        let response = self
+            .client
+            .post(format!("{}{path}", self.api))
+            .json(body)
+            .send()
+            .await
+            .expect("post");
         let status = response.status().as_u16();
         (status, response.json().await.expect("json body"))
     }
@@ -125,11 +143,21 @@ async fn framework_endpoints_answer_schema_valid_documents() {
         assert_valid(schema, &document);
     }
     let (_, service) = app.get("/service-info").await;
-    assert_eq!(service["type"], json!({"group": "org.ga4gh", "artifact": "beacon", "version": "v2.0.0"}));
+    assert_eq!(
+        service["type"],
+        json!({"group": "org.ga4gh", "artifact": "beacon", "version": "v2.0.0"})
+    );
     let (_, map) = app.get("/map").await;
-    let root = map["response"]["endpointSets"]["genomicVariation"]["rootUrl"].as_str().expect("root url");
+    let root = map["response"]["endpointSets"]["genomicVariation"]["rootUrl"]
+        .as_str()
+        .expect("root url");
     assert_eq!(root, format!("{}/g_variants", app.api));
-    let health = app.client.get(format!("{}/health", app.root)).send().await.expect("health");
+    let health = app
+        .client
+        .get(format!("{}/health", app.root))
+        .send()
+        .await
+        .expect("health");
     assert_eq!(health.status().as_u16(), 200);
 }
 
@@ -140,8 +168,16 @@ fn bcftools_counts(file: &Path) -> Vec<(String, u64, String, String, i64, i64)> 
          | bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\t%AC\\t%AN\\n'",
         file.display()
     );
-    let output = Command::new("bash").arg("-c").arg(&script).output().expect("bcftools runs (scripts/test needs it)");
-    assert!(output.status.success(), "bcftools failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("bcftools runs (scripts/test needs it)");
+    assert!(
+        output.status.success(),
+        "bcftools failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = String::from_utf8(output.stdout).expect("utf-8");
     let rows: Vec<_> = text
         .lines()
@@ -172,7 +208,9 @@ fn total_counts(document: &Value, dataset: &str) -> Option<(i64, i64)> {
     }
     assert_eq!(results.len(), 1, "one allele expected: {document:#}");
     let frequencies = results[0]["frequencyInPopulations"][0]["frequencies"].as_array()?;
-    let total = frequencies.iter().find(|frequency| frequency["population"] == "Total")?;
+    let total = frequencies
+        .iter()
+        .find(|frequency| frequency["population"] == "Total")?;
     Some((total["alleleCount"].as_i64()?, total["alleleNumber"].as_i64()?))
 }
 
@@ -184,7 +222,9 @@ async fn every_variant_answers_the_allele_counts_bcftools_computes_from_vcf_bgzf
         ("bcf", Granularity::Record, "small.bcf"),
     ])
     .await;
-    for (chromosome, position, reference, alternate, allele_count, allele_number) in bcftools_counts(&data("small.vcf")) {
+    for (chromosome, position, reference, alternate, allele_count, allele_number) in
+        bcftools_counts(&data("small.vcf"))
+    {
         // The query uses the file's own VCF-style alleles: the node must normalise them as it
         // normalised the stored ones.
         let query = format!(
@@ -217,7 +257,9 @@ async fn get_and_post_agree_at_every_granularity_and_validate() {
     // 5999 ATG>A, 5999 A>ATG — 8 (7999 T>C has AC 0).
     for granularity in ["boolean", "count", "record"] {
         let (status, get) = app
-            .get(&format!("/g_variants?referenceName=chr1&start=999&end=6002&requestedGranularity={granularity}"))
+            .get(&format!(
+                "/g_variants?referenceName=chr1&start=999&end=6002&requestedGranularity={granularity}"
+            ))
             .await;
         assert_eq!(status, 200);
         assert_valid_query(granularity, &get);
@@ -247,10 +289,14 @@ async fn range_queries_find_overlapping_alleles_by_hand_worked_bounds() {
         let app = &app;
         async move {
             let (status, document) = app
-                .get(&format!("/g_variants?referenceName=1&start={start}&end={end}&requestedGranularity=count"))
+                .get(&format!(
+                    "/g_variants?referenceName=1&start={start}&end={end}&requestedGranularity=count"
+                ))
                 .await;
             assert_eq!(status, 200, "{document:#}");
-            document["responseSummary"]["numTotalResults"].as_i64().expect("count")
+            document["responseSummary"]["numTotalResults"]
+                .as_i64()
+                .expect("count")
         }
     };
     // The deletion GTC>G spans [2999, 3002): a query on its last base [3001, 3002) overlaps it.
@@ -261,14 +307,19 @@ async fn range_queries_find_overlapping_alleles_by_hand_worked_bounds() {
     assert_eq!(count(998, 999).await, 0);
     assert_eq!(count(999, 1000).await, 1);
     // 1 never matches 19, 17 never matches 1.
-    let (_, nineteen) = app.get("/g_variants?referenceName=19&start=0&end=10000&requestedGranularity=count").await;
+    let (_, nineteen) = app
+        .get("/g_variants?referenceName=19&start=0&end=10000&requestedGranularity=count")
+        .await;
     assert_eq!(nineteen["responseSummary"]["numTotalResults"], 0);
     // The chrX multi-allelic site: two alleles at 6999999, by hand.
-    let (_, x) = app.get("/g_variants?referenceName=X&start=6999999&end=7000000&requestedGranularity=count").await;
+    let (_, x) = app
+        .get("/g_variants?referenceName=X&start=6999999&end=7000000&requestedGranularity=count")
+        .await;
     assert_eq!(x["responseSummary"]["numTotalResults"], 2);
     // variantType narrows a range to deletions: 2999 GTC>G and 5999 ATG>A on chromosome 1.
-    let (_, deletions) =
-        app.get("/g_variants?referenceName=1&start=0&end=10000&variantType=DEL&requestedGranularity=count").await;
+    let (_, deletions) = app
+        .get("/g_variants?referenceName=1&start=0&end=10000&variantType=DEL&requestedGranularity=count")
+        .await;
     assert_eq!(deletions["responseSummary"]["numTotalResults"], 2);
 }
 
@@ -280,7 +331,9 @@ async fn granularity_is_capped_by_the_dataset_and_reported() {
         ("hidden", Granularity::None, "small.vcf.gz"),
     ])
     .await;
-    let (_, both) = app.get("/g_variants?referenceName=1&start=999&alternateBases=G&requestedGranularity=record").await;
+    let (_, both) = app
+        .get("/g_variants?referenceName=1&start=999&alternateBases=G&requestedGranularity=record")
+        .await;
     assert_eq!(both["meta"]["returnedGranularity"], "boolean");
     assert_valid_query("boolean", &both);
     let (_, open) = app
@@ -289,14 +342,21 @@ async fn granularity_is_capped_by_the_dataset_and_reported() {
     assert_eq!(open["meta"]["returnedGranularity"], "record");
     assert_valid_query("record", &open);
     // A hidden dataset is indistinguishable from a missing one.
-    let (hidden_status, hidden) = app.get("/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=hidden").await;
-    let (missing_status, missing) =
-        app.get("/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=nosuch").await;
+    let (hidden_status, hidden) = app
+        .get("/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=hidden")
+        .await;
+    let (missing_status, missing) = app
+        .get("/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=nosuch")
+        .await;
     assert_eq!((hidden_status, missing_status), (404, 404));
     assert_valid(Schema::ErrorResponse, &hidden);
     assert_eq!(
-        hidden["error"]["errorMessage"].as_str().map(|text| text.replace("hidden", "X")),
-        missing["error"]["errorMessage"].as_str().map(|text| text.replace("nosuch", "X"))
+        hidden["error"]["errorMessage"]
+            .as_str()
+            .map(|text| text.replace("hidden", "X")),
+        missing["error"]["errorMessage"]
+            .as_str()
+            .map(|text| text.replace("nosuch", "X"))
     );
 }
 
@@ -309,12 +369,20 @@ async fn pagination_skips_whole_pages() {
             .map(|results| {
                 results
                     .iter()
-                    .map(|record| record["variation"]["location"]["interval"]["start"]["value"].as_i64().expect("start"))
+                    .map(|record| {
+                        record["variation"]["location"]["interval"]["start"]["value"]
+                            .as_i64()
+                            .expect("start")
+                    })
                     .collect()
             })
             .unwrap_or_default()
     };
-    let page = |skip: u64| format!("/g_variants?referenceName=1&start=0&end=10000&requestedGranularity=record&limit=3&skip={skip}");
+    let page = |skip: u64| {
+        format!(
+            "/g_variants?referenceName=1&start=0&end=10000&requestedGranularity=record&limit=3&skip={skip}"
+        )
+    };
     // Chromosome 1 alleles with AC > 0, in order, VRS (fully trimmed) starts by hand:
     // 999, 1999, 1999, 3000 (GTC>G deletes TC at 3000), 4000 (T>TAA inserts after 3999), 5000,
     // 6000 (ATG>A), 6000 (A>ATG inserts after 5999).
@@ -327,7 +395,10 @@ async fn pagination_skips_whole_pages() {
     assert_eq!(starts(&third), vec![6000, 6000]);
     assert_eq!(starts(&beyond), Vec::<i64>::new());
     assert_eq!(first["responseSummary"]["numTotalResults"], 8);
-    assert_eq!(second["meta"]["receivedRequestSummary"]["pagination"], json!({"skip": 1, "limit": 3}));
+    assert_eq!(
+        second["meta"]["receivedRequestSummary"]["pagination"],
+        json!({"skip": 1, "limit": 3})
+    );
     assert_valid_query("record", &beyond);
 }
 
@@ -340,10 +411,22 @@ async fn records_carry_vrs_hgvs_and_population_frequencies() {
         app.get("/g_variants?referenceName=X&start=4999999&referenceBases=G&alternateBases=A&requestedGranularity=record").await;
     assert_valid_query("record", &document);
     let record = &document["response"]["resultSets"][0]["results"][0];
-    assert_eq!(record["identifiers"]["genomicHGVSId"], "NC_000023.11:g.5000000G>A");
-    assert_eq!(record["variation"]["location"]["sequence_id"], "refseq:NC_000023.11");
-    assert_eq!(record["variation"]["location"]["interval"]["start"]["value"], 4_999_999);
-    assert_eq!(record["variation"]["location"]["interval"]["end"]["value"], 5_000_000);
+    assert_eq!(
+        record["identifiers"]["genomicHGVSId"],
+        "NC_000023.11:g.5000000G>A"
+    );
+    assert_eq!(
+        record["variation"]["location"]["sequence_id"],
+        "refseq:NC_000023.11"
+    );
+    assert_eq!(
+        record["variation"]["location"]["interval"]["start"]["value"],
+        4_999_999
+    );
+    assert_eq!(
+        record["variation"]["location"]["interval"]["end"]["value"],
+        5_000_000
+    );
     assert_eq!(record["variation"]["state"]["sequence"], "A");
     let total = &record["frequencyInPopulations"][0]["frequencies"][0];
     assert_eq!(total["population"], "Total");
@@ -361,9 +444,21 @@ async fn bad_requests_get_the_error_envelope_naming_the_problem() {
     let cases = [
         ("/g_variants?referenceName=1&start=abc&end=10", 400, "`start`"),
         ("/g_variants?referenceName=chrQ&start=1&end=10", 400, "chrQ"),
-        ("/g_variants?referenceName=1&start=1&end=10&bogus=1", 400, "`bogus`"),
-        ("/g_variants?referenceName=1&start=1&end=10&assemblyId=hg17", 400, "hg17"),
-        ("/g_variants?referenceName=1&start=1&end=10&requestedGranularity=everything", 400, "requestedGranularity"),
+        (
+            "/g_variants?referenceName=1&start=1&end=10&bogus=1",
+            400,
+            "`bogus`",
+        ),
+        (
+            "/g_variants?referenceName=1&start=1&end=10&assemblyId=hg17",
+            400,
+            "hg17",
+        ),
+        (
+            "/g_variants?referenceName=1&start=1&end=10&requestedGranularity=everything",
+            400,
+            "requestedGranularity",
+        ),
         ("/nowhere", 404, "no such endpoint"),
     ];
     for (path, expected_status, named) in cases {
@@ -385,12 +480,29 @@ async fn bad_requests_get_the_error_envelope_naming_the_problem() {
     assert_eq!(malformed.status().as_u16(), 400);
     let document: Value = malformed.json().await.expect("json");
     assert_valid(Schema::ErrorResponse, &document);
-    let wrong_type = app.client.post(format!("{}/g_variants", app.api)).body("referenceName=1").send().await.expect("post");
+    let wrong_type = app
+        .client
+        .post(format!("{}/g_variants", app.api))
+        .body("referenceName=1")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(wrong_type.status().as_u16(), 415);
-    assert_valid(Schema::ErrorResponse, &wrong_type.json::<Value>().await.expect("json"));
-    let wrong_method = app.client.delete(format!("{}/info", app.api)).send().await.expect("delete");
+    assert_valid(
+        Schema::ErrorResponse,
+        &wrong_type.json::<Value>().await.expect("json"),
+    );
+    let wrong_method = app
+        .client
+        .delete(format!("{}/info", app.api))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(wrong_method.status().as_u16(), 405);
-    assert_valid(Schema::ErrorResponse, &wrong_method.json::<Value>().await.expect("json"));
+    assert_valid(
+        Schema::ErrorResponse,
+        &wrong_method.json::<Value>().await.expect("json"),
+    );
     let huge = app
         .client
         .post(format!("{}/g_variants", app.api))

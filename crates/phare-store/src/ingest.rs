@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use phare_domain::{Manifest, ManifestSample, Sex};
-use phare_vcf::{ReadOptions, Site, SkipCounts, VariantReader};
+use phare_vcf::{Limits, ReadOptions, Site, SkipCounts, VariantReader};
 use roaring::RoaringBitmap;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, Row};
@@ -33,6 +33,7 @@ pub struct IngestRequest {
     pub pass_only: bool,
     /// Set to the bytes of the file read so far, for a progress bar.
     pub progress: Option<Arc<AtomicU64>>,
+    pub limits: Limits,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +83,7 @@ impl Store {
         let options = ReadOptions {
             assembly: dataset.assembly,
             pass_only: request.pass_only,
+            limits: request.limits.clone(),
         };
         let path = request.path.clone();
         let mut reader = tokio::task::spawn_blocking(move || VariantReader::open(&path, options))

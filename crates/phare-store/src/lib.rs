@@ -12,6 +12,7 @@ pub mod testing;
 pub use datasets::{Dataset, NewDataset};
 pub use error::StoreError;
 pub use ingest::{IngestOutcome, IngestRequest, IngestSummary};
+pub use phare_vcf::Limits;
 pub use variants::{StratumCounts, VariantMatch, VariantSearch};
 
 use sqlx::PgPool;

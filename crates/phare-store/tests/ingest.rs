@@ -35,6 +35,7 @@ fn request(dataset_id: &str, path: PathBuf, manifest: Option<Manifest>) -> Inges
         manifest,
         pass_only: true,
         progress: None,
+        limits: Default::default(),
     }
 }
 

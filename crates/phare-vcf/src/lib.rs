@@ -4,9 +4,11 @@
 mod error;
 mod format;
 mod genotypes;
+mod limits;
 mod reader;
 
 pub use error::{Location, VcfError};
 pub use format::InputFormat;
 pub use genotypes::{AlleleCalls, Site};
+pub use limits::Limits;
 pub use reader::{ReadOptions, SkipCounts, VariantReader};

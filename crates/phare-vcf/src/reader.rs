@@ -1,19 +1,21 @@
 //! One reader for every accepted container, yielding one [`Site`] per kept record.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use noodles_vcf::variant::record::samples::series::Value;
 use noodles_vcf::variant::record::{AlternateBases as _, Filters as _, Samples as _};
-use phare_domain::{Allele, AlleleError, Assembly};
+use phare_domain::{Allele, AlleleError, Assembly, Contig};
 use roaring::RoaringBitmap;
 
 use crate::error::{Location, VcfError};
 use crate::format::InputFormat;
 use crate::genotypes::{AlleleCalls, Site};
+use crate::limits::{Guard, Limits};
 
 #[derive(Clone, Debug)]
 pub struct ReadOptions {
@@ -21,6 +23,18 @@ pub struct ReadOptions {
     pub assembly: Assembly,
     /// Keep only records whose FILTER is PASS or missing.
     pub pass_only: bool,
+    pub limits: Limits,
+}
+
+impl ReadOptions {
+    /// PASS records only, default limits.
+    pub fn new(assembly: Assembly) -> Self {
+        Self {
+            assembly,
+            pass_only: true,
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// What was read but deliberately not stored, reported in the ingest summary.
@@ -35,11 +49,11 @@ pub struct SkipCounts {
 
 enum Inner {
     Vcf(
-        Box<noodles_vcf::io::Reader<Box<dyn BufRead + Send>>>,
+        Box<noodles_vcf::io::Reader<Guard<Box<dyn BufRead + Send>>>>,
         noodles_vcf::Record,
     ),
     Bcf(
-        Box<noodles_bcf::io::Reader<noodles_bgzf::io::Reader<CountingReader>>>,
+        Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>,
         noodles_bcf::Record,
     ),
 }
@@ -65,6 +79,8 @@ struct Decoder {
     call: Vec<Option<usize>>,
     /// Samples (file columns) with one X and at most one Y: males, from the manifest.
     haploid_samples: RoaringBitmap,
+    last_position: Option<(Contig, u64)>,
+    contigs_seen: HashSet<Contig>,
 }
 
 /// A record of either container: text VCF takes the fast genotype path.
@@ -152,9 +168,17 @@ impl VariantReader {
         };
         let header_error =
             |error: io::Error| VcfError::new(path, Location::Header, "header", error.to_string());
+        let in_header = Arc::new(AtomicBool::new(true));
+        let limits = options.limits.clone();
         let (header, inner, header_lines) = match format {
             InputFormat::Bcf => {
-                let mut reader = noodles_bcf::io::Reader::new(counting);
+                let guarded = Guard::new(
+                    noodles_bgzf::io::Reader::new(counting),
+                    limits,
+                    false,
+                    in_header.clone(),
+                );
+                let mut reader = noodles_bcf::io::Reader::from(guarded);
                 let header = reader.read_header().map_err(header_error)?;
                 (
                     header,
@@ -170,7 +194,8 @@ impl VariantReader {
                     InputFormat::VcfBgzf => Box::new(noodles_bgzf::io::Reader::new(counting)),
                     _ => Box::new(BufReader::with_capacity(1 << 16, counting)),
                 };
-                let mut reader = noodles_vcf::io::Reader::new(text);
+                let mut reader =
+                    noodles_vcf::io::Reader::new(Guard::new(text, limits, true, in_header.clone()));
                 let mut raw_header = String::new();
                 reader
                     .header_reader()
@@ -187,7 +212,20 @@ impl VariantReader {
                 )
             }
         };
+        in_header.store(false, Ordering::Relaxed);
         check_contigs(path, &header, options.assembly)?;
+        let samples = header.sample_names().len();
+        if samples > options.limits.max_samples {
+            return Err(VcfError::new(
+                path,
+                Location::Header,
+                "samples",
+                format!(
+                    "{samples} samples, more than {} (limit max_samples)",
+                    options.limits.max_samples
+                ),
+            ));
+        }
         Ok(Self {
             path: path.to_path_buf(),
             format,
@@ -198,6 +236,8 @@ impl VariantReader {
                 skipped: SkipCounts::default(),
                 call: Vec::with_capacity(2),
                 haploid_samples: RoaringBitmap::new(),
+                last_position: None,
+                contigs_seen: HashSet::new(),
             },
             header_lines,
             records_read: 0,
@@ -313,12 +353,43 @@ impl Decoder {
                 ),
             ));
         }
+        self.check_order(contig, position)?;
         let reference = reference_bases(record)?;
+        let limits = &self.options.limits;
+        if reference.len() > limits.max_allele_length {
+            return Err((
+                "REF".into(),
+                format!(
+                    "{} bases, more than {} (limit max_allele_length)",
+                    reference.len(),
+                    limits.max_allele_length
+                ),
+            ));
+        }
         site.reset(Some(contig), position);
         let alternates = record.alternate_bases();
         let alternate_count = alternates.len();
+        if alternate_count > limits.max_alleles_per_record {
+            return Err((
+                "ALT".into(),
+                format!(
+                    "{alternate_count} alternate alleles, more than {} (limit max_alleles_per_record)",
+                    limits.max_alleles_per_record
+                ),
+            ));
+        }
         for (offset, alternate) in alternates.iter().enumerate() {
             let alternate = alternate.map_err(invalid("ALT"))?;
+            if alternate.len() > limits.max_allele_length {
+                return Err((
+                    "ALT".into(),
+                    format!(
+                        "an allele of {} bases, more than {} (limit max_allele_length)",
+                        alternate.len(),
+                        limits.max_allele_length
+                    ),
+                ));
+            }
             if is_symbolic(alternate) {
                 self.skipped.symbolic_alleles += 1;
                 continue;
@@ -342,6 +413,37 @@ impl Decoder {
             RecordRef::Bcf(binary) => self.count_calls(binary, site, alternate_count, haploid_region)?,
         }
         Ok(true)
+    }
+
+    /// Records must be sorted by position within a contig, and each contig in one block:
+    /// carrier sets and duplicate detection rely on it, and an unsorted file is usually broken.
+    fn check_order(&mut self, contig: Contig, position: u64) -> Result<(), (String, String)> {
+        match self.last_position {
+            Some((last_contig, last)) if last_contig == contig => {
+                if position < last {
+                    return Err((
+                        "POS".into(),
+                        format!(
+                            "records are not sorted: position {position} comes after {last} on {}",
+                            contig.name()
+                        ),
+                    ));
+                }
+            }
+            _ => {
+                if !self.contigs_seen.insert(contig) {
+                    return Err((
+                        "CHROM".into(),
+                        format!(
+                            "records are not sorted: contig {} appears again after other contigs",
+                            contig.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        self.last_position = Some((contig, position));
+        Ok(())
     }
 
     /// The hot loop for text VCF: the GT subfield of each sample column is scanned as bytes,

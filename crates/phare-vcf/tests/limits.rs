@@ -1,0 +1,156 @@
+//! Hostile and broken inputs: unsorted records, oversized lines, headers, alleles, sample
+//! counts and decompression bombs are refused early with an error naming the limit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use phare_domain::Assembly;
+use phare_vcf::{Limits, ReadOptions, Site, VariantReader, VcfError};
+
+const HEADER: &str = "##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n##contig=<ID=2,length=242193529>\n\
+##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\n";
+
+fn write(directory: &Path, name: &str, text: &str) -> PathBuf {
+    let path = directory.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+fn read_all(path: &Path, limits: Limits) -> Result<u64, VcfError> {
+    let mut reader = VariantReader::open(
+        path,
+        ReadOptions {
+            limits,
+            ..ReadOptions::new(Assembly::Grch38)
+        },
+    )?;
+    let mut site = Site::default();
+    let mut sites = 0;
+    while reader.next_site(&mut site)? {
+        sites += 1;
+    }
+    Ok(sites)
+}
+
+#[test]
+fn unsorted_positions_and_split_contigs_are_refused_at_their_line() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let backwards = write(
+        directory.path(),
+        "backwards.vcf",
+        &format!("{HEADER}1\t200\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n"),
+    );
+    let error = read_all(&backwards, Limits::default()).expect_err("unsorted");
+    // Five header lines: the second record is line 7.
+    assert!(
+        error
+            .to_string()
+            .contains("backwards.vcf:7: POS: records are not sorted"),
+        "{error}"
+    );
+    let split = write(
+        directory.path(),
+        "split.vcf",
+        &format!(
+            "{HEADER}1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n2\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t300\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n"
+        ),
+    );
+    let error = read_all(&split, Limits::default()).expect_err("contig again");
+    assert!(error.to_string().contains("split.vcf:8: CHROM"), "{error}");
+    let sorted = write(
+        directory.path(),
+        "sorted.vcf",
+        &format!(
+            "{HEADER}1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tA\tT\t.\tPASS\t.\tGT\t0/1\n2\t5\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\n"
+        ),
+    );
+    assert_eq!(read_all(&sorted, Limits::default()).expect("sorted"), 3);
+}
+
+#[test]
+fn every_size_limit_is_enforced_and_named() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let record = "1\t100\t.\tA\tG,C,T\t.\tPASS\t.\tGT\t0/1\n";
+    let file = write(directory.path(), "three_alts.vcf", &format!("{HEADER}{record}"));
+    let cases = [
+        (
+            Limits {
+                max_alleles_per_record: 2,
+                ..Limits::default()
+            },
+            "max_alleles_per_record",
+        ),
+        (
+            Limits {
+                max_line_bytes: 20,
+                ..Limits::default()
+            },
+            "max_line_bytes",
+        ),
+        (
+            Limits {
+                max_header_bytes: 64,
+                ..Limits::default()
+            },
+            "max_header_bytes",
+        ),
+        (
+            Limits {
+                max_samples: 0,
+                ..Limits::default()
+            },
+            "max_samples",
+        ),
+    ];
+    for (limits, named) in cases {
+        let error = read_all(&file, limits).expect_err(named);
+        assert!(error.to_string().contains(named), "{named}: {error}");
+    }
+    let long = write(
+        directory.path(),
+        "long_allele.vcf",
+        &format!("{HEADER}1\t100\t.\tA\tA{}\t.\tPASS\t.\tGT\t0/1\n", "C".repeat(50)),
+    );
+    let error = read_all(
+        &long,
+        Limits {
+            max_allele_length: 10,
+            ..Limits::default()
+        },
+    )
+    .expect_err("long allele");
+    assert!(
+        error.to_string().contains("long_allele.vcf:6: ALT")
+            && error.to_string().contains("max_allele_length"),
+        "{error}"
+    );
+    assert_eq!(read_all(&file, Limits::default()).expect("default limits"), 1);
+}
+
+#[test]
+fn a_decompression_bomb_stops_at_the_decompressed_byte_limit() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path().join("bomb.vcf.gz");
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).expect("create"),
+        flate2::Compression::best(),
+    );
+    encoder.write_all(HEADER.as_bytes()).expect("header");
+    let line = "1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n".repeat(1000);
+    // About 32 MB of records that compress to a few tens of kilobytes.
+    for _ in 0..1000 {
+        encoder.write_all(line.as_bytes()).expect("records");
+    }
+    encoder.finish().expect("finish");
+    assert!(std::fs::metadata(&path).expect("metadata").len() < 1 << 20);
+    let error = read_all(
+        &path,
+        Limits {
+            max_decompressed_bytes: 1 << 20,
+            ..Limits::default()
+        },
+    )
+    .expect_err("bomb");
+    assert!(error.to_string().contains("max_decompressed_bytes"), "{error}");
+}
