@@ -92,20 +92,20 @@ CREATE TABLE analysis_variants (
     PRIMARY KEY (variant_id, analysis_id)
 );
 
--- Per (variant, dataset, scope, stratum) aggregates, maintained at ingest: what frequency and
--- count answers read. scope 'all' counts every sample (care space); 'research' leaves out
--- patients who objected (research and open-data answers).
+-- Per (variant, dataset, scope) totals, maintained at ingest: what boolean, count and range
+-- answers read. scope 'all' counts every sample (care space); 'research' leaves out patients
+-- who objected (research and open-data answers). Per-population (stratum) counts are computed
+-- at query time from the carrier sets, so they follow consent changes without rewriting rows.
 CREATE TABLE variant_counts (
     variant_id      bigint NOT NULL,
     dataset_id      text NOT NULL,
     scope           text NOT NULL CHECK (scope IN ('all', 'research')),
-    stratum         text NOT NULL,
     allele_count    bigint NOT NULL,
     allele_number   bigint NOT NULL,
     homozygous      bigint NOT NULL,
     heterozygous    bigint NOT NULL,
     hemizygous      bigint NOT NULL,
-    PRIMARY KEY (variant_id, dataset_id, scope, stratum)
+    PRIMARY KEY (variant_id, dataset_id, scope)
 );
 
-CREATE INDEX variant_counts_dataset ON variant_counts (dataset_id, scope, stratum);
+CREATE INDEX variant_counts_dataset ON variant_counts (dataset_id, scope);

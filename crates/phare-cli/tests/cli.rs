@@ -316,16 +316,53 @@ fn manifest_samples(name: &str) -> Vec<(String, String, bool)> {
 // ---------------------------------------------------------------------------------------------
 // What the database holds.
 
+/// `Total` rows as kept at ingest; other populations as answers compute them, from the
+/// carrier sets of every variant of the dataset.
 async fn stored_counts(pool: &PgPool, dataset: &str, scope: &str, stratum: &str) -> BTreeSet<CountRow> {
+    if stratum != "Total" {
+        let store = phare_store::Store::from_pool(pool.clone());
+        let variants: Vec<(i64, String, i64, String, String)> = sqlx::query(
+            "SELECT DISTINCT v.id, v.contig, v.start, v.reference, v.alternate
+             FROM variants v JOIN variant_counts c ON c.variant_id = v.id WHERE c.dataset_id = $1",
+        )
+        .bind(dataset)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+        .collect();
+        let ids: Vec<i64> = variants.iter().map(|variant| variant.0).collect();
+        let populations = store.population_counts(dataset, scope, &ids).await.unwrap();
+        return variants
+            .into_iter()
+            .filter_map(|(id, contig, start, reference, alternate)| {
+                let counts = populations
+                    .get(&id)?
+                    .iter()
+                    .find(|counts| counts.stratum == stratum)?;
+                Some((
+                    contig,
+                    start,
+                    reference,
+                    alternate,
+                    counts.allele_count,
+                    counts.allele_number,
+                    counts.homozygous,
+                    counts.heterozygous,
+                    counts.hemizygous,
+                ))
+            })
+            .collect();
+    }
     sqlx::query(
         "SELECT v.contig, v.start, v.reference, v.alternate, c.allele_count, c.allele_number,
                 c.homozygous, c.heterozygous, c.hemizygous
          FROM variant_counts c JOIN variants v ON v.id = c.variant_id
-         WHERE c.dataset_id = $1 AND c.scope = $2 AND c.stratum = $3",
+         WHERE c.dataset_id = $1 AND c.scope = $2",
     )
     .bind(dataset)
     .bind(scope)
-    .bind(stratum)
     .fetch_all(pool)
     .await
     .unwrap()
@@ -529,21 +566,14 @@ async fn ingest_stores_the_hand_counts_and_is_idempotent() {
     // Without a manifest the operator's publication stands for consent: research = all.
     let research = stored_counts(node.pool(), "ds1", "research", "Total").await;
     assert_same("research/Total", &research, &expected);
-    let strata: Vec<(String, String)> =
-        sqlx::query("SELECT DISTINCT scope, stratum FROM variant_counts ORDER BY 1, 2")
-            .fetch_all(node.pool())
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
-    assert_eq!(
-        strata,
-        [
-            ("all".to_owned(), "Total".to_owned()),
-            ("research".to_owned(), "Total".to_owned())
-        ]
-    );
+    let scopes: Vec<String> = sqlx::query("SELECT DISTINCT scope FROM variant_counts ORDER BY 1")
+        .fetch_all(node.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(scopes, ["all", "research"]);
 
     let analysis = sqlx::query("SELECT sample_count, record_count, allele_count FROM analyses")
         .fetch_all(node.pool())
@@ -564,6 +594,57 @@ async fn ingest_stores_the_hand_counts_and_is_idempotent() {
     assert!(again.success(), "{again}");
     assert!(again.stdout.contains("already ingested"), "{again}");
     assert_eq!(count_rows(node.pool(), "analyses").await, 1);
+    assert_eq!(snapshot(node.pool()).await, before);
+}
+
+#[tokio::test]
+async fn include_filtered_also_stores_the_lowqual_record() {
+    let node = Node::new().await;
+    node.create_dataset("ds1").await;
+    let path = data("small.vcf");
+    let run = node
+        .phare(&[
+            "ingest",
+            "--dataset",
+            "ds1",
+            "--include-filtered",
+            path.to_str().unwrap(),
+        ])
+        .await;
+    assert!(run.success(), "{run}");
+    assert!(run.stdout.contains("0 filtered records"), "{run}");
+    // README record 7, `1 7000 G C LowQual`, GT 0/1 0/1 1/1 0/0: AC 4, AN 8, hom S3, het S1 S2.
+    let mut expected = expected_counts("expected/small.tsv");
+    assert!(expected.insert((
+        "1".to_owned(),
+        6999,
+        "G".to_owned(),
+        "C".to_owned(),
+        4,
+        8,
+        1,
+        2,
+        0
+    )));
+    let total = stored_counts(node.pool(), "ds1", "all", "Total").await;
+    assert_same("all/Total with filtered records", &total, &expected);
+}
+
+#[tokio::test]
+async fn grch37_dataset_refuses_a_grch38_file() {
+    let node = Node::new().await;
+    let run = node
+        .phare(&["dataset", "create", "ds37", "--assembly", "GRCh37"])
+        .await;
+    assert!(run.success(), "{run}");
+    let before = snapshot(node.pool()).await;
+    let path = data("small.vcf");
+    let run = node.ingest("ds37", &path, None).await;
+    assert!(!run.success(), "{run}");
+    // small.vcf declares chromosome 1 with GRCh38's 248,956,422 bases; GRCh37's has 249,250,621.
+    for word in [path.display().to_string(), "248956422".into(), "249250621".into()] {
+        assert!(run.stderr.contains(&word), "`{word}` not in: {run}");
+    }
     assert_eq!(snapshot(node.pool()).await, before);
 }
 

@@ -9,4 +9,4 @@ pub mod manifest;
 pub use allele::{Allele, AlleleError, VariantType};
 pub use assembly::{Assembly, Contig};
 pub use granularity::Granularity;
-pub use manifest::{Manifest, ManifestError, ManifestSample, Sex};
+pub use manifest::{Manifest, ManifestError, ManifestSample, Sex, population_labels};

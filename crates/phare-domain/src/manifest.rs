@@ -65,6 +65,40 @@ impl Sex {
     }
 }
 
+/// The population labels of the 1+MG allele-frequency profile a person counts in: `Total`,
+/// sex (`F`, `M`), country (`FR`) and country by sex (`FR_F`).
+pub fn population_labels(sex: Sex, country: Option<&str>) -> Vec<String> {
+    let mut labels = vec!["Total".to_owned()];
+    let sex_label = match sex {
+        Sex::Female => Some("F"),
+        Sex::Male => Some("M"),
+        Sex::Unknown => None,
+    };
+    if let Some(sex_label) = sex_label {
+        labels.push(sex_label.to_owned());
+    }
+    if let Some(country) = country.map(str::trim).filter(|country| !country.is_empty()) {
+        labels.push(country.to_owned());
+        if let Some(sex_label) = sex_label {
+            labels.push(format!("{country}_{sex_label}"));
+        }
+    }
+    labels
+}
+
+impl std::str::FromStr for Sex {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "female" => Ok(Self::Female),
+            "male" => Ok(Self::Male),
+            "unknown" => Ok(Self::Unknown),
+            other => Err(format!("unknown sex `{other}`: expected female, male or unknown")),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ManifestError {
     #[error("manifest is not valid: {0}")]
@@ -151,6 +185,17 @@ mod tests {
                 field: "biosampleId"
             })
         );
+    }
+
+    #[test]
+    fn population_labels_follow_sex_and_country() {
+        assert_eq!(
+            population_labels(Sex::Female, Some("FR")),
+            vec!["Total", "F", "FR", "FR_F"]
+        );
+        assert_eq!(population_labels(Sex::Unknown, Some("FR")), vec!["Total", "FR"]);
+        assert_eq!(population_labels(Sex::Male, None), vec!["Total", "M"]);
+        assert_eq!(population_labels(Sex::Male, Some(" ")), vec!["Total", "M"]);
     }
 
     #[test]

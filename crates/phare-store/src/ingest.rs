@@ -59,13 +59,6 @@ pub enum IngestOutcome {
     },
 }
 
-/// One (scope, stratum) a count row is kept for, with the samples (file columns) it covers.
-struct Stratum {
-    scope: &'static str,
-    label: String,
-    samples: RoaringBitmap,
-}
-
 impl Store {
     pub async fn ingest(&self, request: IngestRequest) -> Result<IngestOutcome, StoreError> {
         let dataset = self.dataset(&request.dataset_id).await?;
@@ -92,7 +85,13 @@ impl Store {
         let sample_names = reader.sample_names();
         let display_path = request.path.display().to_string();
         let (linked, warnings) = link_samples(&display_path, &sample_names, request.manifest.as_ref())?;
-        let strata = build_strata(&linked, sample_names.len());
+        // Patients who objected: left out of the research scope's counts.
+        let objectors: RoaringBitmap = linked
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.is_some_and(|entry| !entry.research_consent))
+            .map(|(index, _)| index as u32)
+            .collect();
         let males = linked
             .iter()
             .enumerate()
@@ -138,14 +137,17 @@ impl Store {
                 contig text, start bigint, \"end\" bigint, reference text, alternate text, variant_type text,
                 allele_count integer, allele_number integer,
                 homozygous bytea, heterozygous bytea, hemizygous bytea, one_called bytea, none_called bytea,
-                stratum_ids integer[], acs bigint[], ans bigint[], homs bigint[], hets bigint[], hemis bigint[]
+                hom_count integer, het_count integer, hemi_count integer,
+                research_ac integer, research_an integer, research_hom integer, research_het integer, research_hemi integer
              ) ON COMMIT DROP",
         )
         .execute(&mut *transaction)
         .await?;
         let progress = request.progress.clone();
-        let loaded = copy_sites(&mut transaction, reader, strata.clone_layout(), progress).await?;
+        let copy_started = std::time::Instant::now();
+        let loaded = copy_sites(&mut transaction, reader, objectors, progress).await?;
 
+        let merge_started = std::time::Instant::now();
         let new_variants = sqlx::query(
             "INSERT INTO variants (contig, start, \"end\", reference, alternate, variant_type)
              SELECT DISTINCT contig, start, \"end\", reference, alternate, variant_type FROM staging
@@ -182,18 +184,18 @@ impl Store {
             });
         }
         carriers?;
-        let scopes: Vec<&str> = strata.iter().map(|stratum| stratum.scope).collect();
-        let labels: Vec<&str> = strata.iter().map(|stratum| stratum.label.as_str()).collect();
         sqlx::query(
             "INSERT INTO variant_counts
-                (variant_id, dataset_id, scope, stratum, allele_count, allele_number, homozygous, heterozygous, hemizygous)
-             SELECT v.id, $1, ($2::text[])[u.stratum_id], ($3::text[])[u.stratum_id], u.ac, u.an, u.hom, u.het, u.hemi
+                (variant_id, dataset_id, scope, allele_count, allele_number, homozygous, heterozygous, hemizygous)
+             SELECT v.id, $1, c.scope, c.ac, c.an, c.hom, c.het, c.hemi
              FROM staging s
              JOIN variants v USING (contig, start, reference, alternate)
-             CROSS JOIN LATERAL unnest(s.stratum_ids, s.acs, s.ans, s.homs, s.hets, s.hemis)
-                 AS u(stratum_id, ac, an, hom, het, hemi)
+             CROSS JOIN LATERAL (VALUES
+                 ('all', s.allele_count, s.allele_number, s.hom_count, s.het_count, s.hemi_count),
+                 ('research', s.research_ac, s.research_an, s.research_hom, s.research_het, s.research_hemi)
+             ) AS c(scope, ac, an, hom, het, hemi)
              ORDER BY v.id
-             ON CONFLICT (variant_id, dataset_id, scope, stratum) DO UPDATE SET
+             ON CONFLICT (variant_id, dataset_id, scope) DO UPDATE SET
                 allele_count = variant_counts.allele_count + excluded.allele_count,
                 allele_number = variant_counts.allele_number + excluded.allele_number,
                 homozygous = variant_counts.homozygous + excluded.homozygous,
@@ -201,8 +203,6 @@ impl Store {
                 hemizygous = variant_counts.hemizygous + excluded.hemizygous",
         )
         .bind(&dataset.id)
-        .bind(&scopes)
-        .bind(&labels)
         .execute(&mut *transaction)
         .await?;
         sqlx::query("UPDATE analyses SET record_count = $2, allele_count = $3 WHERE id = $1")
@@ -212,6 +212,14 @@ impl Store {
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;
+        tracing::info!(
+            analysis_id,
+            dataset = %dataset.id,
+            alleles = loaded.alleles,
+            read_and_copy_ms = (merge_started - copy_started).as_millis() as u64,
+            merge_and_commit_ms = merge_started.elapsed().as_millis() as u64,
+            "ingest committed"
+        );
 
         Ok(IngestOutcome::Ingested(IngestSummary {
             analysis_id,
@@ -312,87 +320,6 @@ fn link_samples<'m>(
     Ok((linked, warnings))
 }
 
-/// Strata of the 1+MG allele-frequency profile: `Total`, sex (`F`, `M`), country (`FR`) and
-/// country by sex (`FR_F`), each in scope `all` and `research` (patients who objected left out).
-/// Without a manifest there is only `Total`, and the operator's publication of the file stands
-/// for consent.
-fn build_strata(linked: &[Option<&ManifestSample>], sample_count: usize) -> Strata {
-    let mut by_key: Vec<Stratum> = Vec::new();
-    let mut add = |scope: &'static str, label: String, sample: u32| match by_key
-        .iter_mut()
-        .find(|stratum| stratum.scope == scope && stratum.label == label)
-    {
-        Some(stratum) => {
-            stratum.samples.insert(sample);
-        }
-        None => {
-            let mut samples = RoaringBitmap::new();
-            samples.insert(sample);
-            by_key.push(Stratum {
-                scope,
-                label,
-                samples,
-            });
-        }
-    };
-    for index in 0..sample_count {
-        let sample = index as u32;
-        let entry = linked.get(index).copied().flatten();
-        let labels = entry.map(labels_of).unwrap_or_else(|| vec!["Total".to_owned()]);
-        let research = entry.is_none_or(|entry| entry.research_consent);
-        for label in labels {
-            if research {
-                add("research", label.clone(), sample);
-            }
-            add("all", label, sample);
-        }
-    }
-    Strata { strata: by_key }
-}
-
-fn labels_of(entry: &ManifestSample) -> Vec<String> {
-    let mut labels = vec!["Total".to_owned()];
-    let sex = match entry.sex {
-        Sex::Female => Some("F"),
-        Sex::Male => Some("M"),
-        Sex::Unknown => None,
-    };
-    if let Some(sex) = sex {
-        labels.push(sex.to_owned());
-    }
-    if let Some(country) = entry.country.as_deref().filter(|country| !country.is_empty()) {
-        labels.push(country.to_owned());
-        if let Some(sex) = sex {
-            labels.push(format!("{country}_{sex}"));
-        }
-    }
-    labels
-}
-
-struct Strata {
-    strata: Vec<Stratum>,
-}
-
-impl Strata {
-    fn iter(&self) -> impl Iterator<Item = &Stratum> {
-        self.strata.iter()
-    }
-
-    /// The per-sample view the blocking reader thread needs.
-    fn clone_layout(&self) -> StrataLayout {
-        let bitmaps = self
-            .strata
-            .iter()
-            .map(|stratum| stratum.samples.clone())
-            .collect();
-        StrataLayout { bitmaps }
-    }
-}
-
-struct StrataLayout {
-    bitmaps: Vec<RoaringBitmap>,
-}
-
 async fn store_samples(
     connection: &mut PgConnection,
     dataset_id: &str,
@@ -472,7 +399,7 @@ struct Loaded {
 async fn copy_sites(
     connection: &mut PgConnection,
     mut reader: VariantReader,
-    layout: StrataLayout,
+    objectors: RoaringBitmap,
     progress: Option<Arc<AtomicU64>>,
 ) -> Result<Loaded, StoreError> {
     let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(4);
@@ -482,12 +409,11 @@ async fn copy_sites(
         let mut chunk = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
         let mut row = String::with_capacity(4096);
         let mut alleles = 0u64;
-        let mut stratum_counts = StratumCounts::with_strata(layout.bitmaps.len());
         while reader.next_site(&mut site)? {
-            stratum_counts.allele_numbers(&site, &layout);
+            let objector_allele_number = site.allele_number_of(&objectors);
             for calls in &site.alleles {
                 row.clear();
-                encode_row(&mut row, &site, calls, &layout, &stratum_counts)?;
+                encode_row(&mut row, &site, calls, &objectors, objector_allele_number)?;
                 chunk.extend_from_slice(row.as_bytes());
                 alleles += 1;
             }
@@ -518,7 +444,8 @@ async fn copy_sites(
     let mut copy = connection
         .copy_in_raw(
             "COPY staging (contig, start, \"end\", reference, alternate, variant_type, allele_count, allele_number,
-                homozygous, heterozygous, hemizygous, one_called, none_called, stratum_ids, acs, ans, homs, hets, hemis)
+                homozygous, heterozygous, hemizygous, one_called, none_called, hom_count, het_count, hemi_count,
+                research_ac, research_an, research_hom, research_het, research_hemi)
              FROM STDIN",
         )
         .await?;
@@ -546,31 +473,12 @@ async fn copy_sites(
     }
 }
 
-/// AN of every stratum at the current site, computed once per site and shared by its alleles.
-struct StratumCounts {
-    allele_numbers: Vec<u64>,
-}
-
-impl StratumCounts {
-    fn with_strata(count: usize) -> Self {
-        Self {
-            allele_numbers: vec![0; count],
-        }
-    }
-
-    fn allele_numbers(&mut self, site: &Site, layout: &StrataLayout) {
-        for (slot, bitmap) in self.allele_numbers.iter_mut().zip(&layout.bitmaps) {
-            *slot = site.allele_number_of(bitmap);
-        }
-    }
-}
-
 fn encode_row(
     row: &mut String,
     site: &Site,
     calls: &phare_vcf::AlleleCalls,
-    layout: &StrataLayout,
-    counts: &StratumCounts,
+    objectors: &RoaringBitmap,
+    objector_allele_number: u64,
 ) -> Result<(), StoreError> {
     let contig = site.contig.map(|contig| contig.name()).unwrap_or_default();
     let allele = &calls.allele;
@@ -597,33 +505,26 @@ fn encode_row(
         push_bytea(row, bitmap)?;
         row.push('\t');
     }
-    let mut ids = Vec::new();
-    let mut columns: [Vec<u64>; 5] = Default::default();
-    for (index, samples) in layout.bitmaps.iter().enumerate() {
-        let allele_number = counts.allele_numbers[index];
-        let homozygous = calls.homozygous.intersection_len(samples);
-        let heterozygous = calls.heterozygous.intersection_len(samples);
-        let hemizygous = calls.hemizygous.intersection_len(samples);
-        let allele_count = 2 * homozygous + heterozygous + hemizygous;
-        if allele_number == 0 && allele_count == 0 {
-            continue;
-        }
-        ids.push(index as u64 + 1);
-        for (column, value) in
-            columns
-                .iter_mut()
-                .zip([allele_count, allele_number, homozygous, heterozygous, hemizygous])
-        {
-            column.push(value);
-        }
-    }
-    push_array(row, &ids);
-    for column in &columns {
-        row.push('\t');
-        push_array(row, column);
-    }
-    row.push('\n');
-    Ok(())
+    let (homozygous, heterozygous, hemizygous) = (
+        calls.homozygous.len(),
+        calls.heterozygous.len(),
+        calls.hemizygous.len(),
+    );
+    // The research scope is everything minus what the objecting patients contribute.
+    let objector_homozygous = calls.homozygous.intersection_len(objectors);
+    let objector_heterozygous = calls.heterozygous.intersection_len(objectors);
+    let objector_hemizygous = calls.hemizygous.intersection_len(objectors);
+    let objector_allele_count = 2 * objector_homozygous + objector_heterozygous + objector_hemizygous;
+    writeln!(
+        row,
+        "{homozygous}\t{heterozygous}\t{hemizygous}\t{}\t{}\t{}\t{}\t{}",
+        u64::from(calls.allele_count) - objector_allele_count,
+        u64::from(site.allele_number) - objector_allele_number,
+        homozygous - objector_homozygous,
+        heterozygous - objector_heterozygous,
+        hemizygous - objector_hemizygous,
+    )
+    .map_err(format_error)
 }
 
 /// A bytea in COPY text format: `\\x` escapes to `\x`, then hex.
@@ -635,16 +536,4 @@ fn push_bytea(row: &mut String, bitmap: &RoaringBitmap) -> Result<(), StoreError
     row.push_str("\\\\x");
     row.push_str(&hex::encode(bytes));
     Ok(())
-}
-
-fn push_array(row: &mut String, values: &[u64]) {
-    row.push('{');
-    for (position, value) in values.iter().enumerate() {
-        if position > 0 {
-            row.push(',');
-        }
-        // Writing an integer into a String cannot fail.
-        let _infallible = write!(row, "{value}");
-    }
-    row.push('}');
 }

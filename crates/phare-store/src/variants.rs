@@ -1,5 +1,9 @@
 //! Variant look-ups for Beacon `g_variants`: sequence and range queries within one dataset.
 
+use std::collections::{BTreeMap, HashMap};
+
+use phare_domain::{Sex, population_labels};
+use roaring::RoaringBitmap;
 use sqlx::Row;
 
 use crate::{Store, StoreError};
@@ -62,7 +66,7 @@ struct Window<'a> {
 
 const MATCHING: &str = "FROM variants v
     JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1 AND c.scope = $2
-        AND c.stratum = 'Total' AND c.allele_count > 0
+        AND c.allele_count > 0
     WHERE v.contig = $3 AND v.start >= $4 AND v.start < $5 AND v.\"end\" > $6
         AND ($7::text IS NULL OR v.reference = $7)
         AND ($8::text IS NULL OR v.alternate = $8)
@@ -162,29 +166,9 @@ impl Store {
             });
         }
         let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
-        let strata = sqlx::query(
-            "SELECT variant_id, stratum, allele_count, allele_number, homozygous, heterozygous, hemizygous
-             FROM variant_counts WHERE dataset_id = $1 AND scope = $2 AND variant_id = ANY($3)
-             ORDER BY variant_id, stratum <> 'Total', stratum",
-        )
-        .bind(dataset_id)
-        .bind(scope)
-        .bind(&ids)
-        .fetch_all(self.pool())
-        .await?;
-        for row in &strata {
-            let variant_id: i64 = row.try_get("variant_id")?;
-            let Some(found) = matches.iter_mut().find(|found| found.variant_id == variant_id) else {
-                continue;
-            };
-            found.strata.push(StratumCounts {
-                stratum: row.try_get("stratum")?,
-                allele_count: row.try_get("allele_count")?,
-                allele_number: row.try_get("allele_number")?,
-                homozygous: row.try_get("homozygous")?,
-                heterozygous: row.try_get("heterozygous")?,
-                hemizygous: row.try_get("hemizygous")?,
-            });
+        let mut populations = self.population_counts(dataset_id, scope, &ids).await?;
+        for found in &mut matches {
+            found.strata = populations.remove(&found.variant_id).unwrap_or_default();
         }
         Ok(matches)
     }
@@ -222,7 +206,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT v.id, v.contig, v.start, v.\"end\", v.reference, v.alternate, v.variant_type
              FROM variant_counts c JOIN variants v ON v.id = c.variant_id
-             WHERE c.dataset_id = $1 AND c.scope = $2 AND c.stratum = 'Total'
+             WHERE c.dataset_id = $1 AND c.scope = $2
              ORDER BY c.allele_count DESC, v.id LIMIT 1",
         )
         .bind(dataset_id)
@@ -242,5 +226,140 @@ impl Store {
             })
         })
         .transpose()
+    }
+}
+
+/// The samples of one analysis in each population label, within a scope.
+type LabelSets = BTreeMap<String, RoaringBitmap>;
+
+impl Store {
+    /// Per-population counts of some alleles in a dataset, computed from the carrier sets: each
+    /// label's sample set intersected with the allele's zygosity sets, summed over analyses.
+    /// Computing them here rather than storing them keeps them right when consent changes.
+    pub async fn population_counts(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        variant_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<StratumCounts>>, StoreError> {
+        let carriers = sqlx::query(
+            "SELECT av.variant_id, av.analysis_id, av.allele_number,
+                    av.homozygous, av.heterozygous, av.hemizygous, av.one_called, av.none_called
+             FROM analysis_variants av JOIN analyses a ON a.id = av.analysis_id
+             WHERE a.dataset_id = $1 AND av.variant_id = ANY($2)",
+        )
+        .bind(dataset_id)
+        .bind(variant_ids)
+        .fetch_all(self.pool())
+        .await?;
+        let mut analysis_ids: Vec<i64> = carriers
+            .iter()
+            .map(|row| row.try_get("analysis_id"))
+            .collect::<Result<_, _>>()?;
+        analysis_ids.sort_unstable();
+        analysis_ids.dedup();
+        let labels = self.analysis_labels(&analysis_ids, scope).await?;
+        let mut tallies: HashMap<i64, BTreeMap<String, StratumCounts>> = HashMap::new();
+        for row in &carriers {
+            let variant_id: i64 = row.try_get("variant_id")?;
+            let analysis_id: i64 = row.try_get("analysis_id")?;
+            let allele_number: i32 = row.try_get("allele_number")?;
+            let [homozygous, heterozygous, hemizygous, one_called, none_called] = [
+                "homozygous",
+                "heterozygous",
+                "hemizygous",
+                "one_called",
+                "none_called",
+            ]
+            .map(|column| {
+                let bytes: Vec<u8> = row.try_get(column).unwrap_or_default();
+                RoaringBitmap::deserialize_from(bytes.as_slice()).unwrap_or_default()
+            });
+            // A sites-only record has no calls at all: it says nothing about these samples.
+            let genotyped = allele_number > 0 || !none_called.is_empty();
+            let Some(label_sets) = labels.get(&analysis_id) else {
+                continue;
+            };
+            let per_label = tallies.entry(variant_id).or_default();
+            for (label, samples) in label_sets {
+                let allele_number = if genotyped {
+                    2 * samples.len()
+                        - one_called.intersection_len(samples)
+                        - 2 * none_called.intersection_len(samples)
+                } else {
+                    0
+                };
+                let counts = per_label.entry(label.clone()).or_insert_with(|| StratumCounts {
+                    stratum: label.clone(),
+                    allele_count: 0,
+                    allele_number: 0,
+                    homozygous: 0,
+                    heterozygous: 0,
+                    hemizygous: 0,
+                });
+                let homozygous = homozygous.intersection_len(samples) as i64;
+                let heterozygous = heterozygous.intersection_len(samples) as i64;
+                let hemizygous = hemizygous.intersection_len(samples) as i64;
+                counts.allele_count += 2 * homozygous + heterozygous + hemizygous;
+                counts.allele_number += allele_number as i64;
+                counts.homozygous += homozygous;
+                counts.heterozygous += heterozygous;
+                counts.hemizygous += hemizygous;
+            }
+        }
+        Ok(tallies
+            .into_iter()
+            .map(|(variant_id, per_label)| {
+                let mut ordered: Vec<StratumCounts> = per_label
+                    .into_values()
+                    .filter(|counts| counts.allele_number > 0)
+                    .collect();
+                // `Total` first, then the other labels in name order (BTreeMap order).
+                ordered.sort_by_key(|counts| counts.stratum != "Total");
+                (variant_id, ordered)
+            })
+            .collect())
+    }
+
+    /// Population label → samples (file columns), per analysis, within a scope. In the research
+    /// scope a linked sample counts only while its patient's consent stands; an unlinked one
+    /// (file ingested without a manifest) as the operator decided at ingest.
+    async fn analysis_labels(
+        &self,
+        analysis_ids: &[i64],
+        scope: &str,
+    ) -> Result<HashMap<i64, LabelSets>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.analysis_id, s.sample_index,
+                    CASE WHEN s.biosample_id IS NULL THEN s.counted_in_research ELSE i.research_consent END AS research,
+                    i.sex, i.country
+             FROM analysis_samples s
+             LEFT JOIN biosamples b ON b.id = s.biosample_id
+             LEFT JOIN individuals i ON i.id = b.individual_id
+             WHERE s.analysis_id = ANY($1)",
+        )
+        .bind(analysis_ids)
+        .fetch_all(self.pool())
+        .await?;
+        let mut labels: HashMap<i64, LabelSets> = HashMap::new();
+        for row in &rows {
+            let research: bool = row.try_get("research")?;
+            if scope == "research" && !research {
+                continue;
+            }
+            let analysis_id: i64 = row.try_get("analysis_id")?;
+            let sample_index: i32 = row.try_get("sample_index")?;
+            let sex: Option<String> = row.try_get("sex")?;
+            let country: Option<String> = row.try_get("country")?;
+            let sex: Sex = sex
+                .as_deref()
+                .and_then(|sex| sex.parse().ok())
+                .unwrap_or_default();
+            let per_analysis = labels.entry(analysis_id).or_default();
+            for label in population_labels(sex, country.as_deref()) {
+                per_analysis.entry(label).or_default().insert(sample_index as u32);
+            }
+        }
+        Ok(labels)
     }
 }
