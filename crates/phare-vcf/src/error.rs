@@ -14,7 +14,8 @@ impl fmt::Display for Location {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::File => Ok(()),
-            Self::Header => formatter.write_str(": header"),
+            // Header errors name their field ("header", "##contig=1", "samples").
+            Self::Header => Ok(()),
             Self::Line(line) => write!(formatter, ":{line}"),
             Self::BcfRecord(record) => write!(formatter, ": record {record}"),
         }
