@@ -84,6 +84,13 @@ impl Site {
             - 2 * self.none_called.intersection_len(samples)
     }
 
+    /// Adds the next sample's call when it is `0/0`: the same as [`Site::add_call`] with two
+    /// reference alleles, without the general path's work.
+    pub fn add_reference_call(&mut self) {
+        self.genotyped = true;
+        self.allele_number += 2;
+    }
+
     /// Adds the next sample's call (samples come in column order): its alleles (None = missing),
     /// `alternates` being the record's ALT count.
     pub fn add_call(
@@ -180,6 +187,25 @@ mod tests {
         assert_eq!(second.allele_count, 3);
         assert_eq!(second.heterozygous.iter().collect::<Vec<_>>(), vec![1]);
         assert_eq!(second.homozygous.iter().collect::<Vec<_>>(), vec![2]);
+    }
+
+    #[test]
+    fn the_reference_shortcut_equals_the_general_path() {
+        let mut general = site_with(&["C"]);
+        let mut shortcut = site_with(&["C"]);
+        for sample in 0..3 {
+            general.add_call(sample, &[Some(0), Some(0)], 1).expect("0/0");
+            shortcut.add_reference_call();
+        }
+        general.add_call(3, &[Some(1), Some(1)], 1).expect("1/1");
+        shortcut.add_call(3, &[Some(1), Some(1)], 1).expect("1/1");
+        assert_eq!(general.allele_number, shortcut.allele_number);
+        assert_eq!(general.alleles, shortcut.alleles);
+        assert_eq!(
+            (&general.one_called, &general.none_called),
+            (&shortcut.one_called, &shortcut.none_called)
+        );
+        assert_eq!(general.genotyped, shortcut.genotyped);
     }
 
     #[test]

@@ -43,6 +43,8 @@ impl Default for Limits {
 pub(crate) struct Guard<R> {
     inner: R,
     state: GuardState,
+    /// Bytes at the front of the inner buffer already accounted for.
+    accounted: usize,
 }
 
 struct GuardState {
@@ -65,7 +67,11 @@ impl<R> Guard<R> {
             current_line: 0,
             violation: None,
         };
-        Self { inner, state }
+        Self {
+            inner,
+            state,
+            accounted: 0,
+        }
     }
 }
 
@@ -89,14 +95,30 @@ impl GuardState {
         if !self.lines {
             return;
         }
-        let mut rest = bytes;
-        while let Some(newline) = memchr::memchr(b'\n', rest) {
-            self.current_line += newline as u64;
+        if bytes.len() as u64 > self.limits.max_line_bytes {
+            // A limit below the chunk size: every line of the chunk must be measured.
+            let mut rest = bytes;
+            while let Some(newline) = memchr::memchr(b'\n', rest) {
+                self.current_line += newline as u64;
+                self.check_line();
+                self.current_line = 0;
+                rest = &rest[newline + 1..];
+            }
+            self.current_line += rest.len() as u64;
             self.check_line();
-            self.current_line = 0;
-            rest = &rest[newline + 1..];
+            return;
         }
-        self.current_line += rest.len() as u64;
+        // Otherwise only the line running across chunk boundaries can exceed the limit: the
+        // bytes before the chunk's first newline extend it, those after its last start the next.
+        match memchr::memchr(b'\n', bytes) {
+            None => self.current_line += bytes.len() as u64,
+            Some(first) => {
+                self.current_line += first as u64;
+                self.check_line();
+                let last = memchr::memrchr(b'\n', bytes).unwrap_or(first);
+                self.current_line = (bytes.len() - last - 1) as u64;
+            }
+        }
         self.check_line();
     }
 
@@ -130,15 +152,18 @@ impl<R: BufRead> Read for Guard<R> {
 impl<R: BufRead> BufRead for Guard<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         self.state.checked()?;
-        self.inner.fill_buf()
+        let buffer = self.inner.fill_buf()?;
+        // Bytes are accounted the first time they are offered, so each is scanned once.
+        if buffer.len() > self.accounted {
+            self.state.account(&buffer[self.accounted..]);
+            self.accounted = buffer.len();
+        }
+        self.state.checked()?;
+        Ok(buffer)
     }
 
     fn consume(&mut self, amount: usize) {
-        // The consumed bytes are still at the front of the inner buffer: account for them there.
-        if let Ok(buffer) = self.inner.fill_buf() {
-            let end = amount.min(buffer.len());
-            self.state.account(&buffer[..end]);
-        }
+        self.accounted = self.accounted.saturating_sub(amount);
         self.inner.consume(amount);
     }
 }
@@ -160,6 +185,24 @@ mod tests {
         let mut reader = guard(b"short\nthis line is too long\nok\n", limits, false);
         let mut text = String::new();
         let error = reader.read_to_string(&mut text).expect_err("long line");
+        assert!(error.to_string().contains("max_line_bytes"), "{error}");
+    }
+
+    #[test]
+    fn a_long_line_split_across_chunks_is_caught() {
+        let limits = Limits {
+            max_line_bytes: 100,
+            ..Limits::default()
+        };
+        let long = format!("{}\n", "A".repeat(150));
+        let text: &'static [u8] = Box::leak(long.into_bytes().into_boxed_slice());
+        // Chunks of 64 bytes, each below the limit: only the running count can see the line.
+        let chunked = std::io::BufReader::with_capacity(64, text);
+        let mut reader = Guard::new(chunked, limits, true, Arc::new(AtomicBool::new(false)));
+        let mut output = String::new();
+        let error = reader
+            .read_to_string(&mut output)
+            .expect_err("long line across chunks");
         assert!(error.to_string().contains("max_line_bytes"), "{error}");
     }
 

@@ -117,6 +117,21 @@ fn sample_field(header: &noodles_vcf::Header, index: usize) -> String {
     format!("GT of sample {name}")
 }
 
+/// The `index`-th `:`-separated subfield of a sample column; a missing one reads as `.`.
+fn subfield(column: &[u8], index: usize) -> &[u8] {
+    let mut rest = column;
+    for _ in 0..index {
+        match memchr::memchr(b':', rest) {
+            Some(colon) => rest = &rest[colon + 1..],
+            None => return b".",
+        }
+    }
+    match memchr::memchr(b':', rest) {
+        Some(colon) => &rest[..colon],
+        None => rest,
+    }
+}
+
 /// Parses a VCF GT value (`0/1`, `1|0`, `./.`, `1`, `.`) into allele indices, `None` for missing.
 fn parse_genotype(text: &[u8], call: &mut Vec<Option<usize>>) -> Result<(), String> {
     call.clear();
@@ -472,8 +487,19 @@ impl Decoder {
                 ));
             }
             let column: &str = sample.as_ref();
-            let genotype = column.split(':').nth(gt_index).unwrap_or(".");
-            parse_genotype(genotype.as_bytes(), &mut self.call)
+            let genotype = subfield(column.as_bytes(), gt_index);
+            // Most calls of a cohort are homozygous reference: they add two called alleles and
+            // touch no carrier set, so they skip the general path.
+            if genotype.len() == 3
+                && genotype[0] == b'0'
+                && genotype[2] == b'0'
+                && matches!(genotype[1], b'/' | b'|')
+            {
+                site.add_reference_call();
+                index += 1;
+                continue;
+            }
+            parse_genotype(genotype, &mut self.call)
                 .map_err(|message| (sample_field(&self.header, index), message))?;
             adjust_ploidy(&mut self.call, &self.haploid_samples, index, haploid_region);
             site.add_call(index as u32, &self.call, alternate_count)
@@ -605,6 +631,15 @@ mod tests {
         assert_eq!(parsed("."), Ok(vec![None]));
         assert_eq!(parsed("|0|1"), Ok(vec![Some(0), Some(1)]));
         assert_eq!(parsed("0/1/2"), Ok(vec![Some(0), Some(1), Some(2)]));
+    }
+
+    #[test]
+    fn subfields_are_found_by_position() {
+        use super::subfield;
+        assert_eq!(subfield(b"0/1:35:12,3", 0), b"0/1");
+        assert_eq!(subfield(b"0/1:35:12,3", 2), b"12,3");
+        assert_eq!(subfield(b"0/1", 1), b".");
+        assert_eq!(subfield(b"", 0), b"");
     }
 
     #[test]
