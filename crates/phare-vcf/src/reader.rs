@@ -48,14 +48,10 @@ pub struct SkipCounts {
 }
 
 enum Inner {
-    Vcf(
-        Box<noodles_vcf::io::Reader<Guard<Box<dyn BufRead + Send>>>>,
-        noodles_vcf::Record,
-    ),
-    Bcf(
-        Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>,
-        noodles_bcf::Record,
-    ),
+    /// Text VCF: lines are read here and each is handed to noodles to parse; the sample
+    /// columns are then scanned straight from the line (see `count_calls_text`).
+    Vcf(Box<noodles_vcf::io::Reader<Guard<Box<dyn BufRead + Send>>>>, noodles_vcf::Record, Vec<u8>),
+    Bcf(Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>, noodles_bcf::Record),
 }
 
 /// Streams a VCF or BCF file, one record in memory at a time.
@@ -86,14 +82,14 @@ struct Decoder {
 /// A record of either container: text VCF takes the fast genotype path.
 #[derive(Clone, Copy)]
 enum RecordRef<'r> {
-    Vcf(&'r noodles_vcf::Record),
+    Vcf(&'r noodles_vcf::Record, &'r [u8]),
     Bcf(&'r noodles_bcf::Record),
 }
 
 impl<'r> RecordRef<'r> {
     fn as_variant(self) -> &'r dyn noodles_vcf::variant::Record {
         match self {
-            Self::Vcf(record) => record,
+            Self::Vcf(record, _) => record,
             Self::Bcf(record) => record,
         }
     }
@@ -115,6 +111,26 @@ fn sample_field(header: &noodles_vcf::Header, index: usize) -> String {
         .map(String::as_str)
         .unwrap_or("?");
     format!("GT of sample {name}")
+}
+
+/// Reads one line and lets noodles parse it as a record. Returns the bytes read (0 at the end).
+fn read_line_record<R: BufRead>(
+    reader: &mut noodles_vcf::io::Reader<R>,
+    record: &mut noodles_vcf::Record,
+    line: &mut Vec<u8>,
+) -> io::Result<usize> {
+    line.clear();
+    let read = reader.get_mut().read_until(b'\n', line)?;
+    if read == 0 {
+        return Ok(0);
+    }
+    noodles_vcf::io::Reader::new(line.as_slice()).read_record(record)?;
+    Ok(read)
+}
+
+fn trim_line_end(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
 }
 
 /// The `index`-th `:`-separated subfield of a sample column; a missing one reads as `.`.
@@ -225,7 +241,7 @@ impl VariantReader {
                 let header_lines = raw_header.lines().count() as u64;
                 (
                     header,
-                    Inner::Vcf(Box::new(reader), noodles_vcf::Record::default()),
+                    Inner::Vcf(Box::new(reader), noodles_vcf::Record::default(), Vec::with_capacity(1 << 16)),
                     header_lines,
                 )
             }
@@ -301,7 +317,7 @@ impl VariantReader {
     pub fn next_site(&mut self, site: &mut Site) -> Result<bool, VcfError> {
         loop {
             let read = match &mut self.inner {
-                Inner::Vcf(reader, record) => reader.read_record(record),
+                Inner::Vcf(reader, record, line) => read_line_record(reader, record, line),
                 Inner::Bcf(reader, record) => reader.read_record(record),
             };
             self.records_read += 1;
@@ -314,7 +330,7 @@ impl VariantReader {
                 Err(error) => return Err(self.error("record", error.to_string())),
             }
             let kept = match &self.inner {
-                Inner::Vcf(_, record) => self.decoder.fill_site(RecordRef::Vcf(record), site),
+                Inner::Vcf(_, record, line) => self.decoder.fill_site(RecordRef::Vcf(record, line), site),
                 Inner::Bcf(_, record) => self.decoder.fill_site(RecordRef::Bcf(record), site),
             };
             match kept {
@@ -427,7 +443,7 @@ impl Decoder {
         let haploid_region = matches!(contig.name(), "X" | "Y")
             && !contig.in_par(self.options.assembly, position.saturating_sub(1));
         match record_ref {
-            RecordRef::Vcf(text) => self.count_calls_text(text, site, alternate_count, haploid_region)?,
+            RecordRef::Vcf(text, line) => self.count_calls_text(text, line, site, alternate_count, haploid_region)?,
             RecordRef::Bcf(binary) => self.count_calls(binary, site, alternate_count, haploid_region)?,
         }
         Ok(true)
@@ -469,32 +485,32 @@ impl Decoder {
     fn count_calls_text(
         &mut self,
         record: &noodles_vcf::Record,
+        line: &[u8],
         site: &mut Site,
         alternate_count: usize,
         haploid_region: bool,
     ) -> Result<(), (String, String)> {
-        let samples = record.samples();
-        let Some(gt_index) = samples.keys().iter().position(|key| key == "GT") else {
+        let Some(gt_index) = record.samples().keys().iter().position(|key| key == "GT") else {
             return Ok(());
         };
         let expected = self.header.sample_names().len();
+        // noodles has parsed and checked the record; the sample columns start after the ninth tab.
+        let Some(ninth_tab) = memchr::memchr_iter(b'\t', line).nth(8) else {
+            return Err(("samples".into(), format!("no sample columns, but the header names {expected}")));
+        };
+        let values = trim_line_end(&line[ninth_tab + 1..]);
         let mut index = 0usize;
-        for sample in samples.iter() {
+        for column in values.split(|byte| *byte == b'\t') {
             if index >= expected {
                 return Err((
                     "samples".into(),
                     format!("more sample columns than the {expected} the header names"),
                 ));
             }
-            let column: &str = sample.as_ref();
-            let genotype = subfield(column.as_bytes(), gt_index);
+            let genotype = subfield(column, gt_index);
             // Most calls of a cohort are homozygous reference: they add two called alleles and
             // touch no carrier set, so they skip the general path.
-            if genotype.len() == 3
-                && genotype[0] == b'0'
-                && genotype[2] == b'0'
-                && matches!(genotype[1], b'/' | b'|')
-            {
+            if genotype.len() == 3 && genotype[0] == b'0' && genotype[2] == b'0' && matches!(genotype[1], b'/' | b'|') {
                 site.add_reference_call();
                 index += 1;
                 continue;
