@@ -320,6 +320,8 @@ fn link_samples<'m>(
     Ok((linked, warnings))
 }
 
+/// Individuals, biosamples and the file's sample columns, in three set-based statements
+/// whatever the number of samples (one round trip per sample made large cohorts slow).
 async fn store_samples(
     connection: &mut PgConnection,
     dataset_id: &str,
@@ -327,65 +329,88 @@ async fn store_samples(
     sample_names: &[String],
     linked: &[Option<&ManifestSample>],
 ) -> Result<(), StoreError> {
-    for (index, name) in sample_names.iter().enumerate() {
-        let entry = linked.get(index).copied().flatten();
-        let biosample_id: Option<i64> = match entry {
-            Some(entry) => Some(upsert_biosample(connection, dataset_id, entry).await?),
-            None => None,
-        };
-        sqlx::query(
-            "INSERT INTO analysis_samples (analysis_id, sample_index, sample_name, biosample_id, counted_in_research)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(analysis_id)
-        .bind(index as i32)
-        .bind(name)
-        .bind(biosample_id)
-        .bind(entry.is_none_or(|entry| entry.research_consent))
-        .execute(&mut *connection)
-        .await?;
+    // One row per individual: a manifest may list two biosamples of one patient.
+    let mut individuals: Vec<&ManifestSample> = Vec::new();
+    for entry in linked.iter().flatten() {
+        if !individuals.iter().any(|known| known.individual_id == entry.individual_id) {
+            individuals.push(entry);
+        }
     }
-    Ok(())
-}
-
-async fn upsert_biosample(
-    connection: &mut PgConnection,
-    dataset_id: &str,
-    entry: &ManifestSample,
-) -> Result<i64, StoreError> {
-    let individual_id: i64 = sqlx::query(
-        "INSERT INTO individuals (dataset_id, pseudonym, sex, country, region, indication, phenotypes, diseases, research_consent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    let individual_rows: Vec<serde_json::Value> = individuals
+        .iter()
+        .map(|entry| {
+            serde_json::json!({
+                "pseudonym": entry.individual_id,
+                "sex": entry.sex.as_str(),
+                "country": entry.country,
+                "region": entry.region,
+                "indication": entry.indication,
+                "phenotypes": entry.phenotypes,
+                "diseases": entry.diseases,
+                "research_consent": entry.research_consent,
+            })
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO individuals
+            (dataset_id, pseudonym, sex, country, region, indication, phenotypes, diseases, research_consent)
+         SELECT $1, r.pseudonym, r.sex, r.country, r.region, r.indication,
+                ARRAY(SELECT jsonb_array_elements_text(r.phenotypes)),
+                ARRAY(SELECT jsonb_array_elements_text(r.diseases)),
+                r.research_consent
+         FROM jsonb_to_recordset($2::jsonb) AS r(pseudonym text, sex text, country text, region text,
+              indication text, phenotypes jsonb, diseases jsonb, research_consent boolean)
          ON CONFLICT (dataset_id, pseudonym) DO UPDATE SET
             sex = excluded.sex, country = excluded.country, region = excluded.region,
             indication = excluded.indication, phenotypes = excluded.phenotypes,
-            diseases = excluded.diseases, research_consent = excluded.research_consent
-         RETURNING id",
+            diseases = excluded.diseases, research_consent = excluded.research_consent",
     )
     .bind(dataset_id)
-    .bind(&entry.individual_id)
-    .bind(entry.sex.as_str())
-    .bind(&entry.country)
-    .bind(&entry.region)
-    .bind(&entry.indication)
-    .bind(&entry.phenotypes)
-    .bind(&entry.diseases)
-    .bind(entry.research_consent)
-    .fetch_one(&mut *connection)
-    .await?
-    .try_get("id")?;
-    let biosample_id: i64 = sqlx::query(
-        "INSERT INTO biosamples (dataset_id, external_id, individual_id) VALUES ($1, $2, $3)
-         ON CONFLICT (dataset_id, external_id) DO UPDATE SET individual_id = excluded.individual_id
-         RETURNING id",
+    .bind(serde_json::Value::Array(individual_rows))
+    .execute(&mut *connection)
+    .await?;
+    let biosample_rows: Vec<serde_json::Value> = linked
+        .iter()
+        .flatten()
+        .map(|entry| serde_json::json!({ "biosample": entry.biosample_id, "pseudonym": entry.individual_id }))
+        .collect();
+    sqlx::query(
+        "INSERT INTO biosamples (dataset_id, external_id, individual_id)
+         SELECT $1, r.biosample, i.id
+         FROM jsonb_to_recordset($2::jsonb) AS r(biosample text, pseudonym text)
+         JOIN individuals i ON i.dataset_id = $1 AND i.pseudonym = r.pseudonym
+         ON CONFLICT (dataset_id, external_id) DO UPDATE SET individual_id = excluded.individual_id",
     )
     .bind(dataset_id)
-    .bind(&entry.biosample_id)
-    .bind(individual_id)
-    .fetch_one(&mut *connection)
-    .await?
-    .try_get("id")?;
-    Ok(biosample_id)
+    .bind(serde_json::Value::Array(biosample_rows))
+    .execute(&mut *connection)
+    .await?;
+    let sample_rows: Vec<serde_json::Value> = sample_names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let entry = linked.get(index).copied().flatten();
+            serde_json::json!({
+                "sample_index": index,
+                "sample_name": name,
+                "biosample": entry.map(|entry| entry.biosample_id.as_str()),
+                // Without a manifest the operator's publication of the file stands for consent.
+                "research": entry.is_none_or(|entry| entry.research_consent),
+            })
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO analysis_samples (analysis_id, sample_index, sample_name, biosample_id, counted_in_research)
+         SELECT $1, r.sample_index, r.sample_name, b.id, r.research
+         FROM jsonb_to_recordset($3::jsonb) AS r(sample_index integer, sample_name text, biosample text, research boolean)
+         LEFT JOIN biosamples b ON b.dataset_id = $2 AND b.external_id = r.biosample",
+    )
+    .bind(analysis_id)
+    .bind(dataset_id)
+    .bind(serde_json::Value::Array(sample_rows))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
 
 struct Loaded {
