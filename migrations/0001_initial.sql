@@ -92,20 +92,22 @@ CREATE TABLE analysis_variants (
     PRIMARY KEY (variant_id, analysis_id)
 );
 
--- Per (variant, dataset, scope) totals, maintained at ingest: what boolean, count and range
--- answers read. scope 'all' counts every sample (care space); 'research' leaves out patients
--- who objected (research and open-data answers). Per-population (stratum) counts are computed
--- at query time from the carrier sets, so they follow consent changes without rewriting rows.
+-- Per (variant, dataset) totals, maintained at ingest: what boolean, count and range answers
+-- read. The plain columns count every sample (care space); the research_ ones leave out
+-- patients who objected (research and open-data answers). Per-population (stratum) counts are
+-- computed at query time from the carrier sets, so they follow consent changes.
 CREATE TABLE variant_counts (
-    variant_id      bigint NOT NULL,
-    dataset_id      text NOT NULL,
-    scope           text NOT NULL CHECK (scope IN ('all', 'research')),
-    allele_count    bigint NOT NULL,
-    allele_number   bigint NOT NULL,
-    homozygous      bigint NOT NULL,
-    heterozygous    bigint NOT NULL,
-    hemizygous      bigint NOT NULL,
-    PRIMARY KEY (variant_id, dataset_id, scope)
+    variant_id              bigint NOT NULL,
+    dataset_id              text NOT NULL,
+    allele_count            bigint NOT NULL,
+    allele_number           bigint NOT NULL,
+    homozygous              bigint NOT NULL,
+    heterozygous            bigint NOT NULL,
+    hemizygous              bigint NOT NULL,
+    research_allele_count   bigint NOT NULL,
+    research_allele_number  bigint NOT NULL,
+    research_homozygous     bigint NOT NULL,
+    research_heterozygous   bigint NOT NULL,
+    research_hemizygous     bigint NOT NULL,
+    PRIMARY KEY (variant_id, dataset_id)
 );
-
-CREATE INDEX variant_counts_dataset ON variant_counts (dataset_id, scope);

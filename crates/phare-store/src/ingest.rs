@@ -186,21 +186,24 @@ impl Store {
         carriers?;
         sqlx::query(
             "INSERT INTO variant_counts
-                (variant_id, dataset_id, scope, allele_count, allele_number, homozygous, heterozygous, hemizygous)
-             SELECT v.id, $1, c.scope, c.ac, c.an, c.hom, c.het, c.hemi
+                (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+                 research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
+                 research_hemizygous)
+             SELECT v.id, $1, s.allele_count, s.allele_number, s.hom_count, s.het_count, s.hemi_count,
+                    s.research_ac, s.research_an, s.research_hom, s.research_het, s.research_hemi
              FROM staging s
              JOIN variants v USING (contig, start, reference, alternate)
-             CROSS JOIN LATERAL (VALUES
-                 ('all', s.allele_count, s.allele_number, s.hom_count, s.het_count, s.hemi_count),
-                 ('research', s.research_ac, s.research_an, s.research_hom, s.research_het, s.research_hemi)
-             ) AS c(scope, ac, an, hom, het, hemi)
-             ORDER BY v.id
-             ON CONFLICT (variant_id, dataset_id, scope) DO UPDATE SET
+             ON CONFLICT (variant_id, dataset_id) DO UPDATE SET
                 allele_count = variant_counts.allele_count + excluded.allele_count,
                 allele_number = variant_counts.allele_number + excluded.allele_number,
                 homozygous = variant_counts.homozygous + excluded.homozygous,
                 heterozygous = variant_counts.heterozygous + excluded.heterozygous,
-                hemizygous = variant_counts.hemizygous + excluded.hemizygous",
+                hemizygous = variant_counts.hemizygous + excluded.hemizygous,
+                research_allele_count = variant_counts.research_allele_count + excluded.research_allele_count,
+                research_allele_number = variant_counts.research_allele_number + excluded.research_allele_number,
+                research_homozygous = variant_counts.research_homozygous + excluded.research_homozygous,
+                research_heterozygous = variant_counts.research_heterozygous + excluded.research_heterozygous,
+                research_hemizygous = variant_counts.research_hemizygous + excluded.research_hemizygous",
         )
         .bind(&dataset.id)
         .execute(&mut *transaction)
@@ -332,7 +335,10 @@ async fn store_samples(
     // One row per individual: a manifest may list two biosamples of one patient.
     let mut individuals: Vec<&ManifestSample> = Vec::new();
     for entry in linked.iter().flatten() {
-        if !individuals.iter().any(|known| known.individual_id == entry.individual_id) {
+        if !individuals
+            .iter()
+            .any(|known| known.individual_id == entry.individual_id)
+        {
             individuals.push(entry);
         }
     }

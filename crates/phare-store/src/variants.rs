@@ -65,8 +65,8 @@ struct Window<'a> {
 }
 
 const MATCHING: &str = "FROM variants v
-    JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1 AND c.scope = $2
-        AND c.allele_count > 0
+    JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1
+        AND (CASE WHEN $2 = 'research' THEN c.research_allele_count ELSE c.allele_count END) > 0
     WHERE v.contig = $3 AND v.start >= $4 AND v.start < $5 AND v.\"end\" > $6
         AND ($7::text IS NULL OR v.reference = $7)
         AND ($8::text IS NULL OR v.alternate = $8)
@@ -206,8 +206,9 @@ impl Store {
         let row = sqlx::query(
             "SELECT v.id, v.contig, v.start, v.\"end\", v.reference, v.alternate, v.variant_type
              FROM variant_counts c JOIN variants v ON v.id = c.variant_id
-             WHERE c.dataset_id = $1 AND c.scope = $2
-             ORDER BY c.allele_count DESC, v.id LIMIT 1",
+             WHERE c.dataset_id = $1 AND $2 IN ('all', 'research')
+             ORDER BY CASE WHEN $2 = 'research' THEN c.research_allele_count ELSE c.allele_count END DESC, v.id
+             LIMIT 1",
         )
         .bind(dataset_id)
         .bind(scope)

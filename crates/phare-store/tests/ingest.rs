@@ -79,14 +79,13 @@ async fn counts(
             counts.hemizygous,
         ));
     }
+    let prefix = if scope == "research" { "research_" } else { "" };
     sqlx::query(
-        "SELECT c.allele_count, c.allele_number, c.homozygous, c.heterozygous, c.hemizygous
+        "SELECT c.*
          FROM variant_counts c JOIN variants v ON v.id = c.variant_id
-         WHERE c.dataset_id = $1 AND c.scope = $2
-           AND v.contig = $3 AND v.start = $4 AND v.reference = $5 AND v.alternate = $6",
+         WHERE c.dataset_id = $1 AND v.contig = $2 AND v.start = $3 AND v.reference = $4 AND v.alternate = $5",
     )
     .bind(dataset_id)
-    .bind(scope)
     .bind(contig)
     .bind(start)
     .bind(reference)
@@ -95,12 +94,13 @@ async fn counts(
     .await
     .expect("query")
     .map(|row| {
+        let column = |name: &str| -> i64 { row.get(format!("{prefix}{name}").as_str()) };
         (
-            row.get("allele_count"),
-            row.get("allele_number"),
-            row.get("homozygous"),
-            row.get("heterozygous"),
-            row.get("hemizygous"),
+            column("allele_count"),
+            column("allele_number"),
+            column("homozygous"),
+            column("heterozygous"),
+            column("hemizygous"),
         )
     })
 }

@@ -50,8 +50,15 @@ pub struct SkipCounts {
 enum Inner {
     /// Text VCF: lines are read here and each is handed to noodles to parse; the sample
     /// columns are then scanned straight from the line (see `count_calls_text`).
-    Vcf(Box<noodles_vcf::io::Reader<Guard<Box<dyn BufRead + Send>>>>, noodles_vcf::Record, Vec<u8>),
-    Bcf(Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>, noodles_bcf::Record),
+    Vcf(
+        Box<noodles_vcf::io::Reader<Guard<Box<dyn BufRead + Send>>>>,
+        noodles_vcf::Record,
+        Vec<u8>,
+    ),
+    Bcf(
+        Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>,
+        noodles_bcf::Record,
+    ),
 }
 
 /// Streams a VCF or BCF file, one record in memory at a time.
@@ -241,7 +248,11 @@ impl VariantReader {
                 let header_lines = raw_header.lines().count() as u64;
                 (
                     header,
-                    Inner::Vcf(Box::new(reader), noodles_vcf::Record::default(), Vec::with_capacity(1 << 16)),
+                    Inner::Vcf(
+                        Box::new(reader),
+                        noodles_vcf::Record::default(),
+                        Vec::with_capacity(1 << 16),
+                    ),
                     header_lines,
                 )
             }
@@ -443,7 +454,9 @@ impl Decoder {
         let haploid_region = matches!(contig.name(), "X" | "Y")
             && !contig.in_par(self.options.assembly, position.saturating_sub(1));
         match record_ref {
-            RecordRef::Vcf(text, line) => self.count_calls_text(text, line, site, alternate_count, haploid_region)?,
+            RecordRef::Vcf(text, line) => {
+                self.count_calls_text(text, line, site, alternate_count, haploid_region)?
+            }
             RecordRef::Bcf(binary) => self.count_calls(binary, site, alternate_count, haploid_region)?,
         }
         Ok(true)
@@ -496,7 +509,10 @@ impl Decoder {
         let expected = self.header.sample_names().len();
         // noodles has parsed and checked the record; the sample columns start after the ninth tab.
         let Some(ninth_tab) = memchr::memchr_iter(b'\t', line).nth(8) else {
-            return Err(("samples".into(), format!("no sample columns, but the header names {expected}")));
+            return Err((
+                "samples".into(),
+                format!("no sample columns, but the header names {expected}"),
+            ));
         };
         let values = trim_line_end(&line[ninth_tab + 1..]);
         let mut index = 0usize;
@@ -510,7 +526,11 @@ impl Decoder {
             let genotype = subfield(column, gt_index);
             // Most calls of a cohort are homozygous reference: they add two called alleles and
             // touch no carrier set, so they skip the general path.
-            if genotype.len() == 3 && genotype[0] == b'0' && genotype[2] == b'0' && matches!(genotype[1], b'/' | b'|') {
+            if genotype.len() == 3
+                && genotype[0] == b'0'
+                && genotype[2] == b'0'
+                && matches!(genotype[1], b'/' | b'|')
+            {
                 site.add_reference_call();
                 index += 1;
                 continue;
