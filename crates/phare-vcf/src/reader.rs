@@ -54,6 +54,7 @@ enum Inner {
         Box<noodles_vcf::io::Reader<Guard<Box<dyn BufRead + Send>>>>,
         noodles_vcf::Record,
         Vec<u8>,
+        Vec<u8>,
     ),
     Bcf(
         Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>,
@@ -120,18 +121,31 @@ fn sample_field(header: &noodles_vcf::Header, index: usize) -> String {
     format!("GT of sample {name}")
 }
 
-/// Reads one line and lets noodles parse it as a record. Returns the bytes read (0 at the end).
+/// Reads one line and lets noodles parse its site columns (CHROM to FORMAT, and the first sample)
+/// as a record; the sample columns, most of the line, are left to `count_calls_text`, which scans
+/// them once.
+/// Returns the bytes read (0 at the end).
 fn read_line_record<R: BufRead>(
     reader: &mut noodles_vcf::io::Reader<R>,
     record: &mut noodles_vcf::Record,
     line: &mut Vec<u8>,
+    site_line: &mut Vec<u8>,
 ) -> io::Result<usize> {
     line.clear();
     let read = reader.get_mut().read_until(b'\n', line)?;
     if read == 0 {
         return Ok(0);
     }
-    noodles_vcf::io::Reader::new(line.as_slice()).read_record(record)?;
+    // noodles needs at least one sample column after FORMAT: hand it the line up to the end of
+    // the first sample column, then an end of line.
+    let Some(tenth_tab) = memchr::memchr_iter(b'\t', line).nth(9) else {
+        noodles_vcf::io::Reader::new(line.as_slice()).read_record(record)?;
+        return Ok(read);
+    };
+    site_line.clear();
+    site_line.extend_from_slice(&line[..tenth_tab]);
+    site_line.push(b'\n');
+    noodles_vcf::io::Reader::new(site_line.as_slice()).read_record(record)?;
     Ok(read)
 }
 
@@ -252,6 +266,7 @@ impl VariantReader {
                         Box::new(reader),
                         noodles_vcf::Record::default(),
                         Vec::with_capacity(1 << 16),
+                        Vec::with_capacity(1 << 10),
                     ),
                     header_lines,
                 )
@@ -328,7 +343,9 @@ impl VariantReader {
     pub fn next_site(&mut self, site: &mut Site) -> Result<bool, VcfError> {
         loop {
             let read = match &mut self.inner {
-                Inner::Vcf(reader, record, line) => read_line_record(reader, record, line),
+                Inner::Vcf(reader, record, line, site_line) => {
+                    read_line_record(reader, record, line, site_line)
+                }
                 Inner::Bcf(reader, record) => reader.read_record(record),
             };
             self.records_read += 1;
@@ -341,7 +358,7 @@ impl VariantReader {
                 Err(error) => return Err(self.error("record", error.to_string())),
             }
             let kept = match &self.inner {
-                Inner::Vcf(_, record, line) => self.decoder.fill_site(RecordRef::Vcf(record, line), site),
+                Inner::Vcf(_, record, line, _) => self.decoder.fill_site(RecordRef::Vcf(record, line), site),
                 Inner::Bcf(_, record) => self.decoder.fill_site(RecordRef::Bcf(record), site),
             };
             match kept {
