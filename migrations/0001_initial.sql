@@ -55,6 +55,9 @@ CREATE TABLE analysis_samples (
     biosample_id    bigint REFERENCES biosamples (id),
     -- Without a manifest the samples are unlinked: the operator published the file as a whole.
     counted_in_research boolean NOT NULL,
+    -- Set when a later analysis of the same biosample replaced this one in every count; the
+    -- row and its carrier sets stay for audit.
+    superseded_by   bigint REFERENCES analyses (id),
     PRIMARY KEY (analysis_id, sample_index)
 );
 
@@ -111,3 +114,5 @@ CREATE TABLE variant_counts (
     research_hemizygous     bigint NOT NULL,
     PRIMARY KEY (variant_id, dataset_id)
 );
+
+CREATE INDEX analysis_samples_biosample ON analysis_samples (biosample_id) WHERE superseded_by IS NULL;

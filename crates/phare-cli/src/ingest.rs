@@ -111,6 +111,12 @@ async fn ingest_file(
                 skipped.reference_only_records,
                 skipped.symbolic_alleles,
             );
+            if summary.superseded_samples > 0 {
+                println!(
+                    "{} sample(s) of earlier analyses of the same biosamples are superseded: they no longer count",
+                    summary.superseded_samples
+                );
+            }
             for warning in &summary.warnings {
                 println!("warning: {warning}");
             }

@@ -47,6 +47,37 @@ enum Command {
     /// Manage the embedded PostgreSQL cluster
     #[command(subcommand)]
     Db(DbCommand),
+    /// Record a patient's objection to research use (or its withdrawal)
+    #[command(subcommand)]
+    Individual(IndividualCommand),
+    /// List the analyses (ingested files) of a dataset
+    #[command(subcommand)]
+    Analysis(AnalysisCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum IndividualCommand {
+    /// The patient objects: they leave every research and open-data answer, in every dataset
+    Oppose {
+        /// The patient's care pseudonym (`individualId` of the manifest)
+        id: String,
+        /// Withdraw the objection instead
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AnalysisCommand {
+    /// List a dataset's analyses, with superseded samples
+    List {
+        #[arg(long)]
+        dataset: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +114,8 @@ enum DbCommand {
     },
     /// Stop the managed cluster
     Stop(ConfigArg),
+    /// Rows and on-disk bytes of each table
+    Stats(ConfigArg),
 }
 
 fn main() -> ExitCode {
@@ -160,8 +193,8 @@ async fn run(cli: Cli) -> Result<()> {
                 println!(
                     "{:<24} {:<8} {:<10} {:>8} {:>11}  {}",
                     dataset.id,
-                    dataset.assembly,
-                    dataset.anonymous_max,
+                    dataset.assembly.as_str(),
+                    dataset.anonymous_max.as_str(),
                     dataset.analysis_count,
                     dataset.individual_count,
                     dataset.name
@@ -187,6 +220,54 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let url = managed_cluster_url(&config, !throwaway).await?;
             println!("{url}");
+            Ok(())
+        }
+        Command::Individual(IndividualCommand::Oppose { id, undo, config }) => {
+            let config = load_config(config.config.as_deref())?;
+            let store = open_store(&config).await?;
+            let change = store.set_research_consent(&id, undo).await?;
+            let state = if undo { "no longer objects" } else { "objects" };
+            if change.datasets.is_empty() {
+                println!("{id} already {state} to research use: nothing changed");
+            } else {
+                println!(
+                    "{id} {state} to research use: datasets {}; research totals of {} alleles in {} analyses recomputed",
+                    change.datasets.join(", "),
+                    change.alleles_updated,
+                    change.analyses
+                );
+            }
+            Ok(())
+        }
+        Command::Analysis(AnalysisCommand::List { dataset, config }) => {
+            let config = load_config(config.config.as_deref())?;
+            let store = open_store(&config).await?;
+            println!(
+                "{:>8} {:>8} {:>11} {:>10} {:>10}  {:<20}  file",
+                "id", "samples", "superseded", "records", "alleles", "created"
+            );
+            for analysis in store.analyses(&dataset).await? {
+                println!(
+                    "{:>8} {:>8} {:>11} {:>10} {:>10}  {:<20}  {} (sha256 {})",
+                    analysis.id,
+                    analysis.samples,
+                    analysis.superseded_samples,
+                    analysis.records,
+                    analysis.alleles,
+                    analysis.created_at,
+                    analysis.file_name,
+                    analysis.file_sha256
+                );
+            }
+            Ok(())
+        }
+        Command::Db(DbCommand::Stats(arg)) => {
+            let config = load_config(arg.config.as_deref())?;
+            let store = open_store(&config).await?;
+            println!("{:<20} {:>14} {:>16}", "table", "rows", "bytes");
+            for size in store.table_sizes().await? {
+                println!("{:<20} {:>14} {:>16}", size.table, size.rows, size.bytes);
+            }
             Ok(())
         }
         Command::Db(DbCommand::Stop(arg)) => {

@@ -1064,3 +1064,63 @@ async fn migrate_runs_twice_on_an_empty_database() {
     assert!(run.success(), "{run}");
     store.pool().close().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Killed half-way.
+
+#[tokio::test]
+async fn an_ingest_killed_half_way_leaves_nothing_and_a_rerun_completes() {
+    let node = Node::new().await;
+    node.create_dataset("ds1").await;
+    let spec = phare_synth::CohortSpec {
+        samples: 500,
+        sites: 20_000,
+        seed: 7,
+        chr_prefix: true,
+        bgzf: true,
+    };
+    let vcf = node.dir.path().join("cohort.vcf.gz");
+    let manifest = node.dir.path().join("manifest.json");
+    phare_synth::write_cohort_files(&spec, &vcf, &manifest).unwrap();
+    let before = snapshot(node.pool()).await;
+    let mut killed = 0;
+    for delay_ms in [50u64, 250, 600] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_phare"))
+            .args(["ingest", "--dataset", "ds1", "--manifest"])
+            .arg(&manifest)
+            .arg(&vcf)
+            .env("PHARE_DATABASE_URL", &node.database.url)
+            .env("PHARE_DATA_DIR", node.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        // SIGKILL: no destructor, no rollback from the client; the open transaction dies with it.
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        if status.success() {
+            // The machine was fast enough to finish first: nothing to check for this delay.
+            continue;
+        }
+        killed += 1;
+        // The server notices the closed socket and aborts the transaction.
+        let mut after = snapshot(node.pool()).await;
+        for _ in 0..50 {
+            if after == before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            after = snapshot(node.pool()).await;
+        }
+        assert_eq!(after, before, "killed after {delay_ms} ms, something was left");
+    }
+    assert!(
+        killed > 0,
+        "every ingest finished before its kill: the test proved nothing"
+    );
+    let run = node.ingest("ds1", &vcf, Some(&manifest)).await;
+    assert!(run.success(), "{run}");
+    assert!(run.stdout.contains("ingested into ds1"), "{run}");
+    assert_eq!(count_rows(node.pool(), "analyses").await, 1);
+}

@@ -98,3 +98,87 @@ fn dataset_from_row(row: &sqlx::postgres::PgRow) -> Result<Dataset, StoreError> 
         analysis_count: row.try_get("analysis_count")?,
     })
 }
+
+/// One ingested file of a dataset, with how many of its samples later analyses superseded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalysisInfo {
+    pub id: i64,
+    pub file_name: String,
+    pub file_sha256: String,
+    pub samples: i32,
+    pub superseded_samples: i64,
+    pub records: i64,
+    pub alleles: i64,
+    pub created_at: String,
+}
+
+impl Store {
+    pub async fn analyses(&self, dataset_id: &str) -> Result<Vec<AnalysisInfo>, StoreError> {
+        self.dataset(dataset_id).await?;
+        let rows = sqlx::query(
+            "SELECT a.id, a.file_name, a.file_sha256, a.sample_count, a.record_count, a.allele_count,
+                    to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at,
+                    (SELECT count(*) FROM analysis_samples s
+                     WHERE s.analysis_id = a.id AND s.superseded_by IS NOT NULL) AS superseded
+             FROM analyses a WHERE a.dataset_id = $1 ORDER BY a.id",
+        )
+        .bind(dataset_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let sha: Vec<u8> = row.try_get("file_sha256")?;
+                Ok(AnalysisInfo {
+                    id: row.try_get("id")?,
+                    file_name: row.try_get("file_name")?,
+                    file_sha256: hex::encode(sha),
+                    samples: row.try_get("sample_count")?,
+                    superseded_samples: row.try_get("superseded")?,
+                    records: row.try_get("record_count")?,
+                    alleles: row.try_get("allele_count")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// On-disk size of one table, indexes and TOAST included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSize {
+    pub table: String,
+    pub rows: i64,
+    pub bytes: i64,
+}
+
+impl Store {
+    /// Sizes of Phare's tables, for capacity planning (docs/scale.md).
+    pub async fn table_sizes(&self) -> Result<Vec<TableSize>, StoreError> {
+        let tables = [
+            "variants",
+            "variant_counts",
+            "analysis_variants",
+            "analysis_samples",
+            "analyses",
+            "individuals",
+            "biosamples",
+            "datasets",
+            "contig_spans",
+        ];
+        let mut sizes = Vec::with_capacity(tables.len());
+        for table in tables {
+            // Table names come from the fixed list above, never from input.
+            let sql =
+                format!("SELECT count(*) AS rows, pg_total_relation_size('{table}') AS bytes FROM {table}");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_one(self.pool())
+                .await?;
+            sizes.push(TableSize {
+                table: table.to_owned(),
+                rows: row.try_get("rows")?,
+                bytes: row.try_get("bytes")?,
+            });
+        }
+        Ok(sizes)
+    }
+}

@@ -13,6 +13,8 @@ pub enum StoreError {
     DatasetExists(String),
     #[error("dataset `{0}` does not exist")]
     UnknownDataset(String),
+    #[error("no individual with pseudonym `{0}`")]
+    UnknownIndividual(String),
     #[error("invalid dataset: {0}")]
     InvalidDataset(String),
     #[error(transparent)]
@@ -30,6 +32,7 @@ impl StoreError {
             self,
             Self::DatasetExists(_)
                 | Self::UnknownDataset(_)
+                | Self::UnknownIndividual(_)
                 | Self::InvalidDataset(_)
                 | Self::Vcf(_)
                 | Self::Input { .. }

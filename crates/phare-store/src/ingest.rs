@@ -5,7 +5,7 @@
 //! connection rolls all of it back. Records are streamed (one in memory at a time) from a
 //! blocking thread into `COPY … FROM STDIN` on a staging table, then merged with set-based SQL.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, Row};
 use tokio::sync::mpsc;
 
+use crate::contributions::{Columns, Direction, adjust_totals};
+use crate::individuals::apply_consent;
 use crate::{Store, StoreError};
 
 /// Bytes of COPY text sent to PostgreSQL at a time.
@@ -46,6 +48,8 @@ pub struct IngestSummary {
     pub new_variants: u64,
     pub genotypes: u64,
     pub skipped: SkipCounts,
+    /// Samples of earlier analyses of the same biosamples that this one replaced in every count.
+    pub superseded_samples: u64,
     pub warnings: Vec<String>,
 }
 
@@ -130,6 +134,9 @@ impl Store {
         .fetch_one(&mut *transaction)
         .await?
         .try_get("id")?;
+        let superseded_samples =
+            supersede_previous(&mut transaction, &dataset.id, analysis_id, &linked).await?;
+        reconcile_consent(&mut transaction, &dataset.id, &linked).await?;
         store_samples(&mut transaction, &dataset.id, analysis_id, &sample_names, &linked).await?;
 
         sqlx::query(
@@ -233,6 +240,7 @@ impl Store {
             new_variants,
             genotypes: loaded.records_read.saturating_mul(sample_names.len() as u64),
             skipped: loaded.skipped,
+            superseded_samples,
             warnings,
         }))
     }
@@ -321,6 +329,119 @@ fn link_samples<'m>(
         .map(|name| by_name.get(name.as_str()).copied())
         .collect();
     Ok((linked, warnings))
+}
+
+/// A biosample analysed again: its earlier analysis stops counting, in care and research totals
+/// alike (research only if the patient's contribution was there), and is marked superseded by
+/// this one but kept for audit. Runs before the manifest updates consent, so the totals are
+/// adjusted from the state they were built in.
+async fn supersede_previous(
+    connection: &mut PgConnection,
+    dataset_id: &str,
+    analysis_id: i64,
+    linked: &[Option<&ManifestSample>],
+) -> Result<u64, StoreError> {
+    let biosamples: Vec<&str> = linked
+        .iter()
+        .flatten()
+        .map(|entry| entry.biosample_id.as_str())
+        .collect();
+    if biosamples.is_empty() {
+        return Ok(0);
+    }
+    let earlier = sqlx::query(
+        "SELECT s.analysis_id, s.sample_index, i.research_consent
+         FROM analysis_samples s
+         JOIN biosamples b ON b.id = s.biosample_id
+         JOIN individuals i ON i.id = b.individual_id
+         WHERE b.dataset_id = $1 AND b.external_id = ANY($2) AND s.superseded_by IS NULL",
+    )
+    .bind(dataset_id)
+    .bind(&biosamples)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut by_analysis: BTreeMap<i64, (RoaringBitmap, RoaringBitmap)> = BTreeMap::new();
+    for row in &earlier {
+        let earlier_analysis: i64 = row.try_get("analysis_id")?;
+        let sample_index: i32 = row.try_get("sample_index")?;
+        let research: bool = row.try_get("research_consent")?;
+        let (care, counted_in_research) = by_analysis.entry(earlier_analysis).or_default();
+        care.insert(sample_index as u32);
+        if research {
+            counted_in_research.insert(sample_index as u32);
+        }
+    }
+    for (earlier_analysis, (care, research)) in &by_analysis {
+        adjust_totals(
+            connection,
+            dataset_id,
+            *earlier_analysis,
+            care,
+            Columns {
+                care: true,
+                research: false,
+            },
+            Direction::Remove,
+        )
+        .await?;
+        adjust_totals(
+            connection,
+            dataset_id,
+            *earlier_analysis,
+            research,
+            Columns {
+                care: false,
+                research: true,
+            },
+            Direction::Remove,
+        )
+        .await?;
+        let indices: Vec<i32> = care.iter().map(|sample| sample as i32).collect();
+        sqlx::query(
+            "UPDATE analysis_samples SET superseded_by = $1 WHERE analysis_id = $2 AND sample_index = ANY($3)",
+        )
+        .bind(analysis_id)
+        .bind(earlier_analysis)
+        .bind(&indices)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(earlier.len() as u64)
+}
+
+/// A manifest may change a known patient's consent: their other analyses' research totals
+/// follow, exactly as `phare individual oppose` would do it.
+async fn reconcile_consent(
+    connection: &mut PgConnection,
+    dataset_id: &str,
+    linked: &[Option<&ManifestSample>],
+) -> Result<(), StoreError> {
+    let pseudonyms: Vec<&str> = linked
+        .iter()
+        .flatten()
+        .map(|entry| entry.individual_id.as_str())
+        .collect();
+    let known = sqlx::query(
+        "SELECT id, pseudonym, research_consent FROM individuals WHERE dataset_id = $1 AND pseudonym = ANY($2)",
+    )
+    .bind(dataset_id)
+    .bind(&pseudonyms)
+    .fetch_all(&mut *connection)
+    .await?;
+    for row in &known {
+        let pseudonym: String = row.try_get("pseudonym")?;
+        let consent: bool = row.try_get("research_consent")?;
+        let wanted = linked
+            .iter()
+            .flatten()
+            .find(|entry| entry.individual_id == pseudonym);
+        if let Some(entry) = wanted
+            && entry.research_consent != consent
+        {
+            apply_consent(connection, row.try_get("id")?, dataset_id, entry.research_consent).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Individuals, biosamples and the file's sample columns, in three set-based statements

@@ -1,16 +1,19 @@
 //! Phare's PostgreSQL store: migrations, datasets, atomic `COPY`-based ingestion of VCF/BCF
 //! files into the variant dictionary, counts and carrier sets, and the variant queries.
 
+mod contributions;
 mod datasets;
 mod error;
+mod individuals;
 mod ingest;
 mod variants;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use datasets::{Dataset, NewDataset};
+pub use datasets::{AnalysisInfo, Dataset, NewDataset, TableSize};
 pub use error::StoreError;
+pub use individuals::ConsentChange;
 pub use ingest::{IngestOutcome, IngestRequest, IngestSummary};
 pub use phare_vcf::Limits;
 pub use variants::{StratumCounts, VariantMatch, VariantSearch};

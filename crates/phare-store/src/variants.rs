@@ -337,7 +337,7 @@ impl Store {
              FROM analysis_samples s
              LEFT JOIN biosamples b ON b.id = s.biosample_id
              LEFT JOIN individuals i ON i.id = b.individual_id
-             WHERE s.analysis_id = ANY($1)",
+             WHERE s.analysis_id = ANY($1) AND s.superseded_by IS NULL",
         )
         .bind(analysis_ids)
         .fetch_all(self.pool())

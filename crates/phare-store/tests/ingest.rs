@@ -402,3 +402,166 @@ async fn a_male_homozygous_call_outside_the_pars_counts_one_copy() {
         Some((2, 3, 0, 1, 1))
     );
 }
+
+const X_SNV: (&str, i64, &str, &str) = ("X", 4999999, "G", "A");
+
+#[tokio::test]
+async fn an_objection_and_its_withdrawal_move_a_patient_out_of_and_into_research_counts() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    store
+        .ingest(request("ds", data("small.vcf"), Some(small_manifest())))
+        .await
+        .expect("ingest");
+    // X:5,000,000 G>A: S1 0/1, S2 1 (male, hemizygous), S3 1/1 (objected at ingest), S4 0.
+    assert_eq!(
+        counts(store, "ds", "research", "Total", X_SNV).await,
+        Some((2, 4, 0, 1, 1))
+    );
+
+    let change = store.set_research_consent("IND-S2", false).await.expect("oppose");
+    assert_eq!(change.datasets, vec!["ds".to_owned()]);
+    // S2's hemizygous copy and called allele leave: AC 1, AN 3.
+    assert_eq!(
+        counts(store, "ds", "research", "Total", X_SNV).await,
+        Some((1, 3, 0, 1, 0))
+    );
+    // Populations follow: research M is S4 alone (haploid 0).
+    assert_eq!(
+        counts(store, "ds", "research", "M", X_SNV).await,
+        Some((0, 1, 0, 0, 0))
+    );
+    // Care answers still see everyone.
+    assert_eq!(
+        counts(store, "ds", "all", "Total", X_SNV).await,
+        Some((4, 6, 1, 1, 1))
+    );
+
+    store
+        .set_research_consent("IND-S3", true)
+        .await
+        .expect("withdraw objection");
+    // S3's 1/1 comes back: AC 1 + 2, AN 3 + 2, hom 1.
+    assert_eq!(
+        counts(store, "ds", "research", "Total", X_SNV).await,
+        Some((3, 5, 1, 1, 0))
+    );
+    let again = store.set_research_consent("IND-S3", true).await.expect("no-op");
+    assert!(again.datasets.is_empty());
+    store
+        .set_research_consent("IND-S2", true)
+        .await
+        .expect("withdraw");
+    // Everyone consents now: research equals care for every allele.
+    let differing: i64 = sqlx::query(
+        "SELECT count(*) AS rows FROM variant_counts WHERE
+            (allele_count, allele_number, homozygous, heterozygous, hemizygous) <>
+            (research_allele_count, research_allele_number, research_homozygous, research_heterozygous, research_hemizygous)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("compare")
+    .get("rows");
+    assert_eq!(differing, 0);
+    let unknown = store
+        .set_research_consent("IND-NOBODY", false)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(unknown, StoreError::UnknownIndividual(_)));
+}
+
+#[tokio::test]
+async fn a_reanalysis_supersedes_the_earlier_analysis_of_the_biosample_in_every_count() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    store
+        .ingest(request("ds", data("small.vcf"), Some(small_manifest())))
+        .await
+        .expect("first analysis");
+    let directory = tempfile::tempdir().expect("tempdir");
+    // BS-S1 sequenced again: now 1/1 at X:5,000,000, and nothing at 1:1000.
+    let vcf = directory.path().join("reanalysis.vcf");
+    std::fs::write(
+        &vcf,
+        "##fileformat=VCFv4.2\n##contig=<ID=X,length=156040895>\n\
+         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1_v2\n\
+         X\t5000000\t.\tG\tA\t.\tPASS\t.\tGT\t1/1\n",
+    )
+    .expect("write");
+    let manifest = Manifest::from_json(
+        r#"{"samples":[{"sample":"S1_v2","biosampleId":"BS-S1","individualId":"IND-S1","sex":"female",
+            "country":"FR","researchConsent":true}]}"#,
+    )
+    .expect("manifest");
+    let outcome = store
+        .ingest(request("ds", vcf, Some(manifest)))
+        .await
+        .expect("reanalysis");
+    let IngestOutcome::Ingested(summary) = outcome else {
+        panic!("should ingest")
+    };
+    assert_eq!(summary.superseded_samples, 1);
+    // X:5,000,000: S1's old 0/1 (AC 1, AN 2) out, her new 1/1 (AC 2, AN 2) in:
+    // (4, 6, hom 1, het 1, hemi 1) → (5, 6, hom 2, het 0, hemi 1).
+    assert_eq!(
+        counts(store, "ds", "all", "Total", X_SNV).await,
+        Some((5, 6, 2, 0, 1))
+    );
+    // 1:1000 A>G: S1's old het leaves; nothing replaces it: (4, 8, 1, 2, 0) → (3, 6, 1, 1, 0).
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await,
+        Some((3, 6, 1, 1, 0))
+    );
+    // Research (S3 objected): (2, 4, 0, 1, 1) → S1 0/1 out, 1/1 in → (3, 4, 1, 0, 1).
+    assert_eq!(
+        counts(store, "ds", "research", "Total", X_SNV).await,
+        Some((3, 4, 1, 0, 1))
+    );
+    // Population counts skip the superseded column too: F at 1:1000 is S3 alone (0/0).
+    assert_eq!(
+        counts(store, "ds", "all", "F", ("1", 999, "A", "G")).await,
+        Some((0, 2, 0, 0, 0))
+    );
+    let analyses = store.analyses("ds").await.expect("analyses");
+    assert_eq!(analyses.len(), 2);
+    assert_eq!(
+        (analyses[0].superseded_samples, analyses[1].superseded_samples),
+        (1, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_manifest_that_changes_consent_updates_the_patients_earlier_analyses() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    store
+        .ingest(request("ds", data("small.vcf"), Some(small_manifest())))
+        .await
+        .expect("first");
+    // chr_prefixed.vcf's C1 is another biosample of IND-S3, who now consents.
+    let manifest = Manifest::from_json(
+        r#"{"samples":[
+            {"sample":"C1","biosampleId":"BS-C1","individualId":"IND-S3","sex":"female","researchConsent":true},
+            {"sample":"C2","biosampleId":"BS-C2","individualId":"IND-C2","sex":"male","researchConsent":true},
+            {"sample":"C3","biosampleId":"BS-C3","individualId":"IND-C3","sex":"female","researchConsent":true}]}"#,
+    )
+    .expect("manifest");
+    store
+        .ingest(request("ds", data("chr_prefixed.vcf"), Some(manifest)))
+        .await
+        .expect("second");
+    // Everyone consents now, so research equals care everywhere; X:5,000,000 sums both files:
+    // (4, 6, 1, 1, 1) + (2, 5, 0, 1, 1).
+    assert_eq!(
+        counts(store, "ds", "research", "Total", X_SNV).await,
+        Some((6, 11, 1, 2, 2))
+    );
+    assert_eq!(
+        counts(store, "ds", "all", "Total", X_SNV).await,
+        Some((6, 11, 1, 2, 2))
+    );
+}

@@ -1,0 +1,157 @@
+//! Taking some samples' contribution out of (or back into) the per-dataset totals, from the
+//! carrier sets: for a patient who objects (or withdraws the objection), and for a biosample
+//! whose new analysis supersedes the old one. Set-based, in bounded memory: the analysis'
+//! carrier rows are read in pages and each page's deltas applied in one statement.
+
+use roaring::RoaringBitmap;
+use sqlx::{PgConnection, Row};
+
+use crate::StoreError;
+
+/// Carrier rows read per page.
+const PAGE: i64 = 20_000;
+
+/// Which totals to change, and in which direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Columns {
+    /// The care-space totals (every sample).
+    pub care: bool,
+    /// The research totals (patients who did not object).
+    pub research: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Remove,
+    Restore,
+}
+
+/// Adds or subtracts what `samples` (file columns of `analysis_id`) contribute to every allele
+/// of that analysis, in `dataset_id`'s totals. Returns the number of alleles changed.
+pub(crate) async fn adjust_totals(
+    connection: &mut PgConnection,
+    dataset_id: &str,
+    analysis_id: i64,
+    samples: &RoaringBitmap,
+    columns: Columns,
+    direction: Direction,
+) -> Result<u64, StoreError> {
+    if samples.is_empty() || !(columns.care || columns.research) {
+        return Ok(0);
+    }
+    let sign: i64 = match direction {
+        Direction::Remove => -1,
+        Direction::Restore => 1,
+    };
+    let mut changed = 0u64;
+    let mut after = i64::MIN;
+    loop {
+        let rows = sqlx::query(
+            "SELECT variant_id, allele_number, homozygous, heterozygous, hemizygous, one_called, none_called
+             FROM analysis_variants WHERE analysis_id = $1 AND variant_id > $2
+             ORDER BY variant_id LIMIT $3",
+        )
+        .bind(analysis_id)
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(&mut *connection)
+        .await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = last.try_get("variant_id")?;
+        let mut deltas = Deltas::default();
+        for row in &rows {
+            let bitmap = |column: &str| -> Result<RoaringBitmap, StoreError> {
+                let bytes: Vec<u8> = row.try_get(column)?;
+                RoaringBitmap::deserialize_from(bytes.as_slice())
+                    .map_err(|error| StoreError::Internal(format!("corrupt carrier set: {error}")))
+            };
+            let homozygous = bitmap("homozygous")?.intersection_len(samples) as i64;
+            let heterozygous = bitmap("heterozygous")?.intersection_len(samples) as i64;
+            let hemizygous = bitmap("hemizygous")?.intersection_len(samples) as i64;
+            let none_called = bitmap("none_called")?;
+            let allele_number_in_file: i32 = row.try_get("allele_number")?;
+            // A record without genotypes (sites-only) says nothing about these samples.
+            let genotyped = allele_number_in_file > 0 || !none_called.is_empty();
+            let allele_number = if genotyped {
+                2 * samples.len() as i64
+                    - bitmap("one_called")?.intersection_len(samples) as i64
+                    - 2 * none_called.intersection_len(samples) as i64
+            } else {
+                0
+            };
+            let allele_count = 2 * homozygous + heterozygous + hemizygous;
+            if allele_number == 0 && allele_count == 0 {
+                continue;
+            }
+            deltas.push(
+                row.try_get("variant_id")?,
+                [allele_count, allele_number, homozygous, heterozygous, hemizygous],
+                sign,
+            );
+        }
+        changed += deltas.apply(connection, dataset_id, columns).await?;
+    }
+    Ok(changed)
+}
+
+#[derive(Default)]
+struct Deltas {
+    variant_ids: Vec<i64>,
+    allele_counts: Vec<i64>,
+    allele_numbers: Vec<i64>,
+    homozygous: Vec<i64>,
+    heterozygous: Vec<i64>,
+    hemizygous: Vec<i64>,
+}
+
+impl Deltas {
+    fn push(&mut self, variant_id: i64, values: [i64; 5], sign: i64) {
+        self.variant_ids.push(variant_id);
+        self.allele_counts.push(sign * values[0]);
+        self.allele_numbers.push(sign * values[1]);
+        self.homozygous.push(sign * values[2]);
+        self.heterozygous.push(sign * values[3]);
+        self.hemizygous.push(sign * values[4]);
+    }
+
+    async fn apply(
+        &self,
+        connection: &mut PgConnection,
+        dataset_id: &str,
+        columns: Columns,
+    ) -> Result<u64, StoreError> {
+        if self.variant_ids.is_empty() {
+            return Ok(0);
+        }
+        let updated = sqlx::query(
+            "UPDATE variant_counts c SET
+                allele_count = c.allele_count + CASE WHEN $2 THEN d.ac ELSE 0 END,
+                allele_number = c.allele_number + CASE WHEN $2 THEN d.an ELSE 0 END,
+                homozygous = c.homozygous + CASE WHEN $2 THEN d.hom ELSE 0 END,
+                heterozygous = c.heterozygous + CASE WHEN $2 THEN d.het ELSE 0 END,
+                hemizygous = c.hemizygous + CASE WHEN $2 THEN d.hemi ELSE 0 END,
+                research_allele_count = c.research_allele_count + CASE WHEN $3 THEN d.ac ELSE 0 END,
+                research_allele_number = c.research_allele_number + CASE WHEN $3 THEN d.an ELSE 0 END,
+                research_homozygous = c.research_homozygous + CASE WHEN $3 THEN d.hom ELSE 0 END,
+                research_heterozygous = c.research_heterozygous + CASE WHEN $3 THEN d.het ELSE 0 END,
+                research_hemizygous = c.research_hemizygous + CASE WHEN $3 THEN d.hemi ELSE 0 END
+             FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+                 AS d(variant_id, ac, an, hom, het, hemi)
+             WHERE c.variant_id = d.variant_id AND c.dataset_id = $1",
+        )
+        .bind(dataset_id)
+        .bind(columns.care)
+        .bind(columns.research)
+        .bind(&self.variant_ids)
+        .bind(&self.allele_counts)
+        .bind(&self.allele_numbers)
+        .bind(&self.homozygous)
+        .bind(&self.heterozygous)
+        .bind(&self.hemizygous)
+        .execute(&mut *connection)
+        .await?;
+        Ok(updated.rows_affected())
+    }
+}
