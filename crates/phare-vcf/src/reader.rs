@@ -665,6 +665,40 @@ impl Read for CountingReader {
     }
 }
 
+/// The empty block htslib and noodles end every BGZF file with (SAM specification, 4.1.2).
+const BGZF_EOF: [u8; 28] = [
+    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00, 0x1b,
+    0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// A BGZF file cut between two blocks decompresses cleanly up to the cut: only the missing
+/// end-of-file block tells that records are lost, so a file without it is refused.
+fn check_bgzf_end(path: &Path) -> Result<(), VcfError> {
+    use std::io::{Seek, SeekFrom};
+    let truncated = || {
+        VcfError::new(
+            path,
+            Location::File,
+            "BGZF",
+            "the end-of-file block is missing: the file is truncated (an interrupted copy or compression?)",
+        )
+    };
+    let file_error = |error: io::Error| VcfError::new(path, Location::File, "file", error.to_string());
+    let mut file = File::open(path).map_err(file_error)?;
+    let length = file.seek(SeekFrom::End(0)).map_err(file_error)?;
+    if length < BGZF_EOF.len() as u64 {
+        return Err(truncated());
+    }
+    file.seek(SeekFrom::End(-(BGZF_EOF.len() as i64)))
+        .map_err(file_error)?;
+    let mut tail = [0u8; 28];
+    file.read_exact(&mut tail).map_err(file_error)?;
+    if tail != BGZF_EOF {
+        return Err(truncated());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_genotype;
@@ -702,38 +736,4 @@ mod tests {
             assert!(error.contains(&format!("`{text}`")), "{error}");
         }
     }
-}
-
-/// The empty block htslib and noodles end every BGZF file with (SAM specification, 4.1.2).
-const BGZF_EOF: [u8; 28] = [
-    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00, 0x1b,
-    0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-];
-
-/// A BGZF file cut between two blocks decompresses cleanly up to the cut: only the missing
-/// end-of-file block tells that records are lost, so a file without it is refused.
-fn check_bgzf_end(path: &Path) -> Result<(), VcfError> {
-    use std::io::{Seek, SeekFrom};
-    let truncated = || {
-        VcfError::new(
-            path,
-            Location::File,
-            "BGZF",
-            "the end-of-file block is missing: the file is truncated (an interrupted copy or compression?)",
-        )
-    };
-    let file_error = |error: io::Error| VcfError::new(path, Location::File, "file", error.to_string());
-    let mut file = File::open(path).map_err(file_error)?;
-    let length = file.seek(SeekFrom::End(0)).map_err(file_error)?;
-    if length < BGZF_EOF.len() as u64 {
-        return Err(truncated());
-    }
-    file.seek(SeekFrom::End(-(BGZF_EOF.len() as i64)))
-        .map_err(file_error)?;
-    let mut tail = [0u8; 28];
-    file.read_exact(&mut tail).map_err(file_error)?;
-    if tail != BGZF_EOF {
-        return Err(truncated());
-    }
-    Ok(())
 }
