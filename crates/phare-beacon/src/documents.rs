@@ -15,6 +15,7 @@ pub struct BeaconIdentity {
     pub description: String,
     pub organization_id: String,
     pub organization_name: String,
+    pub organization_url: String,
     /// `prod`, `test`, `dev` or `staging`.
     pub environment: String,
     /// Absolute URL of the Beacon root as clients reach it, without a trailing slash
@@ -104,7 +105,7 @@ impl BeaconIdentity {
             "name": self.name,
             "type": { "group": "org.ga4gh", "artifact": "beacon", "version": API_VERSION },
             "description": self.description,
-            "organization": { "name": self.organization_name, "url": self.base_url },
+            "organization": { "name": self.organization_name, "url": self.organization_url },
             "environment": self.environment,
             "version": self.software_version,
         })
@@ -119,7 +120,6 @@ impl BeaconIdentity {
                 let endpoint = json!({
                     "entryType": entry.id,
                     "rootUrl": root,
-                    "singleEntryUrl": format!("{root}/{{id}}"),
                 });
                 (entry.id.to_owned(), endpoint)
             })

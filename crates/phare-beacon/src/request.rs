@@ -92,6 +92,10 @@ pub struct QueryRequest {
     pub summary: Value,
 }
 
+/// `variantType` values of the alleles this node stores (symbolic and structural variants are
+/// not stored yet, so their terms would always miss: they are refused rather than ignored).
+const VARIANT_TYPES: &[&str] = &["SNP", "MNP", "INS", "DEL", "INDEL"];
+
 /// Genomic parameters this node understands.
 const SUPPORTED: &[&str] = &[
     "referenceName",
@@ -268,16 +272,21 @@ impl QueryRequest {
             .map(|value| as_integer(value, "skip"))
             .transpose()?
             .unwrap_or(0);
-        let limit = settings
+        // The specification reads `limit` 0 as "all results, or the maximum allowed".
+        let limit = match settings
             .limit
             .map(|value| as_integer(value, "limit"))
             .transpose()?
-            .unwrap_or(DEFAULT_LIMIT);
-        if limit == 0 || limit > MAX_LIMIT {
-            return Err(BeaconError::bad_request(format!(
-                "`limit` must be between 1 and {MAX_LIMIT}, not {limit}"
-            )));
-        }
+        {
+            None => DEFAULT_LIMIT,
+            Some(0) => MAX_LIMIT,
+            Some(limit) if limit > MAX_LIMIT => {
+                return Err(BeaconError::bad_request(format!(
+                    "`limit` must be at most {MAX_LIMIT}, not {limit} (0 asks for the maximum)"
+                )));
+            }
+            Some(limit) => limit,
+        };
         if let Some(value) = settings.test_mode
             && as_bool(value, "testMode")?
         {
@@ -368,6 +377,14 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, Beacon
         .map(|bases| checked_bases(&bases, "alternateBases"))
         .transpose()?;
     let variant_type = text("variantType")?.map(|term| term.to_ascii_uppercase());
+    if let Some(term) = &variant_type
+        && !VARIANT_TYPES.contains(&term.as_str())
+    {
+        return Err(BeaconError::bad_request(format!(
+            "`variantType` `{term}` is not one this node stores: use one of {}",
+            VARIANT_TYPES.join(", ")
+        )));
+    }
     let assembly_id = text("assemblyId")?;
     match (end, alternate_bases) {
         (Some(end), alternate_bases) => {
@@ -610,7 +627,8 @@ mod tests {
                 "referenceName=1&start=10&end=20&requestedGranularity=all",
                 "`requestedGranularity`",
             ),
-            ("referenceName=1&start=10&end=20&limit=0", "`limit`"),
+            ("referenceName=1&start=10&end=20&limit=1001", "`limit`"),
+            ("referenceName=1&start=10&end=20&variantType=CNV", "`variantType`"),
             ("geneId=BRCA1", "`geneId`"),
             ("referenceName=1&start=10,20&end=30,40", "bracket"),
         ];
@@ -619,6 +637,13 @@ mod tests {
             assert_eq!(error.status, 400, "{query}");
             assert!(error.message.contains(named), "{query}: {}", error.message);
         }
+    }
+
+    #[test]
+    fn limit_zero_asks_for_the_maximum_page() {
+        let request =
+            QueryRequest::from_query_pairs(&pairs("referenceName=1&start=10&end=20&limit=0")).expect("valid");
+        assert_eq!(request.limit, MAX_LIMIT);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct BeaconConfig {
     pub description: String,
     pub organization_id: String,
     pub organization_name: String,
+    /// The organisation's web site, for `/service-info`.
+    pub organization_url: String,
     pub environment: String,
 }
 
@@ -53,6 +55,7 @@ impl Default for Config {
                 description: "Federated genomic variant Beacon v2 node".into(),
                 organization_id: "org.example".into(),
                 organization_name: "Example genomic data centre".into(),
+                organization_url: "https://www.example.org".into(),
                 environment: "dev".into(),
             },
             limits: Limits::default(),
@@ -77,6 +80,12 @@ impl Config {
             .is_some_and(|url| url.trim().is_empty())
         {
             config.database_url = None;
+        }
+        // The conventional variable, when Phare's own is not set.
+        if config.database_url.is_none() {
+            config.database_url = std::env::var("DATABASE_URL")
+                .ok()
+                .filter(|url| !url.trim().is_empty());
         }
         Ok(config)
     }

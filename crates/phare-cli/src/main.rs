@@ -326,6 +326,7 @@ fn identity(config: &Config) -> BeaconIdentity {
         description: beacon.description.clone(),
         organization_id: beacon.organization_id.clone(),
         organization_name: beacon.organization_name.clone(),
+        organization_url: beacon.organization_url.clone(),
         environment: beacon.environment.clone(),
         base_url: config.beacon_base_url(),
         software_version: env!("CARGO_PKG_VERSION").to_owned(),

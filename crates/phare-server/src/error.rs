@@ -43,9 +43,12 @@ pub(crate) async fn envelope_bare_errors(State(state): State<AppState>, response
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    if response.headers().get(header::CONTENT_TYPE).is_some()
-        && response.extensions().get::<BeaconError>().is_none()
-    {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json && response.extensions().get::<BeaconError>().is_none() {
         // A JSON body of our own making that is not an error envelope (e.g. /health's 503).
         return response;
     }

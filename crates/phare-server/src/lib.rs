@@ -64,11 +64,12 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .nest("/api", beacon)
         .fallback(not_found)
+        // The body limit sits inside the envelope layer, so its 413 gets the Beacon envelope too.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             error::envelope_bare_errors,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -69,6 +69,7 @@ async fn spawn_app(datasets: &[(&str, Granularity, &str)]) -> App {
         description: "test node".into(),
         organization_id: "org.example".into(),
         organization_name: "Example".into(),
+        organization_url: "https://www.example.org".into(),
         environment: "test".into(),
         base_url: format!("{root}/api"),
         software_version: "0.0.0".into(),
@@ -512,6 +513,7 @@ async fn bad_requests_get_the_error_envelope_naming_the_problem() {
         .await
         .expect("post");
     assert_eq!(huge.status().as_u16(), 413);
+    assert_valid(Schema::ErrorResponse, &huge.json::<Value>().await.expect("json"));
     // Nothing of this reached the data.
     assert_eq!(app.store.datasets().await.expect("datasets").len(), 1);
 }
