@@ -43,6 +43,9 @@ CREATE TABLE analyses (
     sample_count    integer NOT NULL,
     record_count    bigint NOT NULL,
     allele_count    bigint NOT NULL,
+    -- A sites-only file whose counts come from INFO (AC, AN, …) rather than genotypes. A
+    -- dataset holds one kind or the other.
+    aggregate       boolean NOT NULL DEFAULT false,
     created_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (dataset_id, file_sha256)
 );
@@ -116,3 +119,17 @@ CREATE TABLE variant_counts (
 );
 
 CREATE INDEX analysis_samples_biosample ON analysis_samples (biosample_id) WHERE superseded_by IS NULL;
+
+-- Per (variant, dataset, population) counts of aggregate (sites-only) files, as the files state
+-- them: a count a file does not give is NULL (omitted from answers, never shown as 0).
+CREATE TABLE aggregate_counts (
+    variant_id      bigint NOT NULL,
+    dataset_id      text NOT NULL,
+    population      text NOT NULL,
+    allele_count    bigint,
+    allele_number   bigint,
+    homozygous      bigint,
+    heterozygous    bigint,
+    hemizygous      bigint,
+    PRIMARY KEY (variant_id, dataset_id, population)
+);

@@ -69,9 +69,10 @@ pub struct PopulationCounts {
     pub population: String,
     pub allele_count: i64,
     pub allele_number: i64,
-    pub homozygous: i64,
-    pub heterozygous: i64,
-    pub hemizygous: i64,
+    /// `None` when the source does not state it: the field is then omitted, never 0.
+    pub homozygous: Option<i64>,
+    pub heterozygous: Option<i64>,
+    pub hemizygous: Option<i64>,
 }
 
 /// A `genomicVariation` record: VRS allele, HGVS id and the 1+MG allele-frequency profile.
@@ -88,15 +89,22 @@ pub fn variant_record(
         .iter()
         .filter(|counts| counts.allele_number > 0)
         .map(|counts| {
-            json!({
+            let mut frequency = json!({
                 "population": counts.population,
                 "alleleFrequency": counts.allele_count as f64 / counts.allele_number as f64,
                 "alleleCount": counts.allele_count,
                 "alleleNumber": counts.allele_number,
-                "alleleCountHomozygous": counts.homozygous,
-                "alleleCountHeterozygous": counts.heterozygous,
-                "alleleCountHemizygous": counts.hemizygous,
-            })
+            });
+            for (key, value) in [
+                ("alleleCountHomozygous", counts.homozygous),
+                ("alleleCountHeterozygous", counts.heterozygous),
+                ("alleleCountHemizygous", counts.hemizygous),
+            ] {
+                if let (Some(value), Some(object)) = (value, frequency.as_object_mut()) {
+                    object.insert(key.into(), json!(value));
+                }
+            }
+            frequency
         })
         .collect();
     let mut record = json!({

@@ -348,9 +348,9 @@ async fn stored_counts(pool: &PgPool, dataset: &str, scope: &str, stratum: &str)
                     alternate,
                     counts.allele_count,
                     counts.allele_number,
-                    counts.homozygous,
-                    counts.heterozygous,
-                    counts.hemizygous,
+                    counts.homozygous.unwrap_or(-1),
+                    counts.heterozygous.unwrap_or(-1),
+                    counts.hemizygous.unwrap_or(-1),
                 ))
             })
             .collect();

@@ -517,3 +517,79 @@ async fn bad_requests_get_the_error_envelope_naming_the_problem() {
     // Nothing of this reached the data.
     assert_eq!(app.store.datasets().await.expect("datasets").len(), 1);
 }
+
+/// The frequency entry of `population` in the single record of a record response.
+fn frequency(document: &Value, population: &str) -> Option<Value> {
+    let frequencies =
+        document["response"]["resultSets"][0]["results"][0]["frequencyInPopulations"][0]["frequencies"]
+            .as_array()?;
+    frequencies
+        .iter()
+        .find(|entry| entry["population"] == population)
+        .cloned()
+}
+
+#[tokio::test]
+async fn aggregate_files_answer_the_counts_they_state_and_omit_what_they_do_not() {
+    let app = spawn_app(&[("summary", Granularity::Record, "aggregate.vcf")]).await;
+    let record = |start: u64, alternate: &'static str| {
+        let app = &app;
+        async move {
+            let (status, document) = app
+                .get(&format!(
+                    "/g_variants?referenceName=1&start={start}&alternateBases={alternate}&requestedGranularity=record"
+                ))
+                .await;
+            assert_eq!(status, 200, "{document:#}");
+            assert_valid_query("record", &document);
+            document
+        }
+    };
+    // By hand from tests/data/aggregate.vcf (see tests/data/README.md).
+    let first = record(999, "G").await;
+    assert_eq!(
+        frequency(&first, "Total"),
+        Some(
+            json!({"population": "Total", "alleleFrequency": 0.06, "alleleCount": 12, "alleleNumber": 200,
+            "alleleCountHomozygous": 2, "alleleCountHeterozygous": 8, "alleleCountHemizygous": 0})
+        )
+    );
+    assert_eq!(
+        frequency(&first, "FR"),
+        Some(json!({"population": "FR", "alleleFrequency": 0.0625, "alleleCount": 5, "alleleNumber": 80}))
+    );
+    let second_alt = record(1999, "T").await;
+    assert_eq!(
+        frequency(&second_alt, "Total"),
+        Some(json!({"population": "Total", "alleleFrequency": 0.07, "alleleCount": 7, "alleleNumber": 100}))
+    );
+    assert_eq!(frequency(&second_alt, "FR"), None);
+    let first_alt = record(1999, "A").await;
+    assert_eq!(
+        frequency(&first_alt, "FR").map(|entry| entry["alleleCount"].clone()),
+        Some(json!(1))
+    );
+    let (_, count) = app
+        .get("/g_variants?referenceName=X&start=0&end=156040895&requestedGranularity=count")
+        .await;
+    assert_eq!(count["responseSummary"]["numTotalResults"], 1);
+}
+
+#[tokio::test]
+async fn a_dataset_holds_genotype_files_or_aggregate_files_not_both() {
+    let app = spawn_app(&[("mixed", Granularity::Record, "small.vcf")]).await;
+    let error = app
+        .store
+        .ingest(IngestRequest {
+            dataset_id: "mixed".into(),
+            path: data("aggregate.vcf"),
+            manifest: None,
+            pass_only: true,
+            progress: None,
+            limits: Default::default(),
+        })
+        .await
+        .expect_err("mixing kinds");
+    assert!(error.to_string().contains("separate datasets"), "{error}");
+    assert_eq!(app.store.analyses("mixed").await.expect("analyses").len(), 1);
+}

@@ -145,7 +145,8 @@ impl Store {
                 allele_count integer, allele_number integer,
                 homozygous bytea, heterozygous bytea, hemizygous bytea, one_called bytea, none_called bytea,
                 hom_count integer, het_count integer, hemi_count integer,
-                research_ac integer, research_an integer, research_hom integer, research_het integer, research_hemi integer
+                research_ac integer, research_an integer, research_hom integer, research_het integer, research_hemi integer,
+                aggregates jsonb
              ) ON COMMIT DROP",
         )
         .execute(&mut *transaction)
@@ -155,6 +156,30 @@ impl Store {
         let loaded = copy_sites(&mut transaction, reader, objectors, progress).await?;
 
         let merge_started = std::time::Instant::now();
+        let aggregate = loaded.aggregate_alleles > 0;
+        let other_kind: bool = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM analyses WHERE dataset_id = $1 AND id <> $2 AND aggregate <> $3) AS mixed",
+        )
+        .bind(&dataset.id)
+        .bind(analysis_id)
+        .bind(aggregate)
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_get("mixed")?;
+        if other_kind {
+            let (this, that) = if aggregate {
+                ("aggregate counts", "genotypes")
+            } else {
+                ("genotypes", "aggregate counts")
+            };
+            return Err(StoreError::Input {
+                path: display_path,
+                message: format!(
+                    "this file carries {this} but dataset {} holds files with {that}: put them in separate datasets",
+                    dataset.id
+                ),
+            });
+        }
         let new_variants = sqlx::query(
             "INSERT INTO variants (contig, start, \"end\", reference, alternate, variant_type)
              SELECT DISTINCT contig, start, \"end\", reference, alternate, variant_type FROM staging
@@ -215,10 +240,32 @@ impl Store {
         .bind(&dataset.id)
         .execute(&mut *transaction)
         .await?;
-        sqlx::query("UPDATE analyses SET record_count = $2, allele_count = $3 WHERE id = $1")
+        if aggregate {
+            sqlx::query(
+                "INSERT INTO aggregate_counts
+                    (variant_id, dataset_id, population, allele_count, allele_number, homozygous, heterozygous, hemizygous)
+                 SELECT v.id, $1, a.population, a.allele_count, a.allele_number, a.homozygous, a.heterozygous, a.hemizygous
+                 FROM staging s
+                 JOIN variants v USING (contig, start, reference, alternate)
+                 CROSS JOIN LATERAL jsonb_to_recordset(s.aggregates) AS a(population text, allele_count bigint,
+                     allele_number bigint, homozygous bigint, heterozygous bigint, hemizygous bigint)
+                 WHERE s.aggregates IS NOT NULL
+                 ON CONFLICT (variant_id, dataset_id, population) DO UPDATE SET
+                    allele_count = aggregate_counts.allele_count + excluded.allele_count,
+                    allele_number = aggregate_counts.allele_number + excluded.allele_number,
+                    homozygous = aggregate_counts.homozygous + excluded.homozygous,
+                    heterozygous = aggregate_counts.heterozygous + excluded.heterozygous,
+                    hemizygous = aggregate_counts.hemizygous + excluded.hemizygous",
+            )
+            .bind(&dataset.id)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        sqlx::query("UPDATE analyses SET record_count = $2, allele_count = $3, aggregate = $4 WHERE id = $1")
             .bind(analysis_id)
             .bind(loaded.records_read as i64)
             .bind(loaded.alleles as i64)
+            .bind(aggregate)
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;
@@ -543,6 +590,8 @@ async fn store_samples(
 struct Loaded {
     records_read: u64,
     alleles: u64,
+    /// Alleles whose counts came from INFO (an aggregate file).
+    aggregate_alleles: u64,
     skipped: SkipCounts,
 }
 
@@ -561,6 +610,7 @@ async fn copy_sites(
         let mut chunk = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
         let mut row = String::with_capacity(4096);
         let mut alleles = 0u64;
+        let mut aggregate_alleles = 0u64;
         while reader.next_site(&mut site)? {
             let objector_allele_number = site.allele_number_of(&objectors);
             for calls in &site.alleles {
@@ -568,6 +618,9 @@ async fn copy_sites(
                 encode_row(&mut row, &site, calls, &objectors, objector_allele_number)?;
                 chunk.extend_from_slice(row.as_bytes());
                 alleles += 1;
+                if !calls.aggregates.is_empty() {
+                    aggregate_alleles += 1;
+                }
             }
             if chunk.len() >= COPY_CHUNK_BYTES {
                 if let Some(progress) = &progress {
@@ -589,6 +642,7 @@ async fn copy_sites(
         Ok(Loaded {
             records_read: reader.records_read(),
             alleles,
+            aggregate_alleles,
             skipped: reader.skipped().clone(),
         })
     });
@@ -597,7 +651,7 @@ async fn copy_sites(
         .copy_in_raw(
             "COPY staging (contig, start, \"end\", reference, alternate, variant_type, allele_count, allele_number,
                 homozygous, heterozygous, hemizygous, one_called, none_called, hom_count, het_count, hemi_count,
-                research_ac, research_an, research_hom, research_het, research_hemi)
+                research_ac, research_an, research_hom, research_het, research_hemi, aggregates)
              FROM STDIN",
         )
         .await?;
@@ -635,16 +689,22 @@ fn encode_row(
     let contig = site.contig.map(|contig| contig.name()).unwrap_or_default();
     let allele = &calls.allele;
     let format_error = |error: std::fmt::Error| StoreError::Internal(error.to_string());
+    let aggregate_total = calls
+        .aggregates
+        .iter()
+        .find(|aggregate| aggregate.population == "Total");
+    let (allele_count, allele_number) = match aggregate_total {
+        Some(total) => (total.allele_count.unwrap_or(0), total.allele_number.unwrap_or(0)),
+        None => (i64::from(calls.allele_count), i64::from(site.allele_number)),
+    };
     write!(
         row,
-        "{contig}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t",
+        "{contig}\t{}\t{}\t{}\t{}\t{}\t{allele_count}\t{allele_number}\t",
         allele.start,
         allele.end(),
         allele.reference,
         allele.alternate,
         allele.variant_type().beacon_term(),
-        calls.allele_count,
-        site.allele_number
     )
     .map_err(format_error)?;
     for bitmap in [
@@ -656,6 +716,21 @@ fn encode_row(
     ] {
         push_bytea(row, bitmap)?;
         row.push('\t');
+    }
+    if let Some(total) = aggregate_total {
+        // An aggregate file: its stated Total is both scopes' total (no individuals behind it).
+        let homozygous = total.homozygous.unwrap_or(0);
+        let heterozygous = total.heterozygous.unwrap_or(0);
+        let hemizygous = total.hemizygous.unwrap_or(0);
+        let json = serde_json::to_string(&calls.aggregates)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        // COPY text format: backslashes are escapes, so they are doubled.
+        let json = json.replace('\\', "\\\\");
+        return writeln!(
+            row,
+            "{homozygous}\t{heterozygous}\t{hemizygous}\t{allele_count}\t{allele_number}\t{homozygous}\t{heterozygous}\t{hemizygous}\t{json}"
+        )
+        .map_err(format_error);
     }
     let (homozygous, heterozygous, hemizygous) = (
         calls.homozygous.len(),
@@ -669,7 +744,7 @@ fn encode_row(
     let objector_allele_count = 2 * objector_homozygous + objector_heterozygous + objector_hemizygous;
     writeln!(
         row,
-        "{homozygous}\t{heterozygous}\t{hemizygous}\t{}\t{}\t{}\t{}\t{}",
+        "{homozygous}\t{heterozygous}\t{hemizygous}\t{}\t{}\t{}\t{}\t{}\t\\N",
         u64::from(calls.allele_count) - objector_allele_count,
         u64::from(site.allele_number) - objector_allele_number,
         homozygous - objector_homozygous,

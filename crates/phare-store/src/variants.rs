@@ -35,9 +35,10 @@ pub struct StratumCounts {
     pub stratum: String,
     pub allele_count: i64,
     pub allele_number: i64,
-    pub homozygous: i64,
-    pub heterozygous: i64,
-    pub hemizygous: i64,
+    /// Zygosity counts; `None` when an aggregate file does not state them.
+    pub homozygous: Option<i64>,
+    pub heterozygous: Option<i64>,
+    pub hemizygous: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -264,8 +265,14 @@ impl Store {
         for row in &carriers {
             let variant_id: i64 = row.try_get("variant_id")?;
             let analysis_id: i64 = row.try_get("analysis_id")?;
-            let allele_number: i32 = row.try_get("allele_number")?;
-            let [homozygous, heterozygous, hemizygous, one_called, none_called] = [
+            let file_allele_number: i32 = row.try_get("allele_number")?;
+            let [
+                homozygous_set,
+                heterozygous_set,
+                hemizygous_set,
+                one_called,
+                none_called,
+            ] = [
                 "homozygous",
                 "heterozygous",
                 "hemizygous",
@@ -277,7 +284,7 @@ impl Store {
                 RoaringBitmap::deserialize_from(bytes.as_slice()).unwrap_or_default()
             });
             // A sites-only record has no calls at all: it says nothing about these samples.
-            let genotyped = allele_number > 0 || !none_called.is_empty();
+            let genotyped = file_allele_number > 0 || !none_called.is_empty();
             let Some(label_sets) = labels.get(&analysis_id) else {
                 continue;
             };
@@ -290,23 +297,49 @@ impl Store {
                 } else {
                     0
                 };
+                let homozygous = homozygous_set.intersection_len(samples) as i64;
+                let heterozygous = heterozygous_set.intersection_len(samples) as i64;
+                let hemizygous = hemizygous_set.intersection_len(samples) as i64;
                 let counts = per_label.entry(label.clone()).or_insert_with(|| StratumCounts {
                     stratum: label.clone(),
                     allele_count: 0,
                     allele_number: 0,
-                    homozygous: 0,
-                    heterozygous: 0,
-                    hemizygous: 0,
+                    homozygous: Some(0),
+                    heterozygous: Some(0),
+                    hemizygous: Some(0),
                 });
-                let homozygous = homozygous.intersection_len(samples) as i64;
-                let heterozygous = heterozygous.intersection_len(samples) as i64;
-                let hemizygous = hemizygous.intersection_len(samples) as i64;
                 counts.allele_count += 2 * homozygous + heterozygous + hemizygous;
                 counts.allele_number += allele_number as i64;
-                counts.homozygous += homozygous;
-                counts.heterozygous += heterozygous;
-                counts.hemizygous += hemizygous;
+                counts.homozygous = counts.homozygous.map(|sum| sum + homozygous);
+                counts.heterozygous = counts.heterozygous.map(|sum| sum + heterozygous);
+                counts.hemizygous = counts.hemizygous.map(|sum| sum + hemizygous);
             }
+        }
+        // Aggregate files state their populations' counts directly.
+        let aggregates = sqlx::query(
+            "SELECT variant_id, population, allele_count, allele_number, homozygous, heterozygous, hemizygous
+             FROM aggregate_counts
+             WHERE dataset_id = $1 AND variant_id = ANY($2)
+               AND allele_count IS NOT NULL AND allele_number IS NOT NULL",
+        )
+        .bind(dataset_id)
+        .bind(variant_ids)
+        .fetch_all(self.pool())
+        .await?;
+        for row in &aggregates {
+            let variant_id: i64 = row.try_get("variant_id")?;
+            let population: String = row.try_get("population")?;
+            tallies.entry(variant_id).or_default().insert(
+                population.clone(),
+                StratumCounts {
+                    stratum: population,
+                    allele_count: row.try_get("allele_count")?,
+                    allele_number: row.try_get("allele_number")?,
+                    homozygous: row.try_get("homozygous")?,
+                    heterozygous: row.try_get("heterozygous")?,
+                    hemizygous: row.try_get("hemizygous")?,
+                },
+            );
         }
         Ok(tallies
             .into_iter()

@@ -74,9 +74,9 @@ async fn counts(
         return Some((
             counts.allele_count,
             counts.allele_number,
-            counts.homozygous,
-            counts.heterozygous,
-            counts.hemizygous,
+            counts.homozygous.unwrap_or(-1),
+            counts.heterozygous.unwrap_or(-1),
+            counts.hemizygous.unwrap_or(-1),
         ));
     }
     let prefix = if scope == "research" { "research_" } else { "" };

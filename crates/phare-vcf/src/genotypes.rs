@@ -8,6 +8,8 @@
 use phare_domain::{Allele, Contig};
 use roaring::RoaringBitmap;
 
+use crate::aggregates::PopulationAggregate;
+
 /// One VCF record after splitting: its alleles and the calls at the site.
 #[derive(Clone, Debug, Default)]
 pub struct Site {
@@ -37,6 +39,8 @@ pub struct AlleleCalls {
     pub homozygous: RoaringBitmap,
     pub heterozygous: RoaringBitmap,
     pub hemizygous: RoaringBitmap,
+    /// Counts read from INFO when the record has no genotypes (aggregate files).
+    pub aggregates: Vec<PopulationAggregate>,
 }
 
 impl AlleleCalls {
@@ -48,6 +52,7 @@ impl AlleleCalls {
             homozygous: RoaringBitmap::new(),
             heterozygous: RoaringBitmap::new(),
             hemizygous: RoaringBitmap::new(),
+            aggregates: Vec::new(),
         }
     }
 }

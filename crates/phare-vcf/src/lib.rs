@@ -1,12 +1,14 @@
 //! Streaming VCF/BCF reading for ingestion: each record is split into its alternate alleles,
 //! normalised, and reduced to allele counts and per-sample carrier sets, in bounded memory.
 
+mod aggregates;
 mod error;
 mod format;
 mod genotypes;
 mod limits;
 mod reader;
 
+pub use aggregates::PopulationAggregate;
 pub use error::{Location, VcfError};
 pub use format::InputFormat;
 pub use genotypes::{AlleleCalls, Site};

@@ -12,6 +12,7 @@ use noodles_vcf::variant::record::{AlternateBases as _, Filters as _, Samples as
 use phare_domain::{Allele, AlleleError, Assembly, Contig};
 use roaring::RoaringBitmap;
 
+use crate::aggregates::AggregatePlan;
 use crate::error::{Location, VcfError};
 use crate::format::InputFormat;
 use crate::genotypes::{AlleleCalls, Site};
@@ -85,6 +86,8 @@ struct Decoder {
     haploid_samples: RoaringBitmap,
     last_position: Option<(Contig, u64)>,
     contigs_seen: HashSet<Contig>,
+    /// INFO count fields, when the header declares `AC` and `AN`.
+    aggregates: Option<AggregatePlan>,
 }
 
 /// A record of either container: text VCF takes the fast genotype path.
@@ -286,6 +289,7 @@ impl VariantReader {
                 ),
             ));
         }
+        let aggregates = AggregatePlan::from_header(&header);
         Ok(Self {
             path: path.to_path_buf(),
             format,
@@ -298,6 +302,7 @@ impl VariantReader {
                 haploid_samples: RoaringBitmap::new(),
                 last_position: None,
                 contigs_seen: HashSet::new(),
+                aggregates,
             },
             header_lines,
             records_read: 0,
@@ -475,6 +480,14 @@ impl Decoder {
                 self.count_calls_text(text, line, site, alternate_count, haploid_region)?
             }
             RecordRef::Bcf(binary) => self.count_calls(binary, site, alternate_count, haploid_region)?,
+        }
+        // Without genotypes, the counts the file states in INFO (if it states any).
+        if !site.genotyped
+            && let Some(plan) = &self.aggregates
+        {
+            for calls in &mut site.alleles {
+                calls.aggregates = plan.read(&self.header, record, calls.alt_index)?;
+            }
         }
         Ok(true)
     }
