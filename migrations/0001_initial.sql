@@ -73,7 +73,9 @@ CREATE TABLE variants (
     reference       text NOT NULL,
     alternate       text NOT NULL,
     variant_type    text NOT NULL,
-    UNIQUE (contig, start, reference, alternate)
+    -- "end" is part of the key only for symbolic structural alleles (two <DEL> at one position
+    -- with different ends); for sequence alleles it follows from start and reference.
+    UNIQUE (contig, start, "end", reference, alternate)
 );
 
 -- Longest reference span per contig: bounds the index scan of range (overlap) queries.

@@ -92,9 +92,10 @@ pub struct QueryRequest {
     pub summary: Value,
 }
 
-/// `variantType` values of the alleles this node stores (symbolic and structural variants are
-/// not stored yet, so their terms would always miss: they are refused rather than ignored).
-const VARIANT_TYPES: &[&str] = &["SNP", "MNP", "INS", "DEL", "INDEL"];
+/// `variantType` values of the alleles this node stores (sequence alleles, and the symbolic
+/// structural types `DEL`, `DUP`, `INS`, `INV`, `CNV`); any other term would always miss, so it
+/// is refused rather than ignored.
+const VARIANT_TYPES: &[&str] = &["SNP", "MNP", "INS", "DEL", "INDEL", "DUP", "INV", "CNV"];
 
 /// Genomic parameters this node understands.
 const SUPPORTED: &[&str] = &[
@@ -628,7 +629,7 @@ mod tests {
                 "`requestedGranularity`",
             ),
             ("referenceName=1&start=10&end=20&limit=1001", "`limit`"),
-            ("referenceName=1&start=10&end=20&variantType=CNV", "`variantType`"),
+            ("referenceName=1&start=10&end=20&variantType=BND", "`variantType`"),
             ("geneId=BRCA1", "`geneId`"),
             ("referenceName=1&start=10,20&end=30,40", "bracket"),
         ];

@@ -75,16 +75,78 @@ pub struct PopulationCounts {
     pub hemizygous: Option<i64>,
 }
 
+/// Where a record's counts come from, for `frequencyInPopulations`.
+#[derive(Clone, Copy, Debug)]
+pub struct CountSource<'a> {
+    pub dataset_id: &'a str,
+    pub url: &'a str,
+}
+
 /// A `genomicVariation` record: VRS allele, HGVS id and the 1+MG allele-frequency profile.
 pub fn variant_record(
     allele: &Allele,
     refseq_accession: &str,
     variant_type: &str,
-    dataset_id: &str,
-    dataset_url: &str,
+    source: CountSource<'_>,
     populations: &[PopulationCounts],
 ) -> Value {
     let (start, end, state) = allele.vrs_trimmed();
+    let record = json!({
+        "variantInternalId": format!("{refseq_accession}:{}:{}:{}", allele.start, allele.reference, allele.alternate),
+        "variation": {
+            "type": "Allele",
+            "location": sequence_location(refseq_accession, start, end),
+            "state": { "type": "LiteralSequenceExpression", "sequence": state },
+        },
+        "identifiers": { "genomicHGVSId": allele.hgvs(refseq_accession) },
+        "info": {
+            "vcfStyle": {
+                "start": allele.start,
+                "end": allele.end(),
+                "referenceBases": allele.reference,
+                "alternateBases": allele.alternate,
+                "variantType": variant_type,
+            }
+        },
+    });
+    with_frequencies(record, source, populations)
+}
+
+/// A record for a symbolic structural allele (`<DEL>`, `<DUP>`, …): no sequence to state, so
+/// the specification's legacy form (variant type and span) rather than a VRS allele.
+pub fn structural_variant_record(
+    refseq_accession: &str,
+    start: u64,
+    end: u64,
+    variant_type: &str,
+    source: CountSource<'_>,
+    populations: &[PopulationCounts],
+) -> Value {
+    let record = json!({
+        "variantInternalId": format!("{refseq_accession}:{start}-{end}:<{variant_type}>"),
+        "variation": {
+            "variantType": variant_type,
+            "alternateBases": "",
+            "location": sequence_location(refseq_accession, start, end),
+        },
+    });
+    with_frequencies(record, source, populations)
+}
+
+fn sequence_location(refseq_accession: &str, start: u64, end: u64) -> Value {
+    json!({
+        "type": "SequenceLocation",
+        "sequence_id": format!("refseq:{refseq_accession}"),
+        "interval": {
+            "type": "SequenceInterval",
+            "start": { "type": "Number", "value": start },
+            "end": { "type": "Number", "value": end },
+        },
+    })
+}
+
+/// Adds `frequencyInPopulations` (1+MG profile): one entry per population with an allele number.
+fn with_frequencies(mut record: Value, source: CountSource<'_>, populations: &[PopulationCounts]) -> Value {
     let frequencies: Vec<Value> = populations
         .iter()
         .filter(|counts| counts.allele_number > 0)
@@ -107,40 +169,14 @@ pub fn variant_record(
             frequency
         })
         .collect();
-    let mut record = json!({
-        "variantInternalId": format!("{refseq_accession}:{}:{}:{}", allele.start, allele.reference, allele.alternate),
-        "variation": {
-            "type": "Allele",
-            "location": {
-                "type": "SequenceLocation",
-                "sequence_id": format!("refseq:{refseq_accession}"),
-                "interval": {
-                    "type": "SequenceInterval",
-                    "start": { "type": "Number", "value": start },
-                    "end": { "type": "Number", "value": end },
-                },
-            },
-            "state": { "type": "LiteralSequenceExpression", "sequence": state },
-        },
-        "identifiers": { "genomicHGVSId": allele.hgvs(refseq_accession) },
-        "info": {
-            "vcfStyle": {
-                "start": allele.start,
-                "end": allele.end(),
-                "referenceBases": allele.reference,
-                "alternateBases": allele.alternate,
-                "variantType": variant_type,
-            }
-        },
-    });
     if !frequencies.is_empty()
         && let Some(object) = record.as_object_mut()
     {
         object.insert(
             "frequencyInPopulations".into(),
             json!([{
-                "source": format!("Phare dataset {dataset_id}"),
-                "sourceReference": dataset_url,
+                "source": format!("Phare dataset {}", source.dataset_id),
+                "sourceReference": source.url,
                 "frequencies": frequencies,
             }]),
         );

@@ -5,7 +5,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Json;
 use phare_access::{Caller, DatasetPolicy, answer_granularity};
-use phare_beacon::response::{DatasetAnswer, PopulationCounts, query_response, variant_record};
+use phare_beacon::response::{
+    CountSource, DatasetAnswer, PopulationCounts, query_response, structural_variant_record, variant_record,
+};
 use phare_beacon::{BeaconError, GenomicQuery, QueryRequest};
 use phare_domain::{Allele, Assembly, Granularity};
 use phare_store::{Dataset, VariantMatch, VariantSearch};
@@ -221,11 +223,8 @@ fn search_for(query: &GenomicQuery, contig: &str) -> Result<VariantSearch, Beaco
 
 fn record(state: &AppState, dataset: &Dataset, variant: &VariantMatch) -> Option<Value> {
     let contig = dataset.assembly.contig(&variant.contig)?;
-    let allele = Allele {
-        start: u64::try_from(variant.start).ok()?,
-        reference: variant.reference.clone(),
-        alternate: variant.alternate.clone(),
-    };
+    let accession = contig.refseq_accession(dataset.assembly);
+    let start = u64::try_from(variant.start).ok()?;
     let populations: Vec<PopulationCounts> = variant
         .strata
         .iter()
@@ -238,12 +237,31 @@ fn record(state: &AppState, dataset: &Dataset, variant: &VariantMatch) -> Option
             hemizygous: counts.hemizygous,
         })
         .collect();
+    let source = CountSource {
+        dataset_id: &dataset.id,
+        url: &state.identity().base_url,
+    };
+    if variant.alternate.starts_with('<') {
+        let end = u64::try_from(variant.end).ok()?;
+        return Some(structural_variant_record(
+            accession,
+            start,
+            end,
+            &variant.variant_type,
+            source,
+            &populations,
+        ));
+    }
+    let allele = Allele {
+        start,
+        reference: variant.reference.clone(),
+        alternate: variant.alternate.clone(),
+    };
     Some(variant_record(
         &allele,
-        contig.refseq_accession(dataset.assembly),
+        accession,
         &variant.variant_type,
-        &dataset.id,
-        &state.identity().base_url,
+        source,
         &populations,
     ))
 }

@@ -593,3 +593,47 @@ async fn a_dataset_holds_genotype_files_or_aggregate_files_not_both() {
     assert!(error.to_string().contains("separate datasets"), "{error}");
     assert_eq!(app.store.analyses("mixed").await.expect("analyses").len(), 1);
 }
+
+#[tokio::test]
+async fn structural_variants_are_found_by_their_span_and_type() {
+    let app = spawn_app(&[("sv", Granularity::Record, "sv.vcf")]).await;
+    let count = |query: &'static str| {
+        let app = &app;
+        async move {
+            let (status, document) = app
+                .get(&format!(
+                    "/g_variants?referenceName=1&{query}&requestedGranularity=count"
+                ))
+                .await;
+            assert_eq!(status, 200, "{query}: {document:#}");
+            document["responseSummary"]["numTotalResults"]
+                .as_i64()
+                .expect("count")
+        }
+    };
+    // By hand (tests/data/README.md): DEL [10000, 15000), DUP [20000, 23000), INS [29999, 30000),
+    // INV [40000, 41000); the breakend and <NON_REF> are not stored.
+    assert_eq!(count("start=12000&end=12001").await, 1);
+    assert_eq!(count("start=14999&end=15000").await, 1);
+    assert_eq!(count("start=15000&end=15001").await, 0);
+    assert_eq!(count("start=22999&end=23000&variantType=DUP").await, 1);
+    assert_eq!(count("start=0&end=100000").await, 4);
+    assert_eq!(count("start=0&end=100000&variantType=INV").await, 1);
+    assert_eq!(count("start=49000&end=61000").await, 0);
+    let (_, document) = app
+        .get("/g_variants?referenceName=1&start=11000&end=11001&requestedGranularity=record")
+        .await;
+    assert_valid_query("record", &document);
+    let record = &document["response"]["resultSets"][0]["results"][0];
+    assert_eq!(record["variation"]["variantType"], "DEL");
+    assert_eq!(
+        record["variation"]["location"]["interval"]["start"]["value"],
+        10000
+    );
+    assert_eq!(record["variation"]["location"]["interval"]["end"]["value"], 15000);
+    let total = &record["frequencyInPopulations"][0]["frequencies"][0];
+    assert_eq!(
+        (total["alleleCount"].clone(), total["alleleNumber"].clone()),
+        (json!(1), json!(4))
+    );
+}

@@ -183,8 +183,8 @@ impl Store {
         let new_variants = sqlx::query(
             "INSERT INTO variants (contig, start, \"end\", reference, alternate, variant_type)
              SELECT DISTINCT contig, start, \"end\", reference, alternate, variant_type FROM staging
-             ORDER BY contig, start, reference, alternate
-             ON CONFLICT (contig, start, reference, alternate) DO NOTHING",
+             ORDER BY contig, start, \"end\", reference, alternate
+             ON CONFLICT (contig, start, \"end\", reference, alternate) DO NOTHING",
         )
         .execute(&mut *transaction)
         .await?
@@ -202,7 +202,7 @@ impl Store {
                  one_called, none_called)
              SELECT v.id, $1, s.allele_count, s.allele_number, s.homozygous, s.heterozygous, s.hemizygous,
                  s.one_called, s.none_called
-             FROM staging s JOIN variants v USING (contig, start, reference, alternate)",
+             FROM staging s JOIN variants v USING (contig, start, \"end\", reference, alternate)",
         )
         .bind(analysis_id)
         .execute(&mut *transaction)
@@ -224,7 +224,7 @@ impl Store {
              SELECT v.id, $1, s.allele_count, s.allele_number, s.hom_count, s.het_count, s.hemi_count,
                     s.research_ac, s.research_an, s.research_hom, s.research_het, s.research_hemi
              FROM staging s
-             JOIN variants v USING (contig, start, reference, alternate)
+             JOIN variants v USING (contig, start, \"end\", reference, alternate)
              ON CONFLICT (variant_id, dataset_id) DO UPDATE SET
                 allele_count = variant_counts.allele_count + excluded.allele_count,
                 allele_number = variant_counts.allele_number + excluded.allele_number,
@@ -246,7 +246,7 @@ impl Store {
                     (variant_id, dataset_id, population, allele_count, allele_number, homozygous, heterozygous, hemizygous)
                  SELECT v.id, $1, a.population, a.allele_count, a.allele_number, a.homozygous, a.heterozygous, a.hemizygous
                  FROM staging s
-                 JOIN variants v USING (contig, start, reference, alternate)
+                 JOIN variants v USING (contig, start, \"end\", reference, alternate)
                  CROSS JOIN LATERAL jsonb_to_recordset(s.aggregates) AS a(population text, allele_count bigint,
                      allele_number bigint, homozygous bigint, heterozygous bigint, hemizygous bigint)
                  WHERE s.aggregates IS NOT NULL
@@ -697,14 +697,14 @@ fn encode_row(
         Some(total) => (total.allele_count.unwrap_or(0), total.allele_number.unwrap_or(0)),
         None => (i64::from(calls.allele_count), i64::from(site.allele_number)),
     };
+    let (end, variant_type) = match calls.structural {
+        Some(structural) => (structural.end, structural.kind),
+        None => (allele.end(), allele.variant_type().beacon_term()),
+    };
     write!(
         row,
-        "{contig}\t{}\t{}\t{}\t{}\t{}\t{allele_count}\t{allele_number}\t",
-        allele.start,
-        allele.end(),
-        allele.reference,
-        allele.alternate,
-        allele.variant_type().beacon_term(),
+        "{contig}\t{}\t{end}\t{}\t{}\t{variant_type}\t{allele_count}\t{allele_number}\t",
+        allele.start, allele.reference, allele.alternate,
     )
     .map_err(format_error)?;
     for bitmap in [

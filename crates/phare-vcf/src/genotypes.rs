@@ -41,6 +41,18 @@ pub struct AlleleCalls {
     pub hemizygous: RoaringBitmap,
     /// Counts read from INFO when the record has no genotypes (aggregate files).
     pub aggregates: Vec<PopulationAggregate>,
+    /// Set for a symbolic structural allele (`<DEL>`, `<DUP>`, …): its type and span.
+    pub structural: Option<StructuralVariant>,
+}
+
+/// A symbolic structural allele: the allele's `start` is its first affected base (VCF POS in
+/// 0-based terms, after the padding base; an insertion sits on its padding base) and `end` (0-based, exclusive) comes from INFO `END` or
+/// `SVLEN`, so range queries find the whole span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StructuralVariant {
+    /// `DEL`, `DUP`, `INS`, `INV` or `CNV`.
+    pub kind: &'static str,
+    pub end: u64,
 }
 
 impl AlleleCalls {
@@ -53,6 +65,7 @@ impl AlleleCalls {
             heterozygous: RoaringBitmap::new(),
             hemizygous: RoaringBitmap::new(),
             aggregates: Vec::new(),
+            structural: None,
         }
     }
 }

@@ -11,6 +11,6 @@ mod reader;
 pub use aggregates::PopulationAggregate;
 pub use error::{Location, VcfError};
 pub use format::InputFormat;
-pub use genotypes::{AlleleCalls, Site};
+pub use genotypes::{AlleleCalls, Site, StructuralVariant};
 pub use limits::Limits;
 pub use reader::{ReadOptions, SkipCounts, VariantReader};

@@ -15,7 +15,7 @@ use roaring::RoaringBitmap;
 use crate::aggregates::AggregatePlan;
 use crate::error::{Location, VcfError};
 use crate::format::InputFormat;
-use crate::genotypes::{AlleleCalls, Site};
+use crate::genotypes::{AlleleCalls, Site, StructuralVariant};
 use crate::limits::{Guard, Limits};
 
 #[derive(Clone, Debug)]
@@ -44,8 +44,10 @@ pub struct SkipCounts {
     pub filtered_records: u64,
     pub non_primary_contig_records: u64,
     pub reference_only_records: u64,
-    /// `<DEL>`, `*`, `<NON_REF>`, breakends: not stored by this first cut.
+    /// `*`, `<NON_REF>`, `<*>` and other symbolic alleles that are not variants or not stored.
     pub symbolic_alleles: u64,
+    /// Breakends (`G]17:198982]`): not stored.
+    pub breakends: u64,
 }
 
 enum Inner {
@@ -457,6 +459,42 @@ impl Decoder {
                     ),
                 ));
             }
+            if let Some(kind) = structural_kind(alternate) {
+                let end = record
+                    .variant_end(&self.header)
+                    .map_err(|error| ("INFO END".to_owned(), error.to_string()))?;
+                let mut end = usize::from(end) as u64;
+                if end <= position && kind != "INS" {
+                    // Before VCF 4.5, noodles takes END only; a file giving SVLEN alone spans it.
+                    end = position + structural_length(&self.header, record)?.unwrap_or(0);
+                }
+                if end < position {
+                    return Err((
+                        "INFO END".into(),
+                        format!("end {end} is before the position {position}"),
+                    ));
+                }
+                // An insertion has no reference span: like a sequence insertion it is placed on
+                // its padding base. The other types span the bases after the padding base.
+                let (start, end) = if kind == "INS" {
+                    (position - 1, position)
+                } else {
+                    (position, end)
+                };
+                let allele = Allele {
+                    start,
+                    reference: reference.clone(),
+                    alternate: format!("<{kind}>"),
+                };
+                let mut calls = AlleleCalls::new(allele, offset + 1);
+                calls.structural = Some(StructuralVariant { kind, end });
+                site.alleles.push(calls);
+                continue;
+            }
+            if alternate.contains('[') || alternate.contains(']') {
+                self.skipped.breakends += 1;
+                continue;
+            }
             if is_symbolic(alternate) {
                 self.skipped.symbolic_alleles += 1;
                 continue;
@@ -632,14 +670,49 @@ fn reference_bases(record: &dyn noodles_vcf::variant::Record) -> Result<String, 
     Ok(reference)
 }
 
-/// Alleles that name no concrete sequence: symbolic (`<DEL>`, `<NON_REF>`, `<*>`), the spanning
-/// deletion `*`, the missing `.` and breakends (`G]17:198982]`).
+/// `|SVLEN|` of a record (first value), when the file gives it.
+fn structural_length(
+    header: &noodles_vcf::Header,
+    record: &dyn noodles_vcf::variant::Record,
+) -> Result<Option<u64>, (String, String)> {
+    use noodles_vcf::variant::record::Info as _;
+    use noodles_vcf::variant::record::info::field::Value as InfoValue;
+    use noodles_vcf::variant::record::info::field::value::Array;
+    let info = record.info();
+    let Some(value) = info.get(header, "SVLEN") else {
+        return Ok(None);
+    };
+    let value = value.map_err(|error| ("INFO SVLEN".to_owned(), error.to_string()))?;
+    let length = match value {
+        Some(InfoValue::Integer(length)) => Some(length),
+        Some(InfoValue::Array(Array::Integer(values))) => values
+            .iter()
+            .next()
+            .transpose()
+            .map_err(|error| ("INFO SVLEN".to_owned(), error.to_string()))?
+            .flatten(),
+        _ => None,
+    };
+    Ok(length.map(|length| u64::from(length.unsigned_abs())))
+}
+
+/// The structural types stored (the first part of `<DEL:ME:ALU>`, `<DUP:TANDEM>`, …).
+fn structural_kind(alternate: &str) -> Option<&'static str> {
+    let symbol = alternate.strip_prefix('<')?.strip_suffix('>')?;
+    match symbol.split(':').next()? {
+        "DEL" => Some("DEL"),
+        "DUP" => Some("DUP"),
+        "INS" => Some("INS"),
+        "INV" => Some("INV"),
+        "CNV" => Some("CNV"),
+        _ => None,
+    }
+}
+
+/// Alleles that name no concrete sequence and are not stored: other symbolic alleles
+/// (`<NON_REF>`, `<*>`), the spanning deletion `*` and the missing `.`.
 fn is_symbolic(alternate: &str) -> bool {
-    alternate.starts_with('<')
-        || alternate == "*"
-        || alternate == "."
-        || alternate.contains('[')
-        || alternate.contains(']')
+    alternate.starts_with('<') || alternate == "*" || alternate == "."
 }
 
 /// The dataset's assembly decides contig lengths: a GRCh37 file declared into a GRCh38 dataset

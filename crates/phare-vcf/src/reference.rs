@@ -253,11 +253,12 @@ impl ReferenceGenome {
         if genome.eq_ignore_ascii_case(allele.reference.as_bytes()) {
             return Ok(());
         }
+        let expected = String::from_utf8_lossy(genome).into_owned();
         Err(ReferenceError::Mismatch {
             path: self.path.clone(),
             contig: contig.name(),
             position: allele.start + 1,
-            expected: String::from_utf8_lossy(genome).into_owned(),
+            expected,
             found: allele.reference.clone(),
         })
     }
@@ -376,9 +377,7 @@ impl ReferenceGenome {
             });
         }
         let window_start = start.saturating_sub(self.window_size / 4);
-        let window_end = end
-            .max(window_start.saturating_add(self.window_size))
-            .min(length);
+        let window_end = end.max(window_start.saturating_add(self.window_size)).min(length);
         if window_start == window_end {
             return Ok(Window {
                 contig,
@@ -425,7 +424,12 @@ fn to_position(position: u64) -> io::Result<Position> {
     usize::try_from(position)
         .ok()
         .and_then(Position::new)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid position {position}")))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid position {position}"),
+            )
+        })
 }
 
 fn bases_to_string(bases: VecDeque<u8>) -> String {
@@ -438,4 +442,469 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     name.push(".");
     name.push(suffix);
     PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Fixtures: `tests/data/reference/` (see its README.md). `mini.fa` holds `chr1` (310 bases),
+    //! `chrX` (200 bases) and an unplaced `chrUn_KI270302v1`, 60 bases a line. Its landmarks,
+    //! 0-based:
+    //!
+    //! ```text
+    //! chr1  36..52   TCCG CACACACA TTTA   39 = G, CA x4 at 40..47, 48 = T
+    //! chr1  96..108  ATA G AAAAA TCC      99 = G, A x5 at 100..104, 105 = T
+    //! chr1  149      C                    (an SNV site)
+    //! chr1  196..228 GGCA TGTG…TG CGGT    199 = A, TG x12 at 200..223, 224 = C
+    //! chr1  250..260 acgtacgtac           soft-masked (lowercase)
+    //! chrX  0..7     CACACA G             CA x3 at 0..5, 6 = G
+    //! chrX  60..66   T GGGG A             60 = T, G x4 at 61..64
+    //! ```
+    //!
+    //! Every left-alignment below was worked by hand, then `bcftools norm -f mini.fa
+    //! indels.vcf` (bcftools 1.16) gave the same alleles for every record of `indels.vcf`;
+    //! `left_alignment_agrees_with_bcftools_norm` re-runs it whenever bcftools is on PATH.
+
+    use std::process::Command;
+
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/reference")
+            .join(name)
+    }
+
+    fn contig(name: &str) -> Contig {
+        Assembly::Grch38.contig(name).expect("primary contig")
+    }
+
+    fn mini() -> ReferenceGenome {
+        ReferenceGenome::open(&fixture("mini.fa"), Assembly::Grch38).expect("open mini.fa")
+    }
+
+    fn vcf(position: u64, reference: &str, alternate: &str) -> Allele {
+        Allele::from_vcf(position, reference, alternate).expect("valid allele")
+    }
+
+    type Case = (
+        &'static str,
+        &'static str,
+        u64,
+        &'static str,
+        &'static str,
+        u64,
+        &'static str,
+        &'static str,
+    );
+
+    /// `(ID, CHROM, POS, REF, ALT)` of `indels.vcf` → `(POS, REF, ALT)` left-aligned.
+    /// bcftools norm -f mini.fa agreed on every row (it keeps the soft-masked case of
+    /// `masked_del`, `CacgT`; Phare's alleles are uppercase).
+    #[rustfmt::skip]
+    const CASES: &[Case] = &[
+        ("noshift_del", "chr1", 10, "TAG", "T", 10, "TAG", "T"),
+        ("ca_del", "chr1", 46, "ACA", "A", 40, "GCA", "G"),
+        ("ca_ins", "chr1", 48, "A", "ACA", 40, "G", "GCA"),
+        ("long_del", "chr1", 60, "GACTTCGCACTCCTGTTCGGCT", "G", 60, "GACTTCGCACTCCTGTTCGGCT", "G"),
+        ("polya_del", "chr1", 103, "AAA", "A", 100, "GAA", "G"),
+        ("polya_ins", "chr1", 104, "A", "AA", 100, "G", "GA"),
+        ("snv", "chr1", 150, "C", "T", 150, "C", "T"),
+        ("tg_del10", "chr1", 204, "GTGTGTGTGTGTGTGTGTGTG", "G", 200, "ATGTGTGTGTGTGTGTGTGTG", "A"),
+        ("tg_del4", "chr1", 216, "GTGTGTGTG", "G", 200, "ATGTGTGTG", "A"),
+        ("tg_del", "chr1", 222, "GTG", "G", 200, "ATG", "A"),
+        ("tg_ins", "chr1", 224, "G", "GTGTG", 200, "A", "ATGTG"),
+        ("masked_del", "chr1", 254, "TACGT", "T", 250, "CACGT", "C"),
+        ("start_del", "chrX", 4, "ACA", "A", 1, "CAC", "C"),
+        ("start_ins", "chrX", 6, "A", "ACA", 1, "C", "CAC"),
+        ("polyg_ins", "chrX", 64, "G", "GG", 61, "T", "TG"),
+    ];
+
+    fn run_cases(genome: &mut ReferenceGenome, cases: &[Case]) {
+        for &(id, chrom, pos, reference, alternate, want_pos, want_ref, want_alt) in cases {
+            let aligned = genome
+                .left_align(contig(chrom), &vcf(pos, reference, alternate))
+                .unwrap_or_else(|error| panic!("{id}: {error}"));
+            assert_eq!(aligned, vcf(want_pos, want_ref, want_alt), "{id} ({genome:?})");
+        }
+    }
+
+    #[test]
+    fn hand_written_index_matches_the_one_noodles_builds() {
+        let built = fasta::fs::index(fixture("mini.fa")).expect("index mini.fa");
+        let written = fasta::fai::fs::read(fixture("mini.fa.fai")).expect("read mini.fa.fai");
+        assert_eq!(built, written);
+        // A bgzipped FASTA's .fai holds the offsets of the uncompressed text: the same file.
+        let written_gz = fasta::fai::fs::read(fixture("mini.fa.gz.fai")).expect("read .gz.fai");
+        assert_eq!(built, written_gz);
+    }
+
+    #[test]
+    fn chr_prefixed_names_resolve_and_other_sequences_are_ignored() {
+        let genome = mini();
+        assert_eq!(genome.contig_length(contig("1")), Some(310));
+        assert_eq!(genome.contig_length(contig("chrX")), Some(200));
+        assert_eq!(genome.contig_length(contig("Y")), None);
+        assert_eq!(
+            genome.sequences.len(),
+            2,
+            "chrUn_KI270302v1 is not a primary contig"
+        );
+        // GRCh37 spells chr1 and chrX the same way.
+        let grch37 = ReferenceGenome::open(&fixture("mini.fa"), Assembly::Grch37).expect("open");
+        assert_eq!(grch37.contig_length(contig("1")), Some(310));
+    }
+
+    #[test]
+    fn bases_are_zero_based_half_open_uppercase_and_cross_lines() {
+        let mut genome = mini();
+        assert_eq!(genome.bases(contig("X"), 0, 7).expect("bases"), b"CACACAG");
+        assert_eq!(genome.bases(contig("1"), 39, 49).expect("bases"), b"GCACACACAT");
+        // Line 1 of chr1 is bases 0..60: this range spans the line break.
+        assert_eq!(genome.bases(contig("1"), 55, 65).expect("bases"), b"TCAAGACTTC");
+        // Soft-masked bases come back uppercase.
+        assert_eq!(
+            genome.bases(contig("1"), 248, 262).expect("bases"),
+            b"TCACGTACGTACCG"
+        );
+        // The last base, and an empty range at the very end.
+        assert_eq!(genome.bases(contig("1"), 309, 310).expect("bases"), b"G");
+        assert_eq!(genome.bases(contig("1"), 310, 310).expect("bases"), b"");
+    }
+
+    #[test]
+    fn bad_ranges_and_absent_contigs_are_reported_with_contig_and_position() {
+        let mut genome = mini();
+        let error = genome.bases(contig("1"), 300, 311).expect_err("beyond the end");
+        assert!(
+            matches!(error, ReferenceError::OutOfBounds { length: 310, .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.starts_with("1:301-311 lies beyond the end of contig 1"),
+            "{message}"
+        );
+        assert!(message.contains("mini.fa (310 bases)"), "{message}");
+
+        let error = genome.bases(contig("2"), 0, 1).expect_err("no chr2");
+        assert!(matches!(error, ReferenceError::MissingContig { contig: "2", .. }));
+        assert!(
+            error.to_string().contains("has no sequence for contig 2"),
+            "{error}"
+        );
+
+        let error = genome.bases(contig("1"), 5, 4).expect_err("start after end");
+        assert!(matches!(error, ReferenceError::InvalidRange { .. }));
+    }
+
+    #[test]
+    fn opening_without_an_index_names_the_missing_file() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let fasta_path = directory.path().join("genome.fa");
+        std::fs::copy(fixture("mini.fa"), &fasta_path).expect("copy");
+        let error = ReferenceGenome::open(&fasta_path, Assembly::Grch38).expect_err("no .fai");
+        match &error {
+            ReferenceError::MissingIndex { path, index } => {
+                assert_eq!(path, &fasta_path);
+                assert_eq!(index, &directory.path().join("genome.fa.fai"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(message.contains("genome.fa.fai is missing"), "{message}");
+        assert!(message.contains("samtools faidx"), "{message}");
+
+        // A bgzipped FASTA needs its .gzi as well.
+        let gz_path = directory.path().join("genome.fa.gz");
+        std::fs::copy(fixture("mini.fa.gz"), &gz_path).expect("copy");
+        std::fs::copy(
+            fixture("mini.fa.gz.fai"),
+            directory.path().join("genome.fa.gz.fai"),
+        )
+        .expect("copy");
+        let error = ReferenceGenome::open(&gz_path, Assembly::Grch38).expect_err("no .gzi");
+        assert!(
+            error.to_string().contains("genome.fa.gz.gzi is missing"),
+            "{error}"
+        );
+
+        let error = ReferenceGenome::open(&directory.path().join("absent.fa"), Assembly::Grch38)
+            .expect_err("no file");
+        assert!(matches!(error, ReferenceError::Open { .. }));
+        assert!(error.to_string().contains("absent.fa"), "{error}");
+    }
+
+    #[test]
+    fn a_fasta_without_primary_chromosomes_is_refused() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let fasta_path = directory.path().join("decoys.fa");
+        std::fs::write(&fasta_path, ">chrUn_KI270302v1\nACGT\n>chrEBV\nACGT\n").expect("write");
+        let index = fasta::fs::index(&fasta_path).expect("index");
+        fasta::fai::fs::write(directory.path().join("decoys.fa.fai"), &index).expect("write fai");
+        let error = ReferenceGenome::open(&fasta_path, Assembly::Grch38).expect_err("no primary");
+        assert!(matches!(error, ReferenceError::NoPrimaryContigs { .. }));
+        assert!(
+            error.to_string().contains("primary chromosome of GRCh38"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn bgzipped_fasta_reads_the_same_bases() {
+        let mut plain = mini();
+        let mut compressed =
+            ReferenceGenome::open(&fixture("mini.fa.gz"), Assembly::Grch38).expect("open mini.fa.gz");
+        for (name, length) in [("1", 310), ("X", 200)] {
+            let plain_bases = plain.bases(contig(name), 0, length).expect("plain");
+            assert_eq!(plain_bases.len() as u64, length);
+            assert_eq!(
+                compressed.bases(contig(name), 0, length).expect("bgzf"),
+                plain_bases
+            );
+        }
+        run_cases(&mut compressed, CASES);
+    }
+
+    #[test]
+    fn check_reference_accepts_the_genome_and_reports_a_mismatch_one_based() {
+        let mut genome = mini();
+        genome
+            .check_reference(contig("1"), &vcf(46, "ACA", "A"))
+            .expect("REF matches");
+        // Soft-masked bases match uppercase REF.
+        genome
+            .check_reference(contig("1"), &vcf(254, "TACGT", "T"))
+            .expect("REF matches");
+        // chrX 0-based 12 is T (CACACAGAAGAAT…): POS 13 with REF G is wrong.
+        let error = genome
+            .check_reference(contig("X"), &vcf(13, "G", "A"))
+            .expect_err("mismatch");
+        match &error {
+            ReferenceError::Mismatch {
+                contig,
+                position,
+                expected,
+                found,
+                ..
+            } => {
+                assert_eq!((*contig, *position), ("X", 13));
+                assert_eq!((expected.as_str(), found.as_str()), ("T", "G"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(message.starts_with("reference mismatch at X:13:"), "{message}");
+        assert!(
+            message.contains("has `T` where the variant's REF is `G`"),
+            "{message}"
+        );
+        // A REF running past the end of the contig is out of bounds, not a mismatch.
+        let error = genome
+            .check_reference(contig("X"), &vcf(200, "GA", "G"))
+            .expect_err("past the end");
+        assert!(matches!(error, ReferenceError::OutOfBounds { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn deletion_of_one_unit_at_the_right_end_of_a_repeat_moves_to_the_leftmost_position() {
+        // chr1 39..49 = G CACACACA T. Deleting the last CA (0-based 46, 47), anchored on the A
+        // at 45, is POS 46 ACA>A. Both alleles end with A: drop it (AC>-) and prepend base 44
+        // (C): CAC>C at 44. End C = C: drop, prepend A (43): ACA>A at 43. Again: CAC>C at 42,
+        // ACA>A at 41, CAC>C at 40, then drop C and prepend base 39 (G): GCA>G at 39. A ≠ G:
+        // done. POS 40 GCA>G deletes the first CA of the run.
+        let mut genome = mini();
+        let aligned = genome
+            .left_align(contig("1"), &vcf(46, "ACA", "A"))
+            .expect("align");
+        assert_eq!(aligned, vcf(40, "GCA", "G"));
+        // The same unit inserted at the right end (POS 48 A>ACA) ends up at POS 40 G>GCA.
+        let aligned = genome
+            .left_align(contig("1"), &vcf(48, "A", "ACA"))
+            .expect("align");
+        assert_eq!(aligned, vcf(40, "G", "GCA"));
+    }
+
+    #[test]
+    fn insertion_in_a_poly_a_run_moves_to_just_before_the_run() {
+        // chr1 99..106 = G AAAAA T. One more A inserted after base 103: POS 104 A>AA. Ends
+        // A = A, REF has one base: drop, prepend base 102 (A): A>AA at 102, then at 101, 100,
+        // and at 99 the prepended base is G: G>GA, whose ends differ. POS 100 G>GA.
+        let mut genome = mini();
+        let aligned = genome
+            .left_align(contig("1"), &vcf(104, "A", "AA"))
+            .expect("align");
+        assert_eq!(aligned, vcf(100, "G", "GA"));
+        // Deleting two As written at the end of the run (POS 103 AAA>A) → POS 100 GAA>G.
+        let aligned = genome
+            .left_align(contig("1"), &vcf(103, "AAA", "A"))
+            .expect("align");
+        assert_eq!(aligned, vcf(100, "GAA", "G"));
+    }
+
+    #[test]
+    fn an_indel_at_the_start_of_a_contig_cannot_move_past_position_zero() {
+        // chrX 0..7 = CACACA G. Deleting the last CA (POS 4 ACA>A) walks left to CAC>C at
+        // 0-based 0: both still end with C, but the anchor cannot move before the contig.
+        // bcftools gives the same POS 1 CAC>C (it deletes bases 2-3, not 1-2).
+        let mut genome = mini();
+        let aligned = genome
+            .left_align(contig("X"), &vcf(4, "ACA", "A"))
+            .expect("align");
+        assert_eq!(aligned, vcf(1, "CAC", "C"));
+        let aligned = genome
+            .left_align(contig("X"), &vcf(6, "A", "ACA"))
+            .expect("align");
+        assert_eq!(aligned, vcf(1, "C", "CAC"));
+        // Already at position 0: unchanged.
+        let aligned = genome
+            .left_align(contig("X"), &vcf(1, "CAC", "C"))
+            .expect("align");
+        assert_eq!(aligned, vcf(1, "CAC", "C"));
+    }
+
+    #[test]
+    fn snvs_mnvs_and_unrepeated_indels_are_unchanged() {
+        let mut genome = mini();
+        let snv = vcf(150, "C", "T");
+        assert_eq!(genome.left_align(contig("1"), &snv).expect("snv"), snv);
+        // Not read at all: an SNV on a contig the FASTA lacks comes back as it is.
+        let elsewhere = vcf(1000, "A", "G");
+        assert_eq!(
+            genome.left_align(contig("2"), &elsewhere).expect("snv"),
+            elsewhere
+        );
+        let mnv = vcf(40, "CA", "TT");
+        assert_eq!(genome.left_align(contig("1"), &mnv).expect("mnv"), mnv);
+        // chr1 9..12 = TAG: the deleted AG ends with G, the anchor is T.
+        let deletion = vcf(10, "TAG", "T");
+        assert_eq!(genome.left_align(contig("1"), &deletion).expect("del"), deletion);
+    }
+
+    #[test]
+    fn left_align_refuses_an_indel_whose_ref_disagrees_with_the_genome() {
+        let mut genome = mini();
+        let error = genome
+            .left_align(contig("1"), &vcf(46, "GCA", "G"))
+            .expect_err("REF is ACA there");
+        assert!(
+            matches!(error, ReferenceError::Mismatch { position: 46, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn left_alignment_stops_before_an_n_anchor() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let fasta_path = directory.path().join("gap.fa");
+        // 0-based: NNNN at 0..4, CACACA at 4..10, G at 10.
+        std::fs::write(&fasta_path, ">chr2\nNNNNCACACAGT\n").expect("write");
+        let index = fasta::fs::index(&fasta_path).expect("index");
+        fasta::fai::fs::write(directory.path().join("gap.fa.fai"), &index).expect("write fai");
+        let mut genome = ReferenceGenome::open(&fasta_path, Assembly::Grch38).expect("open");
+        // POS 8 ACA>A walks to CAC>C at 0-based 4; the next anchor would be N.
+        let aligned = genome
+            .left_align(contig("2"), &vcf(8, "ACA", "A"))
+            .expect("align");
+        assert_eq!(aligned, vcf(5, "CAC", "C"));
+    }
+
+    #[test]
+    fn left_alignment_across_window_edges_gives_the_same_alleles() {
+        // TG deletion at the right end of the 12-unit repeat (POS 222 GTG>G, 0-based 221) with
+        // 16-base windows: checking REF reads [217, 233) (a quarter window, 4 bases, before
+        // 221); walking left needs base 216, outside, so [212, 228) is read, then [207, 223),
+        // [202, 218), [197, 213) to reach the anchor A at 199: POS 200 ATG>A.
+        let mut genome = mini().with_window_size(16);
+        let aligned = genome
+            .left_align(contig("1"), &vcf(222, "GTG", "G"))
+            .expect("align");
+        assert_eq!(aligned, vcf(200, "ATG", "A"));
+        let window = genome
+            .window
+            .as_ref()
+            .map(|window| (window.start, window.bases.len()));
+        assert_eq!(window, Some((197, 16)), "the last window read");
+        // A REF longer than the window (tg_del10, 21 bases; long_del, 22) is read whole.
+        let aligned = genome
+            .left_align(contig("1"), &vcf(204, "GTGTGTGTGTGTGTGTGTGTG", "G"))
+            .expect("align");
+        assert_eq!(aligned, vcf(200, "ATGTGTGTGTGTGTGTGTGTG", "A"));
+
+        // Every case, in file order and backwards, with windows from 1 base (one read per base)
+        // to the default: the same results.
+        let reversed: Vec<_> = CASES.iter().rev().copied().collect();
+        for window_size in [1, 2, 3, 5, 16, 17, 64, DEFAULT_WINDOW_SIZE] {
+            let mut genome = mini().with_window_size(window_size);
+            run_cases(&mut genome, CASES);
+            run_cases(&mut genome, &reversed);
+        }
+    }
+
+    #[test]
+    fn cases_table_matches_the_vcf_fixture() {
+        let text = std::fs::read_to_string(fixture("indels.vcf")).expect("read indels.vcf");
+        let records: Vec<(String, String, u64, String, String)> = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| {
+                let fields: Vec<&str> = line.split('\t').collect();
+                (
+                    fields[2].to_owned(),
+                    fields[0].to_owned(),
+                    fields[1].parse().expect("POS"),
+                    fields[3].to_owned(),
+                    fields[4].to_owned(),
+                )
+            })
+            .collect();
+        let table: Vec<(String, String, u64, String, String)> = CASES
+            .iter()
+            .map(|&(id, chrom, pos, reference, alternate, ..)| {
+                (id.into(), chrom.into(), pos, reference.into(), alternate.into())
+            })
+            .collect();
+        assert_eq!(records, table);
+    }
+
+    /// Re-runs `bcftools norm -f mini.fa indels.vcf` and compares with `left_align` record by
+    /// record; skipped (with a note) when bcftools is not installed.
+    #[test]
+    fn left_alignment_agrees_with_bcftools_norm() {
+        let output = match Command::new("bcftools")
+            .args(["norm", "--no-version", "-f"])
+            .arg(fixture("mini.fa"))
+            .arg(fixture("indels.vcf"))
+            .output()
+        {
+            Ok(output) => output,
+            Err(error) => {
+                eprintln!("skipping the bcftools cross-check: cannot run bcftools: {error}");
+                return;
+            }
+        };
+        assert!(
+            output.status.success(),
+            "bcftools norm failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let normalised = String::from_utf8(output.stdout).expect("utf-8");
+        let mut genome = mini();
+        let mut compared = 0;
+        for line in normalised.lines().filter(|line| !line.starts_with('#')) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let (chrom, pos, id, reference, alternate) =
+                (fields[0], fields[1], fields[2], fields[3], fields[4]);
+            let &(_, _, input_pos, input_ref, input_alt, ..) = CASES
+                .iter()
+                .find(|case| case.0 == id)
+                .unwrap_or_else(|| panic!("bcftools wrote an unknown record {id}"));
+            let ours = genome
+                .left_align(contig(chrom), &vcf(input_pos, input_ref, input_alt))
+                .expect("align");
+            let theirs = vcf(pos.parse().expect("POS"), reference, alternate);
+            assert_eq!(ours, theirs, "{id}");
+            compared += 1;
+        }
+        assert_eq!(compared, CASES.len());
+    }
 }
