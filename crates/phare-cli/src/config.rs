@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use phare_domain::Assembly;
 use phare_store::Limits;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,18 @@ pub struct Config {
     pub beacon: BeaconConfig,
     /// Limits on ingested files (`[limits]`, `PHARE_LIMITS__MAX_LINE_BYTES`, …).
     pub limits: Limits,
+    /// Reference genomes (FASTA with `.fai`) per assembly: with one, indels are left-aligned and
+    /// their REF checked at ingest (`[references]`, `PHARE_REFERENCES__GRCH38`).
+    pub references: References,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct References {
+    #[serde(rename = "grch38")]
+    pub grch38: Option<PathBuf>,
+    #[serde(rename = "grch37")]
+    pub grch37: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +72,7 @@ impl Default for Config {
                 environment: "dev".into(),
             },
             limits: Limits::default(),
+            references: References::default(),
         }
     }
 }
@@ -81,13 +95,22 @@ impl Config {
         {
             config.database_url = None;
         }
-        // The conventional variable, when Phare's own is not set.
-        if config.database_url.is_none() {
+        // The conventional variable, when Phare's own is not set at all (an empty
+        // PHARE_DATABASE_URL asks for the managed cluster and keeps it).
+        if config.database_url.is_none() && std::env::var_os("PHARE_DATABASE_URL").is_none() {
             config.database_url = std::env::var("DATABASE_URL")
                 .ok()
                 .filter(|url| !url.trim().is_empty());
         }
         Ok(config)
+    }
+
+    /// The reference genome configured for an assembly, if any.
+    pub fn reference_fasta(&self, assembly: Assembly) -> Option<PathBuf> {
+        match assembly {
+            Assembly::Grch38 => self.references.grch38.clone(),
+            Assembly::Grch37 => self.references.grch37.clone(),
+        }
     }
 
     /// The Beacon root as clients reach it, without a trailing slash.

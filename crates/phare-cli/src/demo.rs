@@ -77,6 +77,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> Result<()> {
             pass_only: true,
             progress: None,
             limits: config.limits.clone(),
+            reference_fasta: config.reference_fasta(Assembly::Grch38),
         })
         .await?;
     match outcome {
@@ -98,7 +99,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> Result<()> {
 fn examples(config: &Config, example: Option<&phare_store::VariantMatch>) -> String {
     let api = config.beacon_base_url();
     let mut text =
-        format!("\nPhare demo is serving at {api} — try:\n\n  curl -s {api}/info\n  curl -s {api}/map\n");
+        format!("\nPhare demo answers at {api} — try:\n\n  curl -s {api}/info\n  curl -s {api}/map\n");
     if let Some(variant) = example {
         let (contig, start, reference, alternate) = (
             &variant.contig,

@@ -14,6 +14,7 @@ use phare_domain::Manifest;
 use phare_store::{IngestOutcome, IngestRequest, Limits, Store};
 
 use crate::ConfigArg;
+use crate::config::Config;
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
@@ -33,7 +34,9 @@ pub struct IngestArgs {
     pub config: ConfigArg,
 }
 
-pub async fn run(store: &Store, args: &IngestArgs, limits: &Limits) -> Result<()> {
+pub async fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<()> {
+    let assembly = store.dataset(&args.dataset).await?.assembly;
+    let reference_fasta = config.reference_fasta(assembly);
     let manifest = match &args.manifest {
         Some(path) => {
             let text =
@@ -43,7 +46,15 @@ pub async fn run(store: &Store, args: &IngestArgs, limits: &Limits) -> Result<()
         None => None,
     };
     for file in &args.files {
-        ingest_file(store, args, file, manifest.clone(), limits).await?;
+        ingest_file(
+            store,
+            args,
+            file,
+            manifest.clone(),
+            &config.limits,
+            reference_fasta.as_ref(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -54,6 +65,7 @@ async fn ingest_file(
     file: &PathBuf,
     manifest: Option<Manifest>,
     limits: &Limits,
+    reference_fasta: Option<&PathBuf>,
 ) -> Result<()> {
     let started = Instant::now();
     let progress = Arc::new(AtomicU64::new(0));
@@ -75,6 +87,7 @@ async fn ingest_file(
             pass_only: !args.include_filtered,
             progress: Some(progress),
             limits: limits.clone(),
+            reference_fasta: reference_fasta.cloned(),
         })
         .await;
     if let Some(ticker) = ticker {

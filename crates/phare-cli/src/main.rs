@@ -205,7 +205,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ingest(args) => {
             let config = load_config(args.config.config.as_deref())?;
             let store = open_store(&config).await?;
-            ingest::run(&store, &args, &config.limits).await
+            ingest::run(&store, &args, &config).await
         }
         Command::Demo(args) => {
             let config = load_config(args.config.config.as_deref())?;
@@ -215,7 +215,7 @@ async fn run(cli: Cli) -> Result<()> {
             let config = load_config(config.config.as_deref())?;
             if config.database_url.is_some() {
                 bail!(
-                    "a database url is configured (PHARE_DATABASE_URL): there is no managed cluster to start"
+                    "a database url is configured (database_url, PHARE_DATABASE_URL or DATABASE_URL): there is no managed cluster to start"
                 );
             }
             let url = managed_cluster_url(&config, !throwaway).await?;
@@ -242,11 +242,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Analysis(AnalysisCommand::List { dataset, config }) => {
             let config = load_config(config.config.as_deref())?;
             let store = open_store(&config).await?;
+            let analyses = store.analyses(&dataset).await?;
             println!(
                 "{:>8} {:>8} {:>11} {:>10} {:>10}  {:<20}  file",
                 "id", "samples", "superseded", "records", "alleles", "created"
             );
-            for analysis in store.analyses(&dataset).await? {
+            for analysis in analyses {
                 println!(
                     "{:>8} {:>8} {:>11} {:>10} {:>10}  {:<20}  {} (sha256 {})",
                     analysis.id,

@@ -109,6 +109,8 @@ pub enum ManifestError {
     DuplicateSample(String),
     #[error("manifest lists biosample `{0}` more than once")]
     DuplicateBiosample(String),
+    #[error("manifest entries of individual `{0}` disagree on sex or research consent")]
+    InconsistentIndividual(String),
 }
 
 impl Manifest {
@@ -138,6 +140,14 @@ impl Manifest {
             }
             if !biosamples.insert(entry.biosample_id.as_str()) {
                 return Err(ManifestError::DuplicateBiosample(entry.biosample_id.clone()));
+            }
+            // Two biosamples of one patient (tumour and normal, say) must describe one person.
+            let disagrees = self.samples[..index].iter().any(|earlier| {
+                earlier.individual_id == entry.individual_id
+                    && (earlier.sex != entry.sex || earlier.research_consent != entry.research_consent)
+            });
+            if disagrees {
+                return Err(ManifestError::InconsistentIndividual(entry.individual_id.clone()));
             }
         }
         Ok(())
@@ -196,6 +206,23 @@ mod tests {
         assert_eq!(population_labels(Sex::Unknown, Some("FR")), vec!["Total", "FR"]);
         assert_eq!(population_labels(Sex::Male, None), vec!["Total", "M"]);
         assert_eq!(population_labels(Sex::Male, Some(" ")), vec!["Total", "M"]);
+    }
+
+    #[test]
+    fn two_biosamples_of_one_patient_must_agree_on_consent() {
+        let tumour_and_normal = Manifest::from_json(
+            r#"{"samples":[{"sample":"T","biosampleId":"B1","individualId":"I1","researchConsent":true},
+                           {"sample":"N","biosampleId":"B2","individualId":"I1","researchConsent":true}]}"#,
+        );
+        assert!(tumour_and_normal.is_ok());
+        let disagreeing = Manifest::from_json(
+            r#"{"samples":[{"sample":"T","biosampleId":"B1","individualId":"I1","researchConsent":true},
+                           {"sample":"N","biosampleId":"B2","individualId":"I1","researchConsent":false}]}"#,
+        );
+        assert_eq!(
+            disagreeing,
+            Err(ManifestError::InconsistentIndividual("I1".into()))
+        );
     }
 
     #[test]

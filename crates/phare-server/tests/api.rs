@@ -48,6 +48,7 @@ async fn create_and_ingest(store: &Store, id: &str, anonymous_max: Granularity, 
             pass_only: true,
             progress: None,
             limits: Default::default(),
+            reference_fasta: None,
         })
         .await
         .expect("ingest");
@@ -587,6 +588,7 @@ async fn a_dataset_holds_genotype_files_or_aggregate_files_not_both() {
             pass_only: true,
             progress: None,
             limits: Default::default(),
+            reference_fasta: None,
         })
         .await
         .expect_err("mixing kinds");

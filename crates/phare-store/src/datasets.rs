@@ -158,6 +158,7 @@ impl Store {
             "variants",
             "variant_counts",
             "analysis_variants",
+            "aggregate_counts",
             "analysis_samples",
             "analyses",
             "individuals",

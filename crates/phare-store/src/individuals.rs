@@ -81,6 +81,14 @@ pub(crate) async fn apply_consent(
         .bind(consent)
         .execute(&mut *connection)
         .await?;
+    sqlx::query(
+        "UPDATE analysis_samples s SET counted_in_research = $2 FROM biosamples b
+         WHERE b.id = s.biosample_id AND b.individual_id = $1",
+    )
+    .bind(individual_id)
+    .bind(consent)
+    .execute(&mut *connection)
+    .await?;
     let columns = sqlx::query(
         "SELECT s.analysis_id, s.sample_index FROM analysis_samples s
          JOIN biosamples b ON b.id = s.biosample_id

@@ -36,6 +36,8 @@ pub struct IngestRequest {
     /// Set to the bytes of the file read so far, for a progress bar.
     pub progress: Option<Arc<AtomicU64>>,
     pub limits: Limits,
+    /// The dataset assembly's sequence (FASTA + `.fai`): indels are left-aligned against it.
+    pub reference_fasta: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +83,7 @@ impl Store {
             assembly: dataset.assembly,
             pass_only: request.pass_only,
             limits: request.limits.clone(),
+            reference_fasta: request.reference_fasta.clone(),
         };
         let path = request.path.clone();
         let mut reader = tokio::task::spawn_blocking(move || VariantReader::open(&path, options))

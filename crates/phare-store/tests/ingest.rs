@@ -36,6 +36,7 @@ fn request(dataset_id: &str, path: PathBuf, manifest: Option<Manifest>) -> Inges
         pass_only: true,
         progress: None,
         limits: Default::default(),
+        reference_fasta: None,
     }
 }
 
@@ -378,7 +379,8 @@ async fn a_male_homozygous_call_outside_the_pars_counts_one_copy() {
          ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
          #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tM\tW\n\
          X\t100000\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/1\n\
-         X\t5000000\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/1\n",
+         X\t5000000\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/1\n\
+         X\t6000000\t.\tC\tT\t.\tPASS\t.\tGT\t0/0\t0/1\n",
     )
     .expect("write");
     let manifest = Manifest::from_json(
@@ -395,6 +397,11 @@ async fn a_male_homozygous_call_outside_the_pars_counts_one_copy() {
     assert_eq!(
         counts(store, "ds", "all", "Total", ("X", 99999, "A", "G")).await,
         Some((3, 4, 1, 1, 0))
+    );
+    // Outside, his 0/0 is one reference copy too: AC 1 (W), AN 1 + 2.
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("X", 5999999, "C", "T")).await,
+        Some((1, 3, 0, 1, 0))
     );
     // Outside: his 1/1 is one copy: AC 1 + 1, AN 1 + 2, hemi 1, het 1.
     assert_eq!(
@@ -564,4 +571,76 @@ async fn a_manifest_that_changes_consent_updates_the_patients_earlier_analyses()
         counts(store, "ds", "all", "Total", X_SNV).await,
         Some((6, 11, 1, 2, 2))
     );
+}
+
+/// A mitochondrial reference (16,569 bases, the same in GRCh37 and GRCh38) with a CA repeat:
+/// `TCACACACAG` at 0-based 100..110, `AGT` repeated elsewhere.
+fn mitochondrial_reference(directory: &Path) -> PathBuf {
+    let mut bases: Vec<u8> = b"AGT".iter().copied().cycle().take(16_569).collect();
+    bases[100..110].copy_from_slice(b"TCACACACAG");
+    let mut fasta = String::from(">MT\n");
+    for line in bases.chunks(60) {
+        fasta.push_str(std::str::from_utf8(line).expect("ascii"));
+        fasta.push('\n');
+    }
+    let path = directory.join("mt.fa");
+    std::fs::write(&path, fasta).expect("fasta");
+    std::fs::write(directory.join("mt.fa.fai"), "MT\t16569\t4\t60\t61\n").expect("fai");
+    path
+}
+
+fn mitochondrial_vcf(directory: &Path, name: &str, record: &str) -> PathBuf {
+    let path = directory.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "##fileformat=VCFv4.2\n##contig=<ID=MT,length=16569>\n\
+             ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+             #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\n{record}\n"
+        ),
+    )
+    .expect("vcf");
+    path
+}
+
+#[tokio::test]
+async fn with_a_reference_genome_one_indel_written_two_ways_is_one_variant() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let fasta = mitochondrial_reference(directory.path());
+    // The same CA deletion at the right end (POS 107 ACA>A) and the left end (POS 101 TCA>T) of
+    // the repeat; `bcftools norm -f` moves the first to the second (checked by hand).
+    let right = mitochondrial_vcf(
+        directory.path(),
+        "right.vcf",
+        "MT\t107\t.\tACA\tA\t.\tPASS\t.\tGT\t1",
+    );
+    let left = mitochondrial_vcf(
+        directory.path(),
+        "left.vcf",
+        "MT\t101\t.\tTCA\tT\t.\tPASS\t.\tGT\t1",
+    );
+    for file in [right, left] {
+        let mut with_reference = request("ds", file, None);
+        with_reference.reference_fasta = Some(fasta.clone());
+        store.ingest(with_reference).await.expect("ingest");
+    }
+    assert_eq!(row_count(store, "variants").await, 1);
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("MT", 100, "TCA", "T")).await,
+        Some((2, 2, 0, 0, 2))
+    );
+    // A REF that disagrees with the genome is refused, naming the place.
+    let wrong = mitochondrial_vcf(
+        directory.path(),
+        "wrong.vcf",
+        "MT\t107\t.\tGCA\tG\t.\tPASS\t.\tGT\t1",
+    );
+    let mut with_reference = request("ds", wrong, None);
+    with_reference.reference_fasta = Some(fasta);
+    let error = store.ingest(with_reference).await.expect_err("mismatch");
+    assert!(error.to_string().contains("mismatch"), "{error}");
+    assert!(error.to_string().contains("wrong.vcf:5"), "{error}");
 }

@@ -7,6 +7,7 @@ mod format;
 mod genotypes;
 mod limits;
 mod reader;
+mod reference;
 
 pub use aggregates::PopulationAggregate;
 pub use error::{Location, VcfError};
@@ -14,3 +15,4 @@ pub use format::InputFormat;
 pub use genotypes::{AlleleCalls, Site, StructuralVariant};
 pub use limits::Limits;
 pub use reader::{ReadOptions, SkipCounts, VariantReader};
+pub use reference::{ReferenceError, ReferenceGenome};

@@ -17,6 +17,7 @@ use crate::error::{Location, VcfError};
 use crate::format::InputFormat;
 use crate::genotypes::{AlleleCalls, Site, StructuralVariant};
 use crate::limits::{Guard, Limits};
+use crate::reference::ReferenceGenome;
 
 #[derive(Clone, Debug)]
 pub struct ReadOptions {
@@ -25,17 +26,43 @@ pub struct ReadOptions {
     /// Keep only records whose FILTER is PASS or missing.
     pub pass_only: bool,
     pub limits: Limits,
+    /// The assembly's sequence (FASTA with `.fai`): indels are left-aligned against it.
+    pub reference_fasta: Option<PathBuf>,
 }
 
 impl ReadOptions {
-    /// PASS records only, default limits.
+    /// PASS records only, default limits, no reference genome.
     pub fn new(assembly: Assembly) -> Self {
         Self {
             assembly,
             pass_only: true,
             limits: Limits::default(),
+            reference_fasta: None,
         }
     }
+}
+
+/// Opens the reference genome and checks it is the dataset's assembly, by contig lengths.
+fn open_genome(fasta: &Path, assembly: Assembly) -> Result<ReferenceGenome, VcfError> {
+    let genome = ReferenceGenome::open(fasta, assembly)
+        .map_err(|error| VcfError::new(fasta, Location::File, "reference", error.to_string()))?;
+    for contig in assembly.contigs() {
+        if let Some(length) = genome.contig_length(contig)
+            && length != contig.length(assembly)
+        {
+            return Err(VcfError::new(
+                fasta,
+                Location::File,
+                "reference",
+                format!(
+                    "contig {} has {length} bases, but {assembly} has {}: the reference genome is not the dataset's assembly",
+                    contig.name(),
+                    contig.length(assembly)
+                ),
+            ));
+        }
+    }
+    Ok(genome)
 }
 
 /// What was read but deliberately not stored, reported in the ingest summary.
@@ -90,6 +117,8 @@ struct Decoder {
     contigs_seen: HashSet<Contig>,
     /// INFO count fields, when the header declares `AC` and `AN`.
     aggregates: Option<AggregatePlan>,
+    /// The assembly's sequence, when configured: indels are left-aligned against it.
+    genome: Option<ReferenceGenome>,
 }
 
 /// A record of either container: text VCF takes the fast genotype path.
@@ -292,6 +321,11 @@ impl VariantReader {
             ));
         }
         let aggregates = AggregatePlan::from_header(&header);
+        let genome = options
+            .reference_fasta
+            .as_deref()
+            .map(|fasta| open_genome(fasta, options.assembly))
+            .transpose()?;
         Ok(Self {
             path: path.to_path_buf(),
             format,
@@ -305,6 +339,7 @@ impl VariantReader {
                 last_position: None,
                 contigs_seen: HashSet::new(),
                 aggregates,
+                genome,
             },
             header_lines,
             records_read: 0,
@@ -499,12 +534,20 @@ impl Decoder {
                 self.skipped.symbolic_alleles += 1;
                 continue;
             }
-            let allele = Allele::from_vcf(position, &reference, alternate).map_err(|error| match error {
+            let trimmed = Allele::from_vcf(position, &reference, alternate).map_err(|error| match error {
                 AlleleError::InvalidBase {
                     field: "reference", ..
                 } => ("REF".to_owned(), error.to_string()),
                 other => ("ALT".to_owned(), other.to_string()),
             })?;
+            // With a reference genome, indels are left-aligned (and their REF checked), so the
+            // same indel written at two places of a repeat is one variant.
+            let allele = match self.genome.as_mut() {
+                Some(genome) if trimmed.reference.len() != trimmed.alternate.len() => genome
+                    .left_align(contig, &trimmed)
+                    .map_err(|error| ("REF".to_owned(), error.to_string()))?,
+                _ => trimmed,
+            };
             site.alleles.push(AlleleCalls::new(allele, offset + 1));
         }
         if site.alleles.is_empty() {
@@ -593,12 +636,14 @@ impl Decoder {
             }
             let genotype = subfield(column, gt_index);
             // Most calls of a cohort are homozygous reference: they add two called alleles and
-            // touch no carrier set, so they skip the general path.
-            if genotype.len() == 3
+            // touch no carrier set, so they skip the general path. Not a male's 0/0 outside the
+            // PARs: that is one copy, which the general path counts.
+            let reference_call = genotype.len() == 3
                 && genotype[0] == b'0'
                 && genotype[2] == b'0'
-                && matches!(genotype[1], b'/' | b'|')
-            {
+                && matches!(genotype[1], b'/' | b'|');
+            let haploid_sample = haploid_region && self.haploid_samples.contains(index as u32);
+            if reference_call && !haploid_sample {
                 site.add_reference_call();
                 index += 1;
                 continue;

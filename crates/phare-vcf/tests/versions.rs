@@ -7,7 +7,9 @@ use phare_domain::Assembly;
 use phare_vcf::{ReadOptions, Site, VariantReader};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(name)
 }
 
 /// (contig, start, ref, alt, AC, AN) of every kept allele.
@@ -18,7 +20,9 @@ fn read(path: &std::path::Path) -> Vec<(String, u64, String, String, u32, u32)> 
     while reader.next_site(&mut site).expect("record") {
         for calls in &site.alleles {
             rows.push((
-                site.contig.map(|contig| contig.name().to_owned()).unwrap_or_default(),
+                site.contig
+                    .map(|contig| contig.name().to_owned())
+                    .unwrap_or_default(),
                 calls.allele.start,
                 calls.allele.reference.clone(),
                 calls.allele.alternate.clone(),

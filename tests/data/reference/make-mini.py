@@ -1,3 +1,9 @@
+#!/usr/bin/env python3
+"""Writes mini.fa and mini.fa.fai (deterministic: seeded filler around hand-placed repeats).
+
+Run from this directory, then:  bgzip -c mini.fa > mini.fa.gz && bgzip -r mini.fa.gz
+                                 cp mini.fa.fai mini.fa.gz.fai
+"""
 import random
 rng = random.Random(20240607)
 def filler(n, avoid_runs=True):
@@ -45,7 +51,9 @@ with open("mini.fa", "w") as fa, open("mini.fa.fai", "w") as fai:
     for name, desc, s in seqs:
         header = ">" + name + (" " + desc if desc else "") + "\n"
         fa.write(header); off += len(header)
-        fai.write(f"{name}\t{len(s)}\t{off}\t{W}\t{W+1}\n")
+        # Like samtools: a one-line sequence has line length = its own length.
+        lb = min(W, len(s))
+        fai.write(f"{name}\t{len(s)}\t{off}\t{lb}\t{lb+1}\n")
         for i in range(0, len(s), W):
             line = s[i:i+W] + "\n"
             fa.write(line); off += len(line)
