@@ -135,3 +135,16 @@ CREATE TABLE aggregate_counts (
     hemizygous      bigint,
     PRIMARY KEY (variant_id, dataset_id, population)
 );
+
+-- What annotators (SnpEff ANN, VEP CSQ, bcftools BCSQ) say of each variant: gene symbol,
+-- protein change in one-letter form (V600E) or '', molecular effect or ''. Read by gene and
+-- amino-acid queries; shared by every dataset, like the variant dictionary.
+CREATE TABLE variant_annotations (
+    variant_id      bigint NOT NULL,
+    gene            text NOT NULL,
+    protein_change  text NOT NULL,
+    effect          text NOT NULL,
+    PRIMARY KEY (variant_id, gene, protein_change, effect)
+);
+
+CREATE INDEX variant_annotations_gene ON variant_annotations (upper(gene), protein_change);

@@ -63,18 +63,31 @@ pub enum GenomicQuery {
         alternate_bases: Option<String>,
         assembly_id: Option<String>,
     },
+    /// `geneId` (+ `aminoacidChange`, one-letter form): alleles annotated on that gene.
+    Gene {
+        gene_id: String,
+        amino_acid_change: Option<String>,
+        variant_type: Option<String>,
+        assembly_id: Option<String>,
+    },
 }
 
 impl GenomicQuery {
-    pub fn reference_name(&self) -> &str {
+    /// The chromosome asked for; a gene query names none.
+    pub fn reference_name(&self) -> Option<&str> {
         match self {
-            Self::Sequence { reference_name, .. } | Self::Range { reference_name, .. } => reference_name,
+            Self::Sequence { reference_name, .. } | Self::Range { reference_name, .. } => {
+                Some(reference_name)
+            }
+            Self::Gene { .. } => None,
         }
     }
 
     pub fn assembly_id(&self) -> Option<&str> {
         match self {
-            Self::Sequence { assembly_id, .. } | Self::Range { assembly_id, .. } => assembly_id.as_deref(),
+            Self::Sequence { assembly_id, .. }
+            | Self::Range { assembly_id, .. }
+            | Self::Gene { assembly_id, .. } => assembly_id.as_deref(),
         }
     }
 }
@@ -106,12 +119,12 @@ const SUPPORTED: &[&str] = &[
     "alternateBases",
     "variantType",
     "assemblyId",
-];
-/// Parameters of the specification this node does not answer yet: refused explicitly.
-const NOT_YET: &[&str] = &[
     "geneId",
     "geneid",
     "aminoacidChange",
+];
+/// Parameters of the specification this node does not answer yet: refused explicitly.
+const NOT_YET: &[&str] = &[
     "genomicAlleleShortForm",
     "allele",
     "variantMinLength",
@@ -356,6 +369,52 @@ fn reject_unknown<'a>(
 
 fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, BeaconError> {
     let text = |name: &str| parameters.get(name).map(|value| as_text(value, name)).transpose();
+    let variant_type = text("variantType")?.map(|term| term.to_ascii_uppercase());
+    if let Some(term) = &variant_type
+        && !VARIANT_TYPES.contains(&term.as_str())
+    {
+        return Err(BeaconError::bad_request(format!(
+            "`variantType` `{term}` is not one this node stores: use one of {}",
+            VARIANT_TYPES.join(", ")
+        )));
+    }
+    let assembly_id = text("assemblyId")?;
+    let gene_id = match (text("geneId")?, text("geneid")?) {
+        (Some(_), Some(_)) => {
+            return Err(BeaconError::bad_request(
+                "give `geneId` once (`geneid` is the same parameter)",
+            ));
+        }
+        (gene, other) => gene.or(other),
+    };
+    let amino_acid_change = text("aminoacidChange")?;
+    if let Some(gene_id) = gene_id {
+        if parameters.contains_key("referenceName") || parameters.contains_key("start") {
+            return Err(BeaconError::bad_request(
+                "`geneId` is a query of its own: give it without `referenceName` and `start`",
+            ));
+        }
+        if gene_id.is_empty() {
+            return Err(BeaconError::bad_request("`geneId` is empty"));
+        }
+        let amino_acid_change = match amino_acid_change {
+            None => None,
+            Some(change) => Some(phare_domain::normalise_protein_change(&change).ok_or_else(|| {
+                BeaconError::bad_request(format!(
+                    "`aminoacidChange` `{change}` is not a protein change such as V600E"
+                ))
+            })?),
+        };
+        return Ok(GenomicQuery::Gene {
+            gene_id,
+            amino_acid_change,
+            variant_type,
+            assembly_id,
+        });
+    }
+    if amino_acid_change.is_some() {
+        return Err(BeaconError::bad_request("`aminoacidChange` needs `geneId`"));
+    }
     let Some(reference_name) = text("referenceName")? else {
         return Err(BeaconError::bad_request(
             "a genomic query needs `referenceName` and `start` (with `alternateBases` for a sequence query, or `end` for a range query)",
@@ -377,16 +436,6 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, Beacon
     let alternate_bases = text("alternateBases")?
         .map(|bases| checked_bases(&bases, "alternateBases"))
         .transpose()?;
-    let variant_type = text("variantType")?.map(|term| term.to_ascii_uppercase());
-    if let Some(term) = &variant_type
-        && !VARIANT_TYPES.contains(&term.as_str())
-    {
-        return Err(BeaconError::bad_request(format!(
-            "`variantType` `{term}` is not one this node stores: use one of {}",
-            VARIANT_TYPES.join(", ")
-        )));
-    }
-    let assembly_id = text("assemblyId")?;
     match (end, alternate_bases) {
         (Some(end), alternate_bases) => {
             if end <= start {
@@ -463,6 +512,23 @@ fn summary_parameters(query: &GenomicQuery, dataset_ids: Option<&[String]>) -> V
                 ("variantType", variant_type),
                 ("referenceBases", reference_bases),
                 ("alternateBases", alternate_bases),
+                ("assemblyId", assembly_id),
+            ] {
+                if let Some(value) = value {
+                    put(name, json!(value));
+                }
+            }
+        }
+        GenomicQuery::Gene {
+            gene_id,
+            amino_acid_change,
+            variant_type,
+            assembly_id,
+        } => {
+            put("geneId", json!(gene_id));
+            for (name, value) in [
+                ("aminoacidChange", amino_acid_change),
+                ("variantType", variant_type),
                 ("assemblyId", assembly_id),
             ] {
                 if let Some(value) = value {
@@ -630,7 +696,13 @@ mod tests {
             ),
             ("referenceName=1&start=10&end=20&limit=1001", "`limit`"),
             ("referenceName=1&start=10&end=20&variantType=BND", "`variantType`"),
-            ("geneId=BRCA1", "`geneId`"),
+            (
+                "genomicAlleleShortForm=NC_000017.11:g.7674220G>A",
+                "`genomicAlleleShortForm`",
+            ),
+            ("geneId=BRAF&referenceName=7&start=1", "`geneId`"),
+            ("aminoacidChange=V600E", "`aminoacidChange` needs `geneId`"),
+            ("geneId=BRAF&aminoacidChange=xyz", "`aminoacidChange`"),
             ("referenceName=1&start=10,20&end=30,40", "bracket"),
         ];
         for (query, named) in cases {
@@ -638,6 +710,22 @@ mod tests {
             assert_eq!(error.status, 400, "{query}");
             assert!(error.message.contains(named), "{query}: {}", error.message);
         }
+    }
+
+    #[test]
+    fn gene_queries_normalise_the_amino_acid_change() {
+        let request =
+            QueryRequest::from_query_pairs(&pairs("geneid=BRAF&aminoacidChange=p.Val600Glu")).expect("valid");
+        assert_eq!(
+            request.query,
+            GenomicQuery::Gene {
+                gene_id: "BRAF".into(),
+                amino_acid_change: Some("V600E".into()),
+                variant_type: None,
+                assembly_id: None,
+            }
+        );
+        assert_eq!(request.query.reference_name(), None);
     }
 
     #[test]

@@ -183,3 +183,63 @@ fn with_frequencies(mut record: Value, source: CountSource<'_>, populations: &[P
     }
     record
 }
+
+/// Sequence Ontology ids of the effect terms annotators write (SnpEff, VEP and bcftools use
+/// SO term names); an effect without an id here is left out of `molecularEffects`.
+const SEQUENCE_ONTOLOGY: &[(&str, &str)] = &[
+    ("missense_variant", "SO:0001583"),
+    ("synonymous_variant", "SO:0001819"),
+    ("stop_gained", "SO:0001587"),
+    ("stop_lost", "SO:0001578"),
+    ("start_lost", "SO:0002012"),
+    ("frameshift_variant", "SO:0001589"),
+    ("inframe_insertion", "SO:0001821"),
+    ("inframe_deletion", "SO:0001822"),
+    ("splice_acceptor_variant", "SO:0001574"),
+    ("splice_donor_variant", "SO:0001575"),
+    ("splice_region_variant", "SO:0001630"),
+    ("intron_variant", "SO:0001627"),
+    ("5_prime_UTR_variant", "SO:0001623"),
+    ("3_prime_UTR_variant", "SO:0001624"),
+    ("upstream_gene_variant", "SO:0001631"),
+    ("downstream_gene_variant", "SO:0001632"),
+    ("intergenic_variant", "SO:0001628"),
+    ("non_coding_transcript_exon_variant", "SO:0001792"),
+    // bcftools csq spellings.
+    ("missense", "SO:0001583"),
+    ("synonymous", "SO:0001819"),
+    ("stop_gained", "SO:0001587"),
+    ("frameshift", "SO:0001589"),
+];
+
+/// Adds `molecularAttributes` (genes, one-letter protein changes, SO effects) when annotators
+/// said anything of the variant.
+pub fn with_molecular_attributes(
+    mut record: Value,
+    genes: &[String],
+    protein_changes: &[String],
+    effects: &[String],
+) -> Value {
+    if genes.is_empty() && protein_changes.is_empty() {
+        return record;
+    }
+    let mut attributes = json!({ "geneIds": genes, "aminoacidChanges": protein_changes });
+    let mut molecular_effects: Vec<Value> = Vec::new();
+    for effect in effects {
+        if let Some((label, id)) = SEQUENCE_ONTOLOGY.iter().find(|(label, _)| label == effect) {
+            let term = json!({ "id": id, "label": label.replace('_', " ") });
+            if !molecular_effects.contains(&term) {
+                molecular_effects.push(term);
+            }
+        }
+    }
+    if !molecular_effects.is_empty()
+        && let Some(object) = attributes.as_object_mut()
+    {
+        object.insert("molecularEffects".into(), Value::Array(molecular_effects));
+    }
+    if let Some(object) = record.as_object_mut() {
+        object.insert("molecularAttributes".into(), attributes);
+    }
+    record
+}

@@ -5,8 +5,10 @@ pub mod allele;
 pub mod assembly;
 pub mod granularity;
 pub mod manifest;
+pub mod protein;
 
 pub use allele::{Allele, AlleleError, VariantType};
 pub use assembly::{Assembly, Contig};
 pub use granularity::Granularity;
 pub use manifest::{Manifest, ManifestError, ManifestSample, Sex, population_labels};
+pub use protein::normalise_protein_change;

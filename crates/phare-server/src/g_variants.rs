@@ -7,6 +7,7 @@ use axum::response::Json;
 use phare_access::{Caller, DatasetPolicy, answer_granularity};
 use phare_beacon::response::{
     CountSource, DatasetAnswer, PopulationCounts, query_response, structural_variant_record, variant_record,
+    with_molecular_attributes,
 };
 use phare_beacon::{BeaconError, GenomicQuery, QueryRequest};
 use phare_domain::{Allele, Assembly, Granularity};
@@ -147,24 +148,30 @@ async fn targets(state: &AppState, caller: &Caller, request: &QueryRequest) -> R
         .transpose()?;
     let reference_name = request.query.reference_name();
     let on_assembly = |dataset: &Dataset| wanted_assembly.is_none_or(|assembly| assembly == dataset.assembly);
-    let resolvable = [Assembly::Grch38, Assembly::Grch37]
-        .iter()
-        .any(|assembly| assembly.contig(reference_name).is_some());
-    if !resolvable {
-        return Err(BeaconError::bad_request(format!(
-            "`referenceName` `{reference_name}` is not a chromosome of GRCh38 or GRCh37 (use 1-22, X, Y, MT, with or without `chr`, or a RefSeq accession)"
-        ))
-        .into());
+    if let Some(reference_name) = reference_name {
+        let resolvable = [Assembly::Grch38, Assembly::Grch37]
+            .iter()
+            .any(|assembly| assembly.contig(reference_name).is_some());
+        if !resolvable {
+            return Err(BeaconError::bad_request(format!(
+                "`referenceName` `{reference_name}` is not a chromosome of GRCh38 or GRCh37 (use 1-22, X, Y, MT, with or without `chr`, or a RefSeq accession)"
+            ))
+            .into());
+        }
     }
     let mut targets = Vec::new();
     for (dataset, ceiling) in selected {
         if !on_assembly(&dataset) {
             continue;
         }
-        let Some(contig) = dataset.assembly.contig(reference_name) else {
-            continue;
+        let contig = match reference_name {
+            Some(reference_name) => match dataset.assembly.contig(reference_name) {
+                Some(contig) => Some(contig.name()),
+                None => continue,
+            },
+            None => None,
         };
-        let search = search_for(&request.query, contig.name())?;
+        let search = search_for(&request.query, contig)?;
         targets.push(Target {
             dataset,
             ceiling,
@@ -175,8 +182,23 @@ async fn targets(state: &AppState, caller: &Caller, request: &QueryRequest) -> R
 }
 
 /// Normalises the query's alleles exactly as ingestion normalised the stored ones.
-fn search_for(query: &GenomicQuery, contig: &str) -> Result<VariantSearch, BeaconError> {
+fn search_for(query: &GenomicQuery, contig: Option<&str>) -> Result<VariantSearch, BeaconError> {
+    let positional = || {
+        contig
+            .map(str::to_owned)
+            .ok_or_else(|| BeaconError::bad_request("`referenceName` is missing"))
+    };
     Ok(match query {
+        GenomicQuery::Gene {
+            gene_id,
+            amino_acid_change,
+            variant_type,
+            ..
+        } => VariantSearch::Gene {
+            gene: gene_id.clone(),
+            protein_change: amino_acid_change.clone(),
+            variant_type: variant_type.clone(),
+        },
         GenomicQuery::Sequence {
             start,
             reference_bases: Some(reference),
@@ -186,7 +208,7 @@ fn search_for(query: &GenomicQuery, contig: &str) -> Result<VariantSearch, Beaco
             let allele = Allele::normalised(*start, reference, alternate_bases)
                 .map_err(|error| BeaconError::bad_request(format!("alleles: {error}")))?;
             VariantSearch::Sequence {
-                contig: contig.to_owned(),
+                contig: positional()?,
                 start: allele.start,
                 reference: Some(allele.reference),
                 alternate: allele.alternate,
@@ -198,7 +220,7 @@ fn search_for(query: &GenomicQuery, contig: &str) -> Result<VariantSearch, Beaco
             alternate_bases,
             ..
         } => VariantSearch::Sequence {
-            contig: contig.to_owned(),
+            contig: positional()?,
             start: *start,
             reference: None,
             alternate: alternate_bases.clone(),
@@ -211,7 +233,7 @@ fn search_for(query: &GenomicQuery, contig: &str) -> Result<VariantSearch, Beaco
             alternate_bases,
             ..
         } => VariantSearch::Range {
-            contig: contig.to_owned(),
+            contig: positional()?,
             start: *start,
             end: *end,
             variant_type: variant_type.clone(),
@@ -241,27 +263,21 @@ fn record(state: &AppState, dataset: &Dataset, variant: &VariantMatch) -> Option
         dataset_id: &dataset.id,
         url: &state.identity().base_url,
     };
-    if variant.alternate.starts_with('<') {
+    let record = if variant.alternate.starts_with('<') {
         let end = u64::try_from(variant.end).ok()?;
-        return Some(structural_variant_record(
-            accession,
+        structural_variant_record(accession, start, end, &variant.variant_type, source, &populations)
+    } else {
+        let allele = Allele {
             start,
-            end,
-            &variant.variant_type,
-            source,
-            &populations,
-        ));
-    }
-    let allele = Allele {
-        start,
-        reference: variant.reference.clone(),
-        alternate: variant.alternate.clone(),
+            reference: variant.reference.clone(),
+            alternate: variant.alternate.clone(),
+        };
+        variant_record(&allele, accession, &variant.variant_type, source, &populations)
     };
-    Some(variant_record(
-        &allele,
-        accession,
-        &variant.variant_type,
-        source,
-        &populations,
+    Some(with_molecular_attributes(
+        record,
+        &variant.genes,
+        &variant.protein_changes,
+        &variant.effects,
     ))
 }

@@ -639,3 +639,48 @@ async fn structural_variants_are_found_by_their_span_and_type() {
         (json!(1), json!(4))
     );
 }
+
+#[tokio::test]
+async fn gene_and_amino_acid_queries_read_the_files_annotations() {
+    let app = spawn_app(&[("annotated", Granularity::Record, "annotated.vcf")]).await;
+    let count = |query: &'static str| {
+        let app = &app;
+        async move {
+            let (status, document) = app
+                .get(&format!("/g_variants?{query}&requestedGranularity=count"))
+                .await;
+            assert_eq!(status, 200, "{query}: {document:#}");
+            assert_valid_query("count", &document);
+            document["responseSummary"]["numTotalResults"]
+                .as_i64()
+                .expect("count")
+        }
+    };
+    // By hand (tests/data/README.md, `annotated.vcf`).
+    assert_eq!(count("geneId=BRAF").await, 1);
+    assert_eq!(count("geneid=braf").await, 1);
+    assert_eq!(count("geneId=TP53").await, 4);
+    assert_eq!(count("geneId=TP53&aminoacidChange=R175H").await, 1);
+    assert_eq!(count("geneId=TP53&aminoacidChange=p.Arg175His").await, 1);
+    assert_eq!(count("geneId=TP53&aminoacidChange=R175C").await, 0);
+    assert_eq!(count("geneId=TP53&aminoacidChange=P72R").await, 1);
+    assert_eq!(count("geneId=TP53&aminoacidChange=L130Afs*5").await, 1);
+    assert_eq!(count("geneId=TP53&variantType=DEL").await, 1);
+    assert_eq!(count("geneId=KRAS").await, 0);
+    let (_, document) = app
+        .get("/g_variants?geneId=BRAF&aminoacidChange=V600E&requestedGranularity=record")
+        .await;
+    assert_valid_query("record", &document);
+    let record = &document["response"]["resultSets"][0]["results"][0];
+    assert_eq!(
+        record["molecularAttributes"],
+        json!({"geneIds": ["BRAF"], "aminoacidChanges": ["V600E"],
+               "molecularEffects": [{"id": "SO:0001583", "label": "missense variant"}]})
+    );
+    assert_eq!(
+        record["identifiers"]["genomicHGVSId"],
+        "NC_000007.14:g.140753336A>T"
+    );
+    let (status, _) = app.get("/g_variants?geneId=BRAF&referenceName=7&start=1").await;
+    assert_eq!(status, 400);
+}

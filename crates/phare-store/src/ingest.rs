@@ -149,7 +149,7 @@ impl Store {
                 homozygous bytea, heterozygous bytea, hemizygous bytea, one_called bytea, none_called bytea,
                 hom_count integer, het_count integer, hemi_count integer,
                 research_ac integer, research_an integer, research_hom integer, research_het integer, research_hemi integer,
-                aggregates jsonb
+                aggregates jsonb, annotations jsonb
              ) ON COMMIT DROP",
         )
         .execute(&mut *transaction)
@@ -196,6 +196,17 @@ impl Store {
             "INSERT INTO contig_spans (contig, max_length)
              SELECT contig, max(\"end\" - start) FROM staging GROUP BY contig
              ON CONFLICT (contig) DO UPDATE SET max_length = GREATEST(contig_spans.max_length, excluded.max_length)",
+        )
+        .execute(&mut *transaction)
+        .await?;
+        sqlx::query(
+            "INSERT INTO variant_annotations (variant_id, gene, protein_change, effect)
+             SELECT DISTINCT v.id, a.gene, coalesce(a.protein_change, ''), coalesce(a.effect, '')
+             FROM staging s
+             JOIN variants v USING (contig, start, \"end\", reference, alternate)
+             CROSS JOIN LATERAL jsonb_to_recordset(s.annotations) AS a(gene text, protein_change text, effect text)
+             WHERE s.annotations IS NOT NULL
+             ON CONFLICT DO NOTHING",
         )
         .execute(&mut *transaction)
         .await?;
@@ -654,7 +665,7 @@ async fn copy_sites(
         .copy_in_raw(
             "COPY staging (contig, start, \"end\", reference, alternate, variant_type, allele_count, allele_number,
                 homozygous, heterozygous, hemizygous, one_called, none_called, hom_count, het_count, hemi_count,
-                research_ac, research_an, research_hom, research_het, research_hemi, aggregates)
+                research_ac, research_an, research_hom, research_het, research_hemi, aggregates, annotations)
              FROM STDIN",
         )
         .await?;
@@ -725,15 +736,13 @@ fn encode_row(
         let homozygous = total.homozygous.unwrap_or(0);
         let heterozygous = total.heterozygous.unwrap_or(0);
         let hemizygous = total.hemizygous.unwrap_or(0);
-        let json = serde_json::to_string(&calls.aggregates)
-            .map_err(|error| StoreError::Internal(error.to_string()))?;
-        // COPY text format: backslashes are escapes, so they are doubled.
-        let json = json.replace('\\', "\\\\");
-        return writeln!(
+        write!(
             row,
-            "{homozygous}\t{heterozygous}\t{hemizygous}\t{allele_count}\t{allele_number}\t{homozygous}\t{heterozygous}\t{hemizygous}\t{json}"
+            "{homozygous}\t{heterozygous}\t{hemizygous}\t{allele_count}\t{allele_number}\t{homozygous}\t{heterozygous}\t{hemizygous}\t"
         )
-        .map_err(format_error);
+        .map_err(format_error)?;
+        push_json(row, &calls.aggregates, '\t')?;
+        return push_json(row, &calls.annotations, '\n');
     }
     let (homozygous, heterozygous, hemizygous) = (
         calls.homozygous.len(),
@@ -745,16 +754,36 @@ fn encode_row(
     let objector_heterozygous = calls.heterozygous.intersection_len(objectors);
     let objector_hemizygous = calls.hemizygous.intersection_len(objectors);
     let objector_allele_count = 2 * objector_homozygous + objector_heterozygous + objector_hemizygous;
-    writeln!(
+    write!(
         row,
-        "{homozygous}\t{heterozygous}\t{hemizygous}\t{}\t{}\t{}\t{}\t{}\t\\N",
+        "{homozygous}\t{heterozygous}\t{hemizygous}\t{}\t{}\t{}\t{}\t{}\t",
         u64::from(calls.allele_count) - objector_allele_count,
         u64::from(site.allele_number) - objector_allele_number,
         homozygous - objector_homozygous,
         heterozygous - objector_heterozygous,
         hemizygous - objector_hemizygous,
     )
-    .map_err(format_error)
+    .map_err(format_error)?;
+    push_json(row, &calls.aggregates, '\t')?;
+    push_json(row, &calls.annotations, '\n')
+}
+
+/// A JSON column in COPY text format (`\N` for an empty list), then `terminator` (the column
+/// separator, or the end of row after the last column).
+fn push_json<T: serde::Serialize>(
+    row: &mut String,
+    values: &[T],
+    terminator: char,
+) -> Result<(), StoreError> {
+    if values.is_empty() {
+        row.push_str("\\N");
+    } else {
+        let json = serde_json::to_string(values).map_err(|error| StoreError::Internal(error.to_string()))?;
+        // Backslashes are COPY escapes: doubled, they reach PostgreSQL as written.
+        row.push_str(&json.replace('\\', "\\\\"));
+    }
+    row.push(terminator);
+    Ok(())
 }
 
 /// A bytea in COPY text format: `\\x` escapes to `\x`, then hex.

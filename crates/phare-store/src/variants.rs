@@ -1,4 +1,4 @@
-//! Variant look-ups for Beacon `g_variants`: sequence and range queries within one dataset.
+//! Variant look-ups for Beacon `g_variants`: sequence, range and gene queries within one dataset.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,6 +28,12 @@ pub enum VariantSearch {
         reference: Option<String>,
         alternate: Option<String>,
     },
+    /// Every allele an annotator placed on `gene` (with that one-letter protein change).
+    Gene {
+        gene: String,
+        protein_change: Option<String>,
+        variant_type: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +58,67 @@ pub struct VariantMatch {
     pub variant_type: String,
     /// `Total` first, then the other strata in name order.
     pub strata: Vec<StratumCounts>,
+    /// Genes, one-letter protein changes and effects annotators gave (sorted, distinct).
+    pub genes: Vec<String>,
+    pub protein_changes: Vec<String>,
+    pub effects: Vec<String>,
+}
+
+/// How a search selects alleles: by position, or by annotation.
+enum Matcher<'a> {
+    Window(Window<'a>),
+    Gene {
+        gene: &'a str,
+        protein_change: Option<&'a str>,
+        variant_type: Option<&'a str>,
+    },
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl<'a> Matcher<'a> {
+    /// FROM/WHERE clause; $1 is the dataset, $2 the scope.
+    fn clause(&self) -> &'static str {
+        match self {
+            Self::Window(_) => MATCHING,
+            Self::Gene { .. } => MATCHING_GENE,
+        }
+    }
+
+    /// Genomic order: one contig for a window, any for a gene.
+    fn order(&self) -> &'static str {
+        match self {
+            Self::Window(_) => "v.start, v.reference, v.alternate",
+            Self::Gene { .. } => "v.contig, v.start, v.reference, v.alternate",
+        }
+    }
+
+    /// The first free parameter number after the clause's own.
+    fn next_parameter(&self) -> usize {
+        match self {
+            Self::Window(_) => 10,
+            Self::Gene { .. } => 6,
+        }
+    }
+
+    fn bind(&self, query: PgQuery<'a>, dataset_id: &'a str, scope: &'a str) -> PgQuery<'a> {
+        let query = query.bind(dataset_id).bind(scope);
+        match self {
+            Self::Window(window) => query
+                .bind(window.contig)
+                .bind(window.start_from)
+                .bind(window.start_before)
+                .bind(window.end_after)
+                .bind(window.reference)
+                .bind(window.alternate)
+                .bind(window.variant_type),
+            Self::Gene {
+                gene,
+                protein_change,
+                variant_type,
+            } => query.bind(*gene).bind(*protein_change).bind(*variant_type),
+        }
+    }
 }
 
 /// Bind values of the one matching query both sequence and range searches use.
@@ -73,9 +140,27 @@ const MATCHING: &str = "FROM variants v
         AND ($8::text IS NULL OR v.alternate = $8)
         AND ($9::text IS NULL OR v.variant_type = $9)";
 
+const MATCHING_GENE: &str = "FROM variants v
+    JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1
+        AND (CASE WHEN $2 = 'research' THEN c.research_allele_count ELSE c.allele_count END) > 0
+    WHERE v.id IN (SELECT a.variant_id FROM variant_annotations a
+                   WHERE upper(a.gene) = upper($3) AND ($4::text IS NULL OR a.protein_change = $4))
+        AND ($5::text IS NULL OR v.variant_type = $5)";
+
 impl Store {
-    async fn window<'a>(&self, search: &'a VariantSearch) -> Result<Window<'a>, StoreError> {
-        Ok(match search {
+    async fn matcher<'a>(&self, search: &'a VariantSearch) -> Result<Matcher<'a>, StoreError> {
+        Ok(Matcher::Window(match search {
+            VariantSearch::Gene {
+                gene,
+                protein_change,
+                variant_type,
+            } => {
+                return Ok(Matcher::Gene {
+                    gene,
+                    protein_change: protein_change.as_deref(),
+                    variant_type: variant_type.as_deref(),
+                });
+            }
             VariantSearch::Sequence {
                 contig,
                 start,
@@ -116,7 +201,7 @@ impl Store {
                     variant_type: variant_type.as_deref(),
                 }
             }
-        })
+        }))
     }
 
     /// How many distinct alleles of the dataset match (AC > 0 in `scope`'s `Total`).
@@ -126,9 +211,10 @@ impl Store {
         scope: &str,
         search: &VariantSearch,
     ) -> Result<i64, StoreError> {
-        let window = self.window(search).await?;
-        let sql = format!("SELECT count(*) AS matches {MATCHING}");
-        let row = bind_window(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope, &window)
+        let matcher = self.matcher(search).await?;
+        let sql = format!("SELECT count(*) AS matches {}", matcher.clause());
+        let row = matcher
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope)
             .fetch_one(self.pool())
             .await?;
         Ok(row.try_get("matches")?)
@@ -143,12 +229,17 @@ impl Store {
         skip: i64,
         limit: i64,
     ) -> Result<Vec<VariantMatch>, StoreError> {
-        let window = self.window(search).await?;
+        let matcher = self.matcher(search).await?;
+        let page = matcher.next_parameter();
         let sql = format!(
-            "SELECT v.id, v.contig, v.start, v.\"end\", v.reference, v.alternate, v.variant_type {MATCHING}
-             ORDER BY v.start, v.reference, v.alternate LIMIT $10 OFFSET $11"
+            "SELECT v.id, v.contig, v.start, v.\"end\", v.reference, v.alternate, v.variant_type {}
+             ORDER BY {} LIMIT ${page} OFFSET ${}",
+            matcher.clause(),
+            matcher.order(),
+            page + 1
         );
-        let rows = bind_window(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope, &window)
+        let rows = matcher
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope)
             .bind(limit)
             .bind(skip)
             .fetch_all(self.pool())
@@ -164,33 +255,41 @@ impl Store {
                 alternate: row.try_get("alternate")?,
                 variant_type: row.try_get("variant_type")?,
                 strata: Vec::new(),
+                genes: Vec::new(),
+                protein_changes: Vec::new(),
+                effects: Vec::new(),
             });
         }
         let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
         let mut populations = self.population_counts(dataset_id, scope, &ids).await?;
+        let annotations = sqlx::query(
+            "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
+             WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
+        )
+        .bind(&ids)
+        .fetch_all(self.pool())
+        .await?;
         for found in &mut matches {
             found.strata = populations.remove(&found.variant_id).unwrap_or_default();
         }
+        for row in &annotations {
+            let variant_id: i64 = row.try_get("variant_id")?;
+            let Some(found) = matches.iter_mut().find(|found| found.variant_id == variant_id) else {
+                continue;
+            };
+            for (column, list) in [
+                ("gene", &mut found.genes),
+                ("protein_change", &mut found.protein_changes),
+                ("effect", &mut found.effects),
+            ] {
+                let value: String = row.try_get(column)?;
+                if !value.is_empty() && !list.contains(&value) {
+                    list.push(value);
+                }
+            }
+        }
         Ok(matches)
     }
-}
-
-fn bind_window<'q>(
-    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    dataset_id: &'q str,
-    scope: &'q str,
-    window: &Window<'q>,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    query
-        .bind(dataset_id)
-        .bind(scope)
-        .bind(window.contig)
-        .bind(window.start_from)
-        .bind(window.start_before)
-        .bind(window.end_after)
-        .bind(window.reference)
-        .bind(window.alternate)
-        .bind(window.variant_type)
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -225,6 +324,9 @@ impl Store {
                 alternate: row.try_get("alternate")?,
                 variant_type: row.try_get("variant_type")?,
                 strata: Vec::new(),
+                genes: Vec::new(),
+                protein_changes: Vec::new(),
+                effects: Vec::new(),
             })
         })
         .transpose()

@@ -9,6 +9,7 @@ use phare_domain::{Allele, Contig};
 use roaring::RoaringBitmap;
 
 use crate::aggregates::PopulationAggregate;
+use crate::annotations::AlleleAnnotation;
 
 /// One VCF record after splitting: its alleles and the calls at the site.
 #[derive(Clone, Debug, Default)]
@@ -43,6 +44,8 @@ pub struct AlleleCalls {
     pub aggregates: Vec<PopulationAggregate>,
     /// Set for a symbolic structural allele (`<DEL>`, `<DUP>`, …): its type and span.
     pub structural: Option<StructuralVariant>,
+    /// Genes, protein changes and effects from the file's annotations (ANN, CSQ, BCSQ).
+    pub annotations: Vec<AlleleAnnotation>,
 }
 
 /// A symbolic structural allele: the allele's `start` is its first affected base (VCF POS in
@@ -66,6 +69,7 @@ impl AlleleCalls {
             hemizygous: RoaringBitmap::new(),
             aggregates: Vec::new(),
             structural: None,
+            annotations: Vec::new(),
         }
     }
 }

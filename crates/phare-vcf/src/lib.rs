@@ -2,6 +2,7 @@
 //! normalised, and reduced to allele counts and per-sample carrier sets, in bounded memory.
 
 mod aggregates;
+mod annotations;
 mod error;
 mod format;
 mod genotypes;
@@ -10,6 +11,7 @@ mod reader;
 mod reference;
 
 pub use aggregates::PopulationAggregate;
+pub use annotations::AlleleAnnotation;
 pub use error::{Location, VcfError};
 pub use format::InputFormat;
 pub use genotypes::{AlleleCalls, Site, StructuralVariant};

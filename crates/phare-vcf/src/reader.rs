@@ -13,6 +13,7 @@ use phare_domain::{Allele, AlleleError, Assembly, Contig};
 use roaring::RoaringBitmap;
 
 use crate::aggregates::AggregatePlan;
+use crate::annotations::AnnotationPlan;
 use crate::error::{Location, VcfError};
 use crate::format::InputFormat;
 use crate::genotypes::{AlleleCalls, Site, StructuralVariant};
@@ -119,6 +120,8 @@ struct Decoder {
     aggregates: Option<AggregatePlan>,
     /// The assembly's sequence, when configured: indels are left-aligned against it.
     genome: Option<ReferenceGenome>,
+    /// Annotation fields (ANN, CSQ, BCSQ), when the header declares any.
+    annotations: Option<AnnotationPlan>,
 }
 
 /// A record of either container: text VCF takes the fast genotype path.
@@ -321,6 +324,7 @@ impl VariantReader {
             ));
         }
         let aggregates = AggregatePlan::from_header(&header);
+        let annotations = AnnotationPlan::from_header(&header);
         let genome = options
             .reference_fasta
             .as_deref()
@@ -340,6 +344,7 @@ impl VariantReader {
                 contigs_seen: HashSet::new(),
                 aggregates,
                 genome,
+                annotations,
             },
             header_lines,
             records_read: 0,
@@ -553,6 +558,19 @@ impl Decoder {
         if site.alleles.is_empty() {
             self.skipped.reference_only_records += 1;
             return Ok(false);
+        }
+        if let Some(plan) = &self.annotations {
+            let written: Vec<String> = alternates
+                .iter()
+                .map(|alternate| alternate.map(str::to_owned))
+                .collect::<Result<_, _>>()
+                .map_err(invalid("ALT"))?;
+            let mut per_allele = plan.read(&self.header, record, &reference, &written)?;
+            for calls in &mut site.alleles {
+                if let Some(annotations) = per_allele.get_mut(calls.alt_index - 1) {
+                    calls.annotations = std::mem::take(annotations);
+                }
+            }
         }
         let haploid_region = matches!(contig.name(), "X" | "Y")
             && !contig.in_par(self.options.assembly, position.saturating_sub(1));
