@@ -1124,3 +1124,92 @@ async fn an_ingest_killed_half_way_leaves_nothing_and_a_rerun_completes() {
     assert!(run.stdout.contains("ingested into ds1"), "{run}");
     assert_eq!(count_rows(node.pool(), "analyses").await, 1);
 }
+
+/// `phare ARGS` on the managed cluster of `data_dir` (no database url), as an operator runs it.
+fn managed_phare(data_dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_phare"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("PHARE_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args(args)
+        .env("PHARE_DATA_DIR", data_dir)
+        .stdin(Stdio::null());
+    command
+}
+
+#[tokio::test]
+async fn an_ingest_whose_database_goes_away_leaves_nothing_and_a_rerun_completes() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| managed_phare(data_dir.path(), args).output().unwrap();
+    let created = run(&["dataset", "create", "ds1"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let spec = phare_synth::CohortSpec {
+        samples: 1000,
+        sites: 40_000,
+        seed: 11,
+        chr_prefix: false,
+        bgzf: true,
+    };
+    let vcf = data_dir.path().join("cohort.vcf.gz");
+    let manifest = data_dir.path().join("manifest.json");
+    phare_synth::write_cohort_files(&spec, &vcf, &manifest).unwrap();
+    let vcf_arg = vcf.to_string_lossy().into_owned();
+    let manifest_arg = manifest.to_string_lossy().into_owned();
+    let ingest_args = [
+        "ingest",
+        "--dataset",
+        "ds1",
+        "--manifest",
+        manifest_arg.as_str(),
+        vcf_arg.as_str(),
+    ];
+
+    let ingest = managed_phare(data_dir.path(), &ingest_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // The database goes away mid-ingest: a fast shutdown aborts the open transaction.
+    let stopped = run(&["db", "stop"]);
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    let interrupted = ingest.wait_with_output().unwrap();
+    assert!(
+        !interrupted.status.success(),
+        "the ingest finished before the database stopped: nothing was tested"
+    );
+    let stderr = String::from_utf8_lossy(&interrupted.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("error:"), "{stderr}");
+
+    // Back up (any command restarts the managed cluster): nothing of the file is there.
+    let listed = run(&["analysis", "list", "--dataset", "ds1"]);
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert_eq!(listing.lines().count(), 1, "only the header expected:\n{listing}");
+    let rerun = run(&ingest_args);
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let listed = run(&["analysis", "list", "--dataset", "ds1"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 2);
+    run(&["db", "stop"]);
+}

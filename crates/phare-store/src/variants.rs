@@ -244,22 +244,7 @@ impl Store {
             .bind(skip)
             .fetch_all(self.pool())
             .await?;
-        let mut matches = Vec::with_capacity(rows.len());
-        for row in &rows {
-            matches.push(VariantMatch {
-                variant_id: row.try_get("id")?,
-                contig: row.try_get("contig")?,
-                start: row.try_get("start")?,
-                end: row.try_get("end")?,
-                reference: row.try_get("reference")?,
-                alternate: row.try_get("alternate")?,
-                variant_type: row.try_get("variant_type")?,
-                strata: Vec::new(),
-                genes: Vec::new(),
-                protein_changes: Vec::new(),
-                effects: Vec::new(),
-            });
-        }
+        let mut matches = rows.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
         let mut populations = self.population_counts(dataset_id, scope, &ids).await?;
         let annotations = sqlx::query(
@@ -292,6 +277,24 @@ impl Store {
     }
 }
 
+/// A variant row (id, contig, start, end, reference, alternate, variant_type), without counts or
+/// annotations yet.
+fn variant_from_row(row: &sqlx::postgres::PgRow) -> Result<VariantMatch, StoreError> {
+    Ok(VariantMatch {
+        variant_id: row.try_get("id")?,
+        contig: row.try_get("contig")?,
+        start: row.try_get("start")?,
+        end: row.try_get("end")?,
+        reference: row.try_get("reference")?,
+        alternate: row.try_get("alternate")?,
+        variant_type: row.try_get("variant_type")?,
+        strata: Vec::new(),
+        genes: Vec::new(),
+        protein_changes: Vec::new(),
+        effects: Vec::new(),
+    })
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -314,22 +317,7 @@ impl Store {
         .bind(scope)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|row| {
-            Ok(VariantMatch {
-                variant_id: row.try_get("id")?,
-                contig: row.try_get("contig")?,
-                start: row.try_get("start")?,
-                end: row.try_get("end")?,
-                reference: row.try_get("reference")?,
-                alternate: row.try_get("alternate")?,
-                variant_type: row.try_get("variant_type")?,
-                strata: Vec::new(),
-                genes: Vec::new(),
-                protein_changes: Vec::new(),
-                effects: Vec::new(),
-            })
-        })
-        .transpose()
+        row.as_ref().map(variant_from_row).transpose()
     }
 }
 
