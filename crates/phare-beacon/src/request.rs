@@ -241,7 +241,7 @@ impl QueryRequest {
         for name in genomic.keys() {
             if NOT_YET.contains(&name.as_str()) {
                 return Err(BeaconError::bad_request(format!(
-                    "`{name}` queries are not supported by this node yet: use referenceName with start (and end or alternateBases)"
+                    "`{name}` queries are not supported by this node yet: use referenceName with start (and end or alternateBases), or geneId"
                 )));
             }
             if !SUPPORTED.contains(&name.as_str()) {
@@ -389,10 +389,17 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, Beacon
     };
     let amino_acid_change = text("aminoacidChange")?;
     if let Some(gene_id) = gene_id {
-        if parameters.contains_key("referenceName") || parameters.contains_key("start") {
-            return Err(BeaconError::bad_request(
-                "`geneId` is a query of its own: give it without `referenceName` and `start`",
-            ));
+        let positional = [
+            "referenceName",
+            "start",
+            "end",
+            "referenceBases",
+            "alternateBases",
+        ];
+        if let Some(name) = positional.iter().find(|name| parameters.contains_key(**name)) {
+            return Err(BeaconError::bad_request(format!(
+                "`geneId` is a query of its own: give it without `{name}` (a gene query takes `aminoacidChange`, `variantType`, `assemblyId`)"
+            )));
         }
         if gene_id.is_empty() {
             return Err(BeaconError::bad_request("`geneId` is empty"));
@@ -701,6 +708,7 @@ mod tests {
                 "`genomicAlleleShortForm`",
             ),
             ("geneId=BRAF&referenceName=7&start=1", "`geneId`"),
+            ("geneId=BRAF&end=5", "`end`"),
             ("aminoacidChange=V600E", "`aminoacidChange` needs `geneId`"),
             ("geneId=BRAF&aminoacidChange=xyz", "`aminoacidChange`"),
             ("referenceName=1&start=10,20&end=30,40", "bracket"),

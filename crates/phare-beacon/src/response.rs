@@ -184,32 +184,35 @@ fn with_frequencies(mut record: Value, source: CountSource<'_>, populations: &[P
     record
 }
 
-/// Sequence Ontology ids of the effect terms annotators write (SnpEff, VEP and bcftools use
-/// SO term names); an effect without an id here is left out of `molecularEffects`.
-const SEQUENCE_ONTOLOGY: &[(&str, &str)] = &[
-    ("missense_variant", "SO:0001583"),
-    ("synonymous_variant", "SO:0001819"),
-    ("stop_gained", "SO:0001587"),
-    ("stop_lost", "SO:0001578"),
-    ("start_lost", "SO:0002012"),
-    ("frameshift_variant", "SO:0001589"),
-    ("inframe_insertion", "SO:0001821"),
-    ("inframe_deletion", "SO:0001822"),
-    ("splice_acceptor_variant", "SO:0001574"),
-    ("splice_donor_variant", "SO:0001575"),
-    ("splice_region_variant", "SO:0001630"),
-    ("intron_variant", "SO:0001627"),
-    ("5_prime_UTR_variant", "SO:0001623"),
-    ("3_prime_UTR_variant", "SO:0001624"),
-    ("upstream_gene_variant", "SO:0001631"),
-    ("downstream_gene_variant", "SO:0001632"),
-    ("intergenic_variant", "SO:0001628"),
-    ("non_coding_transcript_exon_variant", "SO:0001792"),
-    // bcftools csq spellings.
-    ("missense", "SO:0001583"),
-    ("synonymous", "SO:0001819"),
-    ("stop_gained", "SO:0001587"),
-    ("frameshift", "SO:0001589"),
+/// Sequence Ontology terms of the effects annotators write: (term as written, SO id, SO label).
+/// SnpEff and VEP write SO term names; bcftools csq its own short names. An effect not listed
+/// here is left out of `molecularEffects`.
+const SEQUENCE_ONTOLOGY: &[(&str, &str, &str)] = &[
+    ("missense_variant", "SO:0001583", "missense variant"),
+    ("missense", "SO:0001583", "missense variant"),
+    ("synonymous_variant", "SO:0001819", "synonymous variant"),
+    ("synonymous", "SO:0001819", "synonymous variant"),
+    ("stop_gained", "SO:0001587", "stop gained"),
+    ("stop_lost", "SO:0001578", "stop lost"),
+    ("start_lost", "SO:0002012", "start lost"),
+    ("frameshift_variant", "SO:0001589", "frameshift variant"),
+    ("frameshift", "SO:0001589", "frameshift variant"),
+    ("inframe_insertion", "SO:0001821", "inframe insertion"),
+    ("inframe_deletion", "SO:0001822", "inframe deletion"),
+    ("splice_acceptor_variant", "SO:0001574", "splice acceptor variant"),
+    ("splice_donor_variant", "SO:0001575", "splice donor variant"),
+    ("splice_region_variant", "SO:0001630", "splice region variant"),
+    ("intron_variant", "SO:0001627", "intron variant"),
+    ("5_prime_UTR_variant", "SO:0001623", "5 prime UTR variant"),
+    ("3_prime_UTR_variant", "SO:0001624", "3 prime UTR variant"),
+    ("upstream_gene_variant", "SO:0001631", "upstream gene variant"),
+    ("downstream_gene_variant", "SO:0001632", "downstream gene variant"),
+    ("intergenic_variant", "SO:0001628", "intergenic variant"),
+    (
+        "non_coding_transcript_exon_variant",
+        "SO:0001792",
+        "non coding transcript exon variant",
+    ),
 ];
 
 /// Adds `molecularAttributes` (genes, one-letter protein changes, SO effects) when annotators
@@ -226,8 +229,8 @@ pub fn with_molecular_attributes(
     let mut attributes = json!({ "geneIds": genes, "aminoacidChanges": protein_changes });
     let mut molecular_effects: Vec<Value> = Vec::new();
     for effect in effects {
-        if let Some((label, id)) = SEQUENCE_ONTOLOGY.iter().find(|(label, _)| label == effect) {
-            let term = json!({ "id": id, "label": label.replace('_', " ") });
+        if let Some((_, id, label)) = SEQUENCE_ONTOLOGY.iter().find(|(written, _, _)| written == effect) {
+            let term = json!({ "id": id, "label": label });
             if !molecular_effects.contains(&term) {
                 molecular_effects.push(term);
             }

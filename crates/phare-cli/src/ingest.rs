@@ -111,7 +111,7 @@ async fn ingest_file(
         IngestOutcome::Ingested(summary) => {
             let skipped = &summary.skipped;
             println!(
-                "{}: ingested into {} as analysis {} in {seconds:.1} s: {} samples, {} records, {} alleles stored ({} new variants); skipped: {} filtered records, {} on non-primary contigs, {} reference-only, {} symbolic alleles",
+                "{}: ingested into {} as analysis {} in {seconds:.1} s: {} samples, {} records, {} alleles stored ({} new variants); skipped: {} filtered records, {} on non-primary contigs, {} reference-only, {} symbolic alleles, {} breakends",
                 file.display(),
                 args.dataset,
                 summary.analysis_id,
@@ -123,6 +123,7 @@ async fn ingest_file(
                 skipped.non_primary_contig_records,
                 skipped.reference_only_records,
                 skipped.symbolic_alleles,
+                skipped.breakends,
             );
             if summary.superseded_samples > 0 {
                 println!(

@@ -159,6 +159,7 @@ impl Store {
             "variant_counts",
             "analysis_variants",
             "aggregate_counts",
+            "variant_annotations",
             "analysis_samples",
             "analyses",
             "individuals",

@@ -487,6 +487,7 @@ impl Decoder {
                 ),
             ));
         }
+        let mut breakend_record = false;
         for (offset, alternate) in alternates.iter().enumerate() {
             let alternate = alternate.map_err(invalid("ALT"))?;
             if alternate.len() > limits.max_allele_length {
@@ -506,7 +507,13 @@ impl Decoder {
                 let mut end = usize::from(end) as u64;
                 if end <= position && kind != "INS" {
                     // Before VCF 4.5, noodles takes END only; a file giving SVLEN alone spans it.
-                    end = position + structural_length(&self.header, record)?.unwrap_or(0);
+                    let Some(length) = structural_length(&self.header, record)? else {
+                        return Err((
+                            "INFO END".into(),
+                            format!("a <{kind}> allele needs its end: give INFO END or SVLEN"),
+                        ));
+                    };
+                    end = position + length;
                 }
                 if end < position {
                     return Err((
@@ -533,6 +540,7 @@ impl Decoder {
             }
             if alternate.contains('[') || alternate.contains(']') {
                 self.skipped.breakends += 1;
+                breakend_record = true;
                 continue;
             }
             if is_symbolic(alternate) {
@@ -556,7 +564,10 @@ impl Decoder {
             site.alleles.push(AlleleCalls::new(allele, offset + 1));
         }
         if site.alleles.is_empty() {
-            self.skipped.reference_only_records += 1;
+            // A breakend-only record is counted as a breakend, not as a reference block.
+            if !breakend_record {
+                self.skipped.reference_only_records += 1;
+            }
             return Ok(false);
         }
         if let Some(plan) = &self.annotations {
