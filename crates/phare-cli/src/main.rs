@@ -344,7 +344,15 @@ async fn serve(config: &Config, store: Store, banner: Option<String>) -> Result<
     if let Some(banner) = banner {
         println!("{banner}");
     }
-    let state = AppState::new(store, identity(config));
+    let mut references = Vec::new();
+    for assembly in [Assembly::Grch38, Assembly::Grch37] {
+        if let Some(fasta) = config.reference_fasta(assembly) {
+            let genome = phare_vcf::ReferenceGenome::open(&fasta, assembly)
+                .with_context(|| format!("reference genome for {assembly}"))?;
+            references.push((assembly, genome));
+        }
+    }
+    let state = AppState::with_references(store, identity(config), references);
     phare_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

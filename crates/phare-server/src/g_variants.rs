@@ -171,7 +171,7 @@ async fn targets(state: &AppState, caller: &Caller, request: &QueryRequest) -> R
             },
             None => None,
         };
-        let search = search_for(&request.query, contig)?;
+        let search = left_aligned(state, dataset.assembly, search_for(&request.query, contig)?).await?;
         targets.push(Target {
             dataset,
             ceiling,
@@ -179,6 +179,49 @@ async fn targets(state: &AppState, caller: &Caller, request: &QueryRequest) -> R
         });
     }
     Ok(targets)
+}
+
+/// With a reference genome for the assembly, an indel asked for is left-aligned as ingestion
+/// left-aligned the stored ones (the genome is read on a blocking thread).
+async fn left_aligned(
+    state: &AppState,
+    assembly: Assembly,
+    search: VariantSearch,
+) -> Result<VariantSearch, ApiError> {
+    let VariantSearch::Sequence {
+        contig: name,
+        start,
+        reference: Some(reference),
+        alternate,
+    } = &search
+    else {
+        return Ok(search);
+    };
+    let (Some(genome), Some(contig)) = (state.reference(assembly), assembly.contig(name)) else {
+        return Ok(search);
+    };
+    if reference.len() == alternate.len() {
+        return Ok(search);
+    }
+    let allele = Allele {
+        start: *start,
+        reference: reference.clone(),
+        alternate: alternate.clone(),
+    };
+    let aligned = tokio::task::spawn_blocking(move || {
+        let mut genome = genome.lock().map_err(|_| BeaconError::internal())?;
+        genome
+            .left_align(contig, &allele)
+            .map_err(|error| BeaconError::bad_request(format!("alleles: {error}")))
+    })
+    .await
+    .map_err(|_| BeaconError::internal())??;
+    Ok(VariantSearch::Sequence {
+        contig: name.clone(),
+        start: aligned.start,
+        reference: Some(aligned.reference),
+        alternate: aligned.alternate,
+    })
 }
 
 /// Normalises the query's alleles exactly as ingestion normalised the stored ones.

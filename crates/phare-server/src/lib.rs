@@ -5,7 +5,10 @@
 mod error;
 mod g_variants;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use phare_domain::Assembly;
+use phare_vcf::ReferenceGenome;
 
 use axum::Router;
 use axum::extract::State;
@@ -32,13 +35,41 @@ pub struct AppState {
 struct Inner {
     store: Store,
     identity: BeaconIdentity,
+    /// Reference genomes per assembly: sequence queries are left-aligned like ingestion.
+    references: Vec<(Assembly, Arc<Mutex<ReferenceGenome>>)>,
 }
 
 impl AppState {
     pub fn new(store: Store, identity: BeaconIdentity) -> Self {
+        Self::with_references(store, identity, Vec::new())
+    }
+
+    /// With the reference genomes ingestion left-aligns against, so that a query written at
+    /// another place of a repeat finds the stored indel.
+    pub fn with_references(
+        store: Store,
+        identity: BeaconIdentity,
+        references: Vec<(Assembly, ReferenceGenome)>,
+    ) -> Self {
+        let references = references
+            .into_iter()
+            .map(|(assembly, genome)| (assembly, Arc::new(Mutex::new(genome))))
+            .collect();
         Self {
-            inner: Arc::new(Inner { store, identity }),
+            inner: Arc::new(Inner {
+                store,
+                identity,
+                references,
+            }),
         }
+    }
+
+    pub(crate) fn reference(&self, assembly: Assembly) -> Option<Arc<Mutex<ReferenceGenome>>> {
+        self.inner
+            .references
+            .iter()
+            .find(|(known, _)| *known == assembly)
+            .map(|(_, genome)| genome.clone())
     }
 
     pub fn store(&self) -> &Store {

@@ -684,3 +684,86 @@ async fn gene_and_amino_acid_queries_read_the_files_annotations() {
     let (status, _) = app.get("/g_variants?geneId=BRAF&referenceName=7&start=1").await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn with_a_reference_genome_an_indel_is_found_whichever_way_the_query_writes_it() {
+    let database = phare_store::testing::fresh_database().await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    // MT (16,569 bases in both assemblies) with `TCACACACAG` at 0-based 100..110.
+    let mut bases: Vec<u8> = b"AGT".iter().copied().cycle().take(16_569).collect();
+    bases[100..110].copy_from_slice(b"TCACACACAG");
+    let mut fasta = String::from(">MT\n");
+    for line in bases.chunks(60) {
+        fasta.push_str(std::str::from_utf8(line).expect("ascii"));
+        fasta.push('\n');
+    }
+    let fasta_path = directory.path().join("mt.fa");
+    std::fs::write(&fasta_path, fasta).expect("fasta");
+    std::fs::write(directory.path().join("mt.fa.fai"), "MT\t16569\t4\t60\t61\n").expect("fai");
+    let vcf = directory.path().join("mt.vcf");
+    std::fs::write(
+        &vcf,
+        "##fileformat=VCFv4.2\n##contig=<ID=MT,length=16569>\n\
+         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\nMT\t107\t.\tACA\tA\t.\tPASS\t.\tGT\t1\n",
+    )
+    .expect("vcf");
+    let store = &database.store;
+    store
+        .create_dataset(&NewDataset {
+            id: "mt".into(),
+            name: "mt".into(),
+            assembly: Assembly::Grch38,
+            anonymous_max: Granularity::Count,
+        })
+        .await
+        .expect("dataset");
+    store
+        .ingest(IngestRequest {
+            dataset_id: "mt".into(),
+            path: vcf,
+            manifest: None,
+            pass_only: true,
+            progress: None,
+            limits: Default::default(),
+            reference_fasta: Some(fasta_path.clone()),
+        })
+        .await
+        .expect("ingest");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let root = format!("http://{}", listener.local_addr().expect("address"));
+    let identity = BeaconIdentity {
+        id: "org.example.phare.test".into(),
+        name: "Phare test".into(),
+        description: "test node".into(),
+        organization_id: "org.example".into(),
+        organization_name: "Example".into(),
+        organization_url: "https://www.example.org".into(),
+        environment: "test".into(),
+        base_url: format!("{root}/api"),
+        software_version: "0.0.0".into(),
+    };
+    let genome = phare_vcf::ReferenceGenome::open(&fasta_path, Assembly::Grch38).expect("genome");
+    let state = AppState::with_references(store.clone(), identity, vec![(Assembly::Grch38, genome)]);
+    tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
+    let client = reqwest::Client::new();
+    // The CA deletion stored left-aligned (MT:100 TCA>T); asked at the right end of the repeat
+    // (MT:106 ACA>A, as the file wrote it) and at the left end: both find it.
+    for (start, reference, alternate) in [(106, "ACA", "A"), (100, "TCA", "T")] {
+        let url = format!(
+            "{root}/api/g_variants?referenceName=MT&start={start}&referenceBases={reference}&alternateBases={alternate}&requestedGranularity=count"
+        );
+        let document: Value = client
+            .get(&url)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            document["responseSummary"]["numTotalResults"], 1,
+            "{url}: {document:#}"
+        );
+    }
+}
