@@ -210,35 +210,26 @@ impl Store {
         )
         .execute(&mut *transaction)
         .await?;
-        let carriers = sqlx::query(
-            "INSERT INTO analysis_variants
-                (variant_id, analysis_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-                 one_called, none_called)
-             SELECT v.id, $1, s.allele_count, s.allele_number, s.homozygous, s.heterozygous, s.hemizygous,
-                 s.one_called, s.none_called
-             FROM staging s JOIN variants v USING (contig, start, \"end\", reference, alternate)",
-        )
-        .bind(analysis_id)
-        .execute(&mut *transaction)
-        .await;
-        if let Err(sqlx::Error::Database(database_error)) = &carriers
-            && database_error.is_unique_violation()
-        {
-            return Err(StoreError::Input {
-                path: display_path,
-                message: "the file holds the same normalised allele in two records; normalise and deduplicate it (bcftools norm -m- -d exact) before ingesting".into(),
-            });
-        }
-        carriers?;
-        sqlx::query(
-            "INSERT INTO variant_counts
+        // Carrier sets and totals from one join of staging with the dictionary.
+        let merged = sqlx::query(
+            "WITH joined AS MATERIALIZED (
+                 SELECT v.id AS variant_id, s.*
+                 FROM staging s JOIN variants v USING (contig, start, \"end\", reference, alternate)
+             ), carriers AS (
+                 INSERT INTO analysis_variants
+                     (variant_id, analysis_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+                      one_called, none_called)
+                 SELECT variant_id, $2, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+                        one_called, none_called
+                 FROM joined
+             )
+             INSERT INTO variant_counts
                 (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
                  research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
                  research_hemizygous)
-             SELECT v.id, $1, s.allele_count, s.allele_number, s.hom_count, s.het_count, s.hemi_count,
-                    s.research_ac, s.research_an, s.research_hom, s.research_het, s.research_hemi
-             FROM staging s
-             JOIN variants v USING (contig, start, \"end\", reference, alternate)
+             SELECT variant_id, $1, allele_count, allele_number, hom_count, het_count, hemi_count,
+                    research_ac, research_an, research_hom, research_het, research_hemi
+             FROM joined
              ON CONFLICT (variant_id, dataset_id) DO UPDATE SET
                 allele_count = variant_counts.allele_count + excluded.allele_count,
                 allele_number = variant_counts.allele_number + excluded.allele_number,
@@ -252,8 +243,20 @@ impl Store {
                 research_hemizygous = variant_counts.research_hemizygous + excluded.research_hemizygous",
         )
         .bind(&dataset.id)
+        .bind(analysis_id)
         .execute(&mut *transaction)
-        .await?;
+        .await;
+        // The same normalised allele twice in one file breaks analysis_variants' key, or makes
+        // the counts upsert touch one row twice (SQLSTATE 21000).
+        if let Err(sqlx::Error::Database(database_error)) = &merged
+            && (database_error.is_unique_violation() || database_error.code().as_deref() == Some("21000"))
+        {
+            return Err(StoreError::Input {
+                path: display_path,
+                message: "the file holds the same normalised allele in two records; normalise and deduplicate it (bcftools norm -m- -d exact) before ingesting".into(),
+            });
+        }
+        merged?;
         if aggregate {
             sqlx::query(
                 "INSERT INTO aggregate_counts
