@@ -97,6 +97,20 @@ impl App {
         (status, response.json().await.expect("json body"))
     }
 
+    /// `numTotalResults` of a count query (`/g_variants?QUERY&requestedGranularity=count`),
+    /// checked for status and schema.
+    async fn count(&self, query: impl AsRef<str>) -> i64 {
+        let text = query.as_ref();
+        let (status, document) = self
+            .get(&format!("/g_variants?{text}&requestedGranularity=count"))
+            .await;
+        assert_eq!(status, 200, "{text}: {document:#}");
+        assert_valid_query("count", &document);
+        document["responseSummary"]["numTotalResults"]
+            .as_i64()
+            .expect("count")
+    }
+
     async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let response = self
             .client
@@ -287,20 +301,7 @@ async fn get_and_post_agree_at_every_granularity_and_validate() {
 #[tokio::test]
 async fn range_queries_find_overlapping_alleles_by_hand_worked_bounds() {
     let app = spawn_app(&[("plain", Granularity::Count, "small.vcf")]).await;
-    let count = |start: u64, end: u64| {
-        let app = &app;
-        async move {
-            let (status, document) = app
-                .get(&format!(
-                    "/g_variants?referenceName=1&start={start}&end={end}&requestedGranularity=count"
-                ))
-                .await;
-            assert_eq!(status, 200, "{document:#}");
-            document["responseSummary"]["numTotalResults"]
-                .as_i64()
-                .expect("count")
-        }
-    };
+    let count = |start: u64, end: u64| app.count(format!("referenceName=1&start={start}&end={end}"));
     // The deletion GTC>G spans [2999, 3002): a query on its last base [3001, 3002) overlaps it.
     assert_eq!(count(3001, 3002).await, 1);
     // [3002, 3999) touches nothing: the deletion ends at 3002, the insertion starts at 3999.
@@ -599,20 +600,7 @@ async fn a_dataset_holds_genotype_files_or_aggregate_files_not_both() {
 #[tokio::test]
 async fn structural_variants_are_found_by_their_span_and_type() {
     let app = spawn_app(&[("sv", Granularity::Record, "sv.vcf")]).await;
-    let count = |query: &'static str| {
-        let app = &app;
-        async move {
-            let (status, document) = app
-                .get(&format!(
-                    "/g_variants?referenceName=1&{query}&requestedGranularity=count"
-                ))
-                .await;
-            assert_eq!(status, 200, "{query}: {document:#}");
-            document["responseSummary"]["numTotalResults"]
-                .as_i64()
-                .expect("count")
-        }
-    };
+    let count = |query: &'static str| app.count(format!("referenceName=1&{query}"));
     // By hand (tests/data/README.md): DEL [10000, 15000), DUP [20000, 23000), INS [29999, 30000),
     // INV [40000, 41000); the breakend and <NON_REF> are not stored.
     assert_eq!(count("start=12000&end=12001").await, 1);
@@ -643,19 +631,7 @@ async fn structural_variants_are_found_by_their_span_and_type() {
 #[tokio::test]
 async fn gene_and_amino_acid_queries_read_the_files_annotations() {
     let app = spawn_app(&[("annotated", Granularity::Record, "annotated.vcf")]).await;
-    let count = |query: &'static str| {
-        let app = &app;
-        async move {
-            let (status, document) = app
-                .get(&format!("/g_variants?{query}&requestedGranularity=count"))
-                .await;
-            assert_eq!(status, 200, "{query}: {document:#}");
-            assert_valid_query("count", &document);
-            document["responseSummary"]["numTotalResults"]
-                .as_i64()
-                .expect("count")
-        }
-    };
+    let count = |query: &'static str| app.count(query);
     // By hand (tests/data/README.md, `annotated.vcf`).
     assert_eq!(count("geneId=BRAF").await, 1);
     assert_eq!(count("geneid=braf").await, 1);
