@@ -154,3 +154,61 @@ fn a_decompression_bomb_stops_at_the_decompressed_byte_limit() {
     .expect_err("bomb");
     assert!(error.to_string().contains("max_decompressed_bytes"), "{error}");
 }
+
+#[test]
+fn a_position_beyond_the_contig_is_refused_at_its_line() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    // GRCh38 chromosome 2 has 242,193,529 bases.
+    let path = write(
+        directory.path(),
+        "beyond.vcf",
+        &format!("{HEADER}2\t242193530\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n"),
+    );
+    let error = read_all(&path, Limits::default()).expect_err("beyond the contig");
+    assert!(error.to_string().contains("beyond.vcf:6: POS"), "{error}");
+    assert!(error.to_string().contains("242193529"), "{error}");
+}
+
+#[test]
+fn a_corrupt_bgzf_block_is_an_error_not_a_crash() {
+    let source =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/small.vcf.gz"))
+            .expect("small.vcf.gz");
+    let directory = tempfile::tempdir().expect("tempdir");
+    // Flip bytes inside the first block's deflate data (after its 18-byte header), keep the end.
+    let mut corrupt = source.clone();
+    for byte in &mut corrupt[40..60] {
+        *byte ^= 0xff;
+    }
+    let path = directory.path().join("corrupt.vcf.gz");
+    std::fs::write(&path, &corrupt).expect("write");
+    let error = read_all(&path, Limits::default()).expect_err("corrupt block");
+    assert!(error.to_string().contains("corrupt.vcf.gz"), "{error}");
+}
+
+#[test]
+fn spanning_deletions_and_reference_blocks_are_never_counted() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    // `*` (an upstream deletion spans the site) and gVCF `<NON_REF>` / `<*>` are not variants.
+    let path = write(
+        directory.path(),
+        "gvcf.vcf",
+        &format!(
+            "{HEADER}1\t100\t.\tA\tG,*\t.\tPASS\t.\tGT\t1/2\n1\t200\t.\tC\t<NON_REF>\t.\t.\t.\tGT\t0/0\n\
+             1\t300\t.\tT\tC,<*>\t.\tPASS\t.\tGT\t0/1\n"
+        ),
+    );
+    let mut reader = VariantReader::open(&path, ReadOptions::new(Assembly::Grch38)).expect("open");
+    let mut site = Site::default();
+    let mut alternates = Vec::new();
+    while reader.next_site(&mut site).expect("record") {
+        alternates.extend(
+            site.alleles
+                .iter()
+                .map(|calls| (calls.allele.start, calls.allele.alternate.clone())),
+        );
+    }
+    assert_eq!(alternates, vec![(99, "G".to_owned()), (299, "C".to_owned())]);
+    assert_eq!(reader.skipped().symbolic_alleles, 3);
+    assert_eq!(reader.skipped().reference_only_records, 1);
+}
