@@ -30,20 +30,38 @@ struct EntryType {
     name: &'static str,
     path: &'static str,
     schema: &'static str,
+    /// Folder of the default model holding the entry type's `defaultSchema.json`.
+    model_folder: &'static str,
     ontology_id: &'static str,
     ontology_label: &'static str,
+    /// Whether `/{path}/{id}` is served.
+    single_entry: bool,
 }
 
 /// What this node serves. `/map` and `/configuration` are built from this one list, so they
 /// never announce an endpoint that is not routed.
-const ENTRY_TYPES: &[EntryType] = &[EntryType {
-    id: "genomicVariation",
-    name: "Genomic variation",
-    path: "g_variants",
-    schema: "beacon-g_variant-v2.0.0",
-    ontology_id: "ENSGLOSSARY:0000092",
-    ontology_label: "Variant",
-}];
+const ENTRY_TYPES: &[EntryType] = &[
+    EntryType {
+        id: "genomicVariation",
+        name: "Genomic variation",
+        path: "g_variants",
+        schema: "beacon-g_variant-v2.0.0",
+        model_folder: "genomicVariations",
+        ontology_id: "ENSGLOSSARY:0000092",
+        ontology_label: "Variant",
+        single_entry: false,
+    },
+    EntryType {
+        id: "dataset",
+        name: "Dataset",
+        path: "datasets",
+        schema: "beacon-dataset-v2.0.0",
+        model_folder: "datasets",
+        ontology_id: "NCIT:C47824",
+        ontology_label: "Data set",
+        single_entry: true,
+    },
+];
 
 impl BeaconIdentity {
     pub fn returned_schema(entry_type: &str) -> Value {
@@ -117,10 +135,15 @@ impl BeaconIdentity {
             .iter()
             .map(|entry| {
                 let root = format!("{}/{}", self.base_url, entry.path);
-                let endpoint = json!({
+                let mut endpoint = json!({
                     "entryType": entry.id,
                     "rootUrl": root,
                 });
+                if entry.single_entry
+                    && let Some(object) = endpoint.as_object_mut()
+                {
+                    object.insert("singleEntryUrl".into(), json!(format!("{root}/{{id}}")));
+                }
                 (entry.id.to_owned(), endpoint)
             })
             .collect();
@@ -145,7 +168,10 @@ impl BeaconIdentity {
                     "defaultSchema": {
                         "id": entry.schema,
                         "name": format!("Default schema for {}", entry.name.to_lowercase()),
-                        "referenceToSchemaDefinition": "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model/genomicVariations/defaultSchema.json",
+                        "referenceToSchemaDefinition": format!(
+                            "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/models/json/beacon-v2-default-model/{}/defaultSchema.json",
+                            entry.model_folder
+                        ),
                         "schemaVersion": API_VERSION,
                     },
                 });

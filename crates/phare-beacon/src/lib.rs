@@ -9,7 +9,7 @@ pub mod response;
 
 pub use documents::BeaconIdentity;
 pub use error::BeaconError;
-pub use request::{GenomicQuery, IncludeResultsets, QueryRequest};
+pub use request::{CollectionRequest, GenomicQuery, IncludeResultsets, QueryRequest};
 
 /// The Beacon specification version the responses follow.
 pub const API_VERSION: &str = "v2.0.0";

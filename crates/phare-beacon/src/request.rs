@@ -287,20 +287,7 @@ impl QueryRequest {
             .transpose()?
             .unwrap_or(0);
         // The specification reads `limit` 0 as "all results, or the maximum allowed".
-        let limit = match settings
-            .limit
-            .map(|value| as_integer(value, "limit"))
-            .transpose()?
-        {
-            None => DEFAULT_LIMIT,
-            Some(0) => MAX_LIMIT,
-            Some(limit) if limit > MAX_LIMIT => {
-                return Err(BeaconError::bad_request(format!(
-                    "`limit` must be at most {MAX_LIMIT}, not {limit} (0 asks for the maximum)"
-                )));
-            }
-            Some(limit) => limit,
-        };
+        let limit = page_limit(settings.limit)?;
         if let Some(value) = settings.test_mode
             && as_bool(value, "testMode")?
         {
@@ -748,5 +735,92 @@ mod tests {
         assert!(IncludeResultsets::Hit.shows(true) && !IncludeResultsets::Hit.shows(false));
         assert!(IncludeResultsets::Miss.shows(false) && !IncludeResultsets::Miss.shows(true));
         assert!(IncludeResultsets::All.shows(false) && !IncludeResultsets::None.shows(true));
+    }
+}
+
+/// A request for collections (`/datasets`): only pagination applies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectionRequest {
+    pub skip: u64,
+    pub limit: u64,
+    pub summary: Value,
+}
+
+impl CollectionRequest {
+    pub fn from_query_pairs(pairs: &[(String, String)]) -> Result<Self, BeaconError> {
+        let mut skip = None;
+        let mut limit = None;
+        for (name, value) in pairs {
+            let slot = match name.as_str() {
+                "skip" => &mut skip,
+                "limit" => &mut limit,
+                other => {
+                    return Err(BeaconError::bad_request(format!(
+                        "unknown request parameter `{other}`: collections take `skip` and `limit`"
+                    )));
+                }
+            };
+            *slot = Some(Value::String(value.clone()));
+        }
+        Self::build(skip.as_ref(), limit.as_ref())
+    }
+
+    pub fn from_body(body: &Value) -> Result<Self, BeaconError> {
+        let Some(body) = body.as_object() else {
+            return Err(BeaconError::bad_request(
+                "request body must be a JSON object (beaconRequestBody)",
+            ));
+        };
+        reject_unknown(body.keys(), &["$schema", "meta", "query"], "request body")?;
+        let empty = Map::new();
+        let query = match body.get("query") {
+            None => &empty,
+            Some(Value::Object(query)) => query,
+            Some(_) => return Err(BeaconError::bad_request("`query` must be an object")),
+        };
+        reject_unknown(
+            query.keys(),
+            &["pagination"],
+            "query (collections take only `pagination`)",
+        )?;
+        let pagination = match query.get("pagination") {
+            None => None,
+            Some(Value::Object(pagination)) => {
+                reject_unknown(pagination.keys(), &["skip", "limit"], "pagination")?;
+                Some(pagination)
+            }
+            Some(_) => return Err(BeaconError::bad_request("`pagination` must be an object")),
+        };
+        Self::build(
+            pagination.and_then(|pagination| pagination.get("skip")),
+            pagination.and_then(|pagination| pagination.get("limit")),
+        )
+    }
+
+    fn build(skip: Option<&Value>, limit: Option<&Value>) -> Result<Self, BeaconError> {
+        let skip = skip
+            .map(|value| as_integer(value, "skip"))
+            .transpose()?
+            .unwrap_or(0);
+        let limit = page_limit(limit)?;
+        let summary = json!({
+            "apiVersion": crate::API_VERSION,
+            "requestedSchemas": [],
+            "pagination": { "skip": skip, "limit": limit },
+            "requestedGranularity": "record",
+        });
+        Ok(Self { skip, limit, summary })
+    }
+}
+
+/// `limit`: absent → the default page, 0 → the maximum (the specification's reading).
+fn page_limit(limit: Option<&Value>) -> Result<u64, BeaconError> {
+    match limit.map(|value| as_integer(value, "limit")).transpose()? {
+        None => Ok(DEFAULT_LIMIT),
+        Some(0) => Ok(MAX_LIMIT),
+        Some(limit) if limit > MAX_LIMIT => Err(BeaconError::bad_request(format!(
+            "`limit` must be at most {MAX_LIMIT}, not {limit} (0 asks for the maximum)"
+        ))),
+        Some(limit) => Ok(limit),
     }
 }

@@ -63,6 +63,26 @@ pub fn query_response(
     }
 }
 
+/// A collections answer (`/datasets`): every collection the caller may see, one page of them.
+pub fn collections_response(
+    identity: &BeaconIdentity,
+    summary: Value,
+    entry_type: &str,
+    total: usize,
+    collections: Vec<Value>,
+) -> Value {
+    json!({
+        "meta": identity.response_meta(
+            Granularity::Record,
+            summary,
+            &[BeaconIdentity::returned_schema(entry_type)],
+            false,
+        ),
+        "responseSummary": { "exists": total > 0, "numTotalResults": total },
+        "response": { "collections": collections },
+    })
+}
+
 /// Allele counts of one population (stratum) of one dataset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PopulationCounts {

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Json;
 use phare_access::{Caller, DatasetPolicy, answer_granularity};
 use phare_beacon::response::{
@@ -14,7 +14,7 @@ use phare_domain::{Allele, Assembly, Granularity};
 use phare_store::{Dataset, VariantMatch, VariantSearch};
 use serde_json::Value;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, json_body, query_pairs};
 
 const ENTRY_TYPE: &str = "genomicVariation";
 
@@ -22,9 +22,7 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|error| BeaconError::bad_request(format!("query string is not valid: {error}")))?;
-    let request = QueryRequest::from_query_pairs(&pairs)?;
+    let request = QueryRequest::from_query_pairs(&query_pairs(query.as_deref())?)?;
     answer(&state, &Caller::Anonymous, &request).await
 }
 
@@ -33,26 +31,7 @@ pub(crate) async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .split(';')
-                .next()
-                .is_some_and(|mime| mime.trim() == "application/json")
-        });
-    if !is_json {
-        return Err(BeaconError::unsupported_media_type("request body must be application/json").into());
-    }
-    let body: Value = serde_json::from_slice(&body).map_err(|error| {
-        BeaconError::bad_request(format!(
-            "request body is not valid JSON (line {}, column {}): {error}",
-            error.line(),
-            error.column()
-        ))
-    })?;
-    let request = QueryRequest::from_body(&body)?;
+    let request = QueryRequest::from_body(&json_body(&headers, &body)?)?;
     answer(&state, &Caller::Anonymous, &request).await
 }
 

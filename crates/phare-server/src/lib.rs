@@ -2,6 +2,7 @@
 //! semantics live in `phare-beacon`, policy in `phare-access`, data in `phare-store`; every
 //! error becomes the Beacon error envelope in one place ([`ApiError`]).
 
+mod datasets;
 mod error;
 mod g_variants;
 
@@ -15,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use phare_beacon::BeaconIdentity;
+use phare_beacon::{BeaconError, BeaconIdentity};
 use phare_store::Store;
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -90,7 +91,9 @@ pub fn router(state: AppState) -> Router {
         .route("/map", get(map))
         .route("/configuration", get(configuration))
         .route("/entry_types", get(entry_types))
-        .route("/g_variants", get(g_variants::get).post(g_variants::post));
+        .route("/g_variants", get(g_variants::get).post(g_variants::post))
+        .route("/datasets", get(datasets::get).post(datasets::post))
+        .route("/datasets/{id}", get(datasets::one));
     Router::new()
         .route("/health", get(health))
         .nest("/api", beacon)
@@ -148,6 +151,40 @@ async fn configuration(State(state): State<AppState>) -> Json<serde_json::Value>
 
 async fn entry_types(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.identity().entry_types())
+}
+
+/// The pairs of a GET query string.
+pub(crate) fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, BeaconError> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|error| BeaconError::bad_request(format!("query string is not valid: {error}")))
+}
+
+/// A POST body: JSON only (415 otherwise), parse errors located (400).
+pub(crate) fn json_body(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, BeaconError> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(';')
+                .next()
+                .is_some_and(|mime| mime.trim() == "application/json")
+        });
+    if !is_json {
+        return Err(BeaconError::unsupported_media_type(
+            "request body must be application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|error| {
+        BeaconError::bad_request(format!(
+            "request body is not valid JSON (line {}, column {}): {error}",
+            error.line(),
+            error.column()
+        ))
+    })
 }
 
 async fn not_found() -> ApiError {

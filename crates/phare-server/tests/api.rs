@@ -743,3 +743,58 @@ async fn with_a_reference_genome_an_indel_is_found_whichever_way_the_query_write
         );
     }
 }
+
+#[tokio::test]
+async fn datasets_are_listed_as_collections_the_caller_may_see() {
+    let app = spawn_app(&[
+        ("open", Granularity::Record, "small.vcf"),
+        ("closed", Granularity::Boolean, "chr_prefixed.vcf"),
+        ("hidden", Granularity::None, "small.vcf.gz"),
+    ])
+    .await;
+    let (status, list) = app.get("/datasets").await;
+    assert_eq!(status, 200, "{list:#}");
+    assert_valid(Schema::CollectionsResponse, &list);
+    let ids: Vec<&str> = list["response"]["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .map(|dataset| {
+            assert_valid(Schema::Dataset, dataset);
+            dataset["id"].as_str().expect("id")
+        })
+        .collect();
+    // Ordered by id; the dataset anonymous callers may not see is not listed.
+    assert_eq!(ids, vec!["closed", "open"]);
+    assert_eq!(list["responseSummary"]["numTotalResults"], 2);
+    let (_, second_page) = app.get("/datasets?limit=1&skip=1").await;
+    assert_eq!(second_page["response"]["collections"][0]["id"], "open");
+    let body = json!({"query": {"pagination": {"skip": 0, "limit": 1}}});
+    let (status, posted) = app.post("/datasets", &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(posted["response"]["collections"][0]["id"], "closed");
+
+    let (status, one) = app.get("/datasets/open").await;
+    assert_eq!(status, 200);
+    assert_valid(Schema::CollectionsResponse, &one);
+    assert_eq!(one["response"]["collections"][0]["info"]["assemblyId"], "GRCh38");
+    let (hidden_status, hidden) = app.get("/datasets/hidden").await;
+    let (missing_status, missing) = app.get("/datasets/nosuch").await;
+    assert_eq!((hidden_status, missing_status), (404, 404));
+    assert_valid(Schema::ErrorResponse, &hidden);
+    assert_eq!(
+        hidden["error"]["errorMessage"]
+            .as_str()
+            .map(|text| text.replace("hidden", "X")),
+        missing["error"]["errorMessage"]
+            .as_str()
+            .map(|text| text.replace("nosuch", "X"))
+    );
+    let (status, _) = app.get("/datasets?colour=red").await;
+    assert_eq!(status, 400);
+    let (_, map) = app.get("/map").await;
+    assert_eq!(
+        map["response"]["endpointSets"]["dataset"]["singleEntryUrl"],
+        format!("{}/datasets/{{id}}", app.api)
+    );
+}
