@@ -176,20 +176,8 @@ impl QueryRequest {
 
     /// From a POST `beaconRequestBody`; `requestParameters` may be flat or under `g_variant`.
     pub fn from_body(body: &Value) -> Result<Self, BeaconError> {
-        let Some(body) = body.as_object() else {
-            return Err(BeaconError::bad_request(
-                "request body must be a JSON object (beaconRequestBody)",
-            ));
-        };
-        reject_unknown(body.keys(), &["$schema", "meta", "query"], "request body")?;
-        let empty = Map::new();
-        let query = match body.get("query") {
-            None => &empty,
-            Some(Value::Object(query)) => query,
-            Some(_) => return Err(BeaconError::bad_request("`query` must be an object")),
-        };
-        reject_unknown(
-            query.keys(),
+        let query = body_query(
+            body,
             &[
                 "requestParameters",
                 "filters",
@@ -201,7 +189,8 @@ impl QueryRequest {
             ],
             "query",
         )?;
-        let genomic = match query.get("requestParameters") {
+        let get = |name: &str| query.and_then(|query| query.get(name));
+        let mut genomic = match get("requestParameters") {
             None => Map::new(),
             Some(Value::Object(parameters)) => match parameters.get("g_variant") {
                 Some(Value::Object(scoped)) if parameters.len() == 1 => scoped.clone(),
@@ -214,25 +203,18 @@ impl QueryRequest {
             },
             Some(_) => return Err(BeaconError::bad_request("`requestParameters` must be an object")),
         };
-        let pagination = match query.get("pagination") {
-            None => None,
-            Some(Value::Object(pagination)) => {
-                reject_unknown(pagination.keys(), &["skip", "limit"], "pagination")?;
-                Some(pagination)
-            }
-            Some(_) => return Err(BeaconError::bad_request("`pagination` must be an object")),
-        };
-        let dataset_ids = query.get("datasetIds").or_else(|| genomic.get("datasetIds"));
-        let mut genomic = genomic.clone();
-        genomic.remove("datasetIds");
+        let pagination = pagination(query)?;
+        // `datasetIds` may come with the query or among the parameters; the query's wins.
+        let listed_in_parameters = genomic.remove("datasetIds");
+        let dataset_ids = get("datasetIds").cloned().or(listed_in_parameters);
         let settings = Settings {
-            requested_granularity: query.get("requestedGranularity"),
-            dataset_ids,
-            include_resultsets: query.get("includeResultsetResponses"),
+            requested_granularity: get("requestedGranularity"),
+            dataset_ids: dataset_ids.as_ref(),
+            include_resultsets: get("includeResultsetResponses"),
             skip: pagination.and_then(|pagination| pagination.get("skip")),
             limit: pagination.and_then(|pagination| pagination.get("limit")),
-            test_mode: query.get("testMode"),
-            filters: query.get("filters"),
+            test_mode: get("testMode"),
+            filters: get("filters"),
         };
         Self::build(&genomic, &settings)
     }
@@ -337,6 +319,40 @@ struct Settings<'a> {
     limit: Option<&'a Value>,
     test_mode: Option<&'a Value>,
     filters: Option<&'a Value>,
+}
+
+/// The `query` object of a `beaconRequestBody` (None when absent), holding only `known` fields.
+fn body_query<'a>(
+    body: &'a Value,
+    known: &[&str],
+    place: &str,
+) -> Result<Option<&'a Map<String, Value>>, BeaconError> {
+    let Some(body) = body.as_object() else {
+        return Err(BeaconError::bad_request(
+            "request body must be a JSON object (beaconRequestBody)",
+        ));
+    };
+    reject_unknown(body.keys(), &["$schema", "meta", "query"], "request body")?;
+    match body.get("query") {
+        None => Ok(None),
+        Some(Value::Object(query)) => {
+            reject_unknown(query.keys(), known, place)?;
+            Ok(Some(query))
+        }
+        Some(_) => Err(BeaconError::bad_request("`query` must be an object")),
+    }
+}
+
+/// `query.pagination`, holding only `skip` and `limit`.
+fn pagination(query: Option<&Map<String, Value>>) -> Result<Option<&Map<String, Value>>, BeaconError> {
+    match query.and_then(|query| query.get("pagination")) {
+        None => Ok(None),
+        Some(Value::Object(pagination)) => {
+            reject_unknown(pagination.keys(), &["skip", "limit"], "pagination")?;
+            Ok(Some(pagination))
+        }
+        Some(_) => Err(BeaconError::bad_request("`pagination` must be an object")),
+    }
 }
 
 fn reject_unknown<'a>(
@@ -766,31 +782,12 @@ impl CollectionRequest {
     }
 
     pub fn from_body(body: &Value) -> Result<Self, BeaconError> {
-        let Some(body) = body.as_object() else {
-            return Err(BeaconError::bad_request(
-                "request body must be a JSON object (beaconRequestBody)",
-            ));
-        };
-        reject_unknown(body.keys(), &["$schema", "meta", "query"], "request body")?;
-        let empty = Map::new();
-        let query = match body.get("query") {
-            None => &empty,
-            Some(Value::Object(query)) => query,
-            Some(_) => return Err(BeaconError::bad_request("`query` must be an object")),
-        };
-        reject_unknown(
-            query.keys(),
+        let query = body_query(
+            body,
             &["pagination"],
             "query (collections take only `pagination`)",
         )?;
-        let pagination = match query.get("pagination") {
-            None => None,
-            Some(Value::Object(pagination)) => {
-                reject_unknown(pagination.keys(), &["skip", "limit"], "pagination")?;
-                Some(pagination)
-            }
-            Some(_) => return Err(BeaconError::bad_request("`pagination` must be an object")),
-        };
+        let pagination = pagination(query)?;
         Self::build(
             pagination.and_then(|pagination| pagination.get("skip")),
             pagination.and_then(|pagination| pagination.get("limit")),

@@ -472,50 +472,33 @@ async fn bad_requests_get_the_error_envelope_naming_the_problem() {
         let message = document["error"]["errorMessage"].as_str().expect("message");
         assert!(message.contains(named), "{path}: {message}");
     }
-    let malformed = app
-        .client
-        .post(format!("{}/g_variants", app.api))
-        .header("content-type", "application/json")
-        .body("{\"query\": ")
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(malformed.status().as_u16(), 400);
-    let document: Value = malformed.json().await.expect("json");
-    assert_valid(Schema::ErrorResponse, &document);
-    let wrong_type = app
-        .client
-        .post(format!("{}/g_variants", app.api))
-        .body("referenceName=1")
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(wrong_type.status().as_u16(), 415);
-    assert_valid(
-        Schema::ErrorResponse,
-        &wrong_type.json::<Value>().await.expect("json"),
-    );
-    let wrong_method = app
-        .client
-        .delete(format!("{}/info", app.api))
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(wrong_method.status().as_u16(), 405);
-    assert_valid(
-        Schema::ErrorResponse,
-        &wrong_method.json::<Value>().await.expect("json"),
-    );
-    let huge = app
-        .client
-        .post(format!("{}/g_variants", app.api))
-        .header("content-type", "application/json")
-        .body(vec![b' '; 2 << 20])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(huge.status().as_u16(), 413);
-    assert_valid(Schema::ErrorResponse, &huge.json::<Value>().await.expect("json"));
+    let g_variants = format!("{}/g_variants", app.api);
+    let requests = [
+        (
+            app.client
+                .post(&g_variants)
+                .header("content-type", "application/json")
+                .body("{\"query\": "),
+            400,
+        ),
+        (app.client.post(&g_variants).body("referenceName=1"), 415),
+        (app.client.delete(format!("{}/info", app.api)), 405),
+        (
+            app.client
+                .post(&g_variants)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 2 << 20]),
+            413,
+        ),
+    ];
+    for (request, expected_status) in requests {
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status().as_u16(), expected_status);
+        assert_valid(
+            Schema::ErrorResponse,
+            &response.json::<Value>().await.expect("json"),
+        );
+    }
     // Nothing of this reached the data.
     assert_eq!(app.store.datasets().await.expect("datasets").len(), 1);
 }

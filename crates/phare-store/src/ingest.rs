@@ -492,13 +492,16 @@ async fn reconcile_consent(
     .bind(&pseudonyms)
     .fetch_all(&mut *connection)
     .await?;
+    // A manifest's entries of one patient agree on consent (Manifest::from_json checks it).
+    let by_pseudonym: HashMap<&str, &ManifestSample> = linked
+        .iter()
+        .flatten()
+        .map(|entry| (entry.individual_id.as_str(), *entry))
+        .collect();
     for row in &known {
         let pseudonym: String = row.try_get("pseudonym")?;
         let consent: bool = row.try_get("research_consent")?;
-        let wanted = linked
-            .iter()
-            .flatten()
-            .find(|entry| entry.individual_id == pseudonym);
+        let wanted = by_pseudonym.get(pseudonym.as_str());
         if let Some(entry) = wanted
             && entry.research_consent != consent
         {
@@ -518,15 +521,13 @@ async fn store_samples(
     linked: &[Option<&ManifestSample>],
 ) -> Result<(), StoreError> {
     // One row per individual: a manifest may list two biosamples of one patient.
-    let mut individuals: Vec<&ManifestSample> = Vec::new();
-    for entry in linked.iter().flatten() {
-        if !individuals
-            .iter()
-            .any(|known| known.individual_id == entry.individual_id)
-        {
-            individuals.push(entry);
-        }
-    }
+    let mut seen = std::collections::HashSet::new();
+    let individuals: Vec<&ManifestSample> = linked
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|entry| seen.insert(entry.individual_id.as_str()))
+        .collect();
     let individual_rows: Vec<serde_json::Value> = individuals
         .iter()
         .map(|entry| {

@@ -106,6 +106,29 @@ async fn counts(
     })
 }
 
+/// A VCF with one contig of GRCh38 length `length`, GT only, the given samples and records.
+fn genotype_vcf(
+    directory: &Path,
+    name: &str,
+    contig: (&str, u64),
+    samples: &[&str],
+    records: &str,
+) -> PathBuf {
+    let (contig_name, length) = contig;
+    let path = directory.join(name);
+    let text = format!(
+        "##fileformat=VCFv4.2\n##contig=<ID={contig_name},length={length}>\n\
+         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{}\n{records}",
+        samples.join("\t")
+    );
+    std::fs::write(&path, text).expect("write vcf");
+    path
+}
+
+const CHR1: (&str, u64) = ("1", 248_956_422);
+const CHRX: (&str, u64) = ("X", 156_040_895);
+
 async fn row_count(store: &Store, table: &str) -> i64 {
     let sql = format!("SELECT count(*) AS rows FROM {table}");
     sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -274,18 +297,21 @@ async fn a_failure_half_way_leaves_nothing_behind() {
     dataset(store, "ds").await;
     let directory = tempfile::tempdir().expect("tempdir");
     // Many good records first, so COPY has already sent data when the bad one is met.
-    let mut text = String::from("##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n");
-    text.push_str("##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n");
-    text.push_str("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\n");
+    let mut records = String::new();
     for position in 1..=50_000 {
-        text.push_str(&format!(
+        records.push_str(&format!(
             "1\t{}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n",
             position * 10
         ));
     }
-    text.push_str("1\t600000\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/5\n");
-    let bad = directory.path().join("bad_at_the_end.vcf");
-    std::fs::write(&bad, text).expect("write");
+    records.push_str("1\t600000\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/5\n");
+    let bad = genotype_vcf(
+        directory.path(),
+        "bad_at_the_end.vcf",
+        CHR1,
+        &["A", "B"],
+        &records,
+    );
     let error = store
         .ingest(request("ds", bad, None))
         .await
@@ -318,16 +344,14 @@ async fn two_records_normalising_to_one_allele_are_refused_cleanly() {
     let store = &database.store;
     dataset(store, "ds").await;
     let directory = tempfile::tempdir().expect("tempdir");
-    let duplicate = directory.path().join("duplicate.vcf");
     // AC>GC at 100 trims to A>G at 100, the record before it.
-    std::fs::write(
-        &duplicate,
-        "##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n\
-         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
-         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\n\
-         1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tAC\tGC\t.\tPASS\t.\tGT\t1/1\n",
-    )
-    .expect("write");
+    let duplicate = genotype_vcf(
+        directory.path(),
+        "duplicate.vcf",
+        CHR1,
+        &["A"],
+        "1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tAC\tGC\t.\tPASS\t.\tGT\t1/1\n",
+    );
     let error = store
         .ingest(request("ds", duplicate, None))
         .await
@@ -371,18 +395,16 @@ async fn a_male_homozygous_call_outside_the_pars_counts_one_copy() {
     let store = &database.store;
     dataset(store, "ds").await;
     let directory = tempfile::tempdir().expect("tempdir");
-    let vcf = directory.path().join("x.vcf");
     // chrX:5,000,000 is outside PAR1; chrX:100,000 is inside it. M is male, W female.
-    std::fs::write(
-        &vcf,
-        "##fileformat=VCFv4.2\n##contig=<ID=X,length=156040895>\n\
-         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
-         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tM\tW\n\
-         X\t100000\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/1\n\
+    let vcf = genotype_vcf(
+        directory.path(),
+        "x.vcf",
+        CHRX,
+        &["M", "W"],
+        "X\t100000\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/1\n\
          X\t5000000\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\t0/1\n\
          X\t6000000\t.\tC\tT\t.\tPASS\t.\tGT\t0/0\t0/1\n",
-    )
-    .expect("write");
+    );
     let manifest = Manifest::from_json(
         r#"{"samples":[
             {"sample":"M","biosampleId":"BM","individualId":"IM","sex":"male","researchConsent":true},
@@ -489,15 +511,13 @@ async fn a_reanalysis_supersedes_the_earlier_analysis_of_the_biosample_in_every_
         .expect("first analysis");
     let directory = tempfile::tempdir().expect("tempdir");
     // BS-S1 sequenced again: now 1/1 at X:5,000,000, and nothing at 1:1000.
-    let vcf = directory.path().join("reanalysis.vcf");
-    std::fs::write(
-        &vcf,
-        "##fileformat=VCFv4.2\n##contig=<ID=X,length=156040895>\n\
-         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
-         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1_v2\n\
-         X\t5000000\t.\tG\tA\t.\tPASS\t.\tGT\t1/1\n",
-    )
-    .expect("write");
+    let vcf = genotype_vcf(
+        directory.path(),
+        "reanalysis.vcf",
+        CHRX,
+        &["S1_v2"],
+        "X\t5000000\t.\tG\tA\t.\tPASS\t.\tGT\t1/1\n",
+    );
     let manifest = Manifest::from_json(
         r#"{"samples":[{"sample":"S1_v2","biosampleId":"BS-S1","individualId":"IND-S1","sex":"female",
             "country":"FR","researchConsent":true}]}"#,
@@ -590,17 +610,7 @@ fn mitochondrial_reference(directory: &Path) -> PathBuf {
 }
 
 fn mitochondrial_vcf(directory: &Path, name: &str, record: &str) -> PathBuf {
-    let path = directory.join(name);
-    std::fs::write(
-        &path,
-        format!(
-            "##fileformat=VCFv4.2\n##contig=<ID=MT,length=16569>\n\
-             ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
-             #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\n{record}\n"
-        ),
-    )
-    .expect("vcf");
-    path
+    genotype_vcf(directory, name, ("MT", 16_569), &["A"], &format!("{record}\n"))
 }
 
 #[tokio::test]
