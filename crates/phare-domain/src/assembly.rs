@@ -20,7 +20,7 @@ pub enum Assembly {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "unknown assembly `{0}`: expected GRCh38 (hg38, GCF_000001405.40) or GRCh37 (hg19, GCF_000001405.25)"
+    "unknown assembly `{0}`: expected GRCh38 (hg38, GCF_000001405.40, GCA_000001405.29) or GRCh37 (hg19, GCF_000001405.25, GCA_000001405.14)"
 )]
 pub struct UnknownAssembly(pub String);
 
@@ -40,17 +40,26 @@ impl FromStr for Assembly {
     }
 }
 
-/// GRCh38 patches are GCF_000001405.26 to .40 (p14); GRCh37 ones .13 to .25.
-fn accession_version(lowered: &str) -> Option<u32> {
-    lowered.strip_prefix("gcf_000001405.")?.parse().ok()
+/// The version of an assembly accession, RefSeq (`GCF_`) or GenBank (`GCA_`), with the range
+/// of versions each assembly's patches take in that database.
+fn accession_version(
+    lowered: &str,
+) -> Option<(u32, std::ops::RangeInclusive<u32>, std::ops::RangeInclusive<u32>)> {
+    // RefSeq: GRCh38 is GCF_000001405.26 to .40 (p14), GRCh37 .13 to .25 (p13).
+    if let Some(version) = lowered.strip_prefix("gcf_000001405.") {
+        return Some((version.parse().ok()?, 26..=40, 13..=25));
+    }
+    // GenBank: GRCh38 is GCA_000001405.15 to .29 (p14), GRCh37 .1 to .14 (p13).
+    let version = lowered.strip_prefix("gca_000001405.")?;
+    Some((version.parse().ok()?, 15..=29, 1..=14))
 }
 
 fn is_grch38_accession(lowered: &str) -> bool {
-    accession_version(lowered).is_some_and(|version| (26..=40).contains(&version))
+    accession_version(lowered).is_some_and(|(version, grch38, _)| grch38.contains(&version))
 }
 
 fn is_grch37_accession(lowered: &str) -> bool {
-    accession_version(lowered).is_some_and(|version| (13..=25).contains(&version))
+    accession_version(lowered).is_some_and(|(version, _, grch37)| grch37.contains(&version))
 }
 
 impl Assembly {
@@ -257,6 +266,73 @@ mod tests {
         assert_eq!("GCF_000001405.25".parse(), Ok(Assembly::Grch37));
         assert_eq!("grch37".parse(), Ok(Assembly::Grch37));
         assert!("hg18".parse::<Assembly>().is_err());
+    }
+
+    #[test]
+    fn every_usual_assembly_spelling_is_read_case_insensitively() {
+        for text in [
+            "GRCh38",
+            "grch38",
+            "GRCh38.p14",
+            "hg38",
+            "HG38",
+            "GCF_000001405.40",
+            "gcf_000001405.26",
+            "GCA_000001405.15",
+            "GCA_000001405.29",
+        ] {
+            assert_eq!(text.parse(), Ok(Assembly::Grch38), "{text}");
+        }
+        for text in [
+            "GRCh37",
+            "GRCh37.p13",
+            "hg19",
+            "Hg19",
+            "GCF_000001405.25",
+            "GCF_000001405.13",
+            "GCA_000001405.1",
+            "GCA_000001405.14",
+        ] {
+            assert_eq!(text.parse(), Ok(Assembly::Grch37), "{text}");
+        }
+        for text in [
+            "GCF_000001405.41",
+            "GCF_000001405.12",
+            "GCA_000001405.30",
+            "GCA_000001405.x",
+            "",
+        ] {
+            assert!(text.parse::<Assembly>().is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn chromosome_one_is_never_chromosome_nineteen() {
+        let one = Assembly::Grch38.contig("1");
+        assert_eq!(one.map(Contig::name), Some("1"));
+        assert_ne!(one, Assembly::Grch38.contig("chr19"));
+        assert_ne!(one, Assembly::Grch38.contig("19"));
+        assert_ne!(Assembly::Grch38.contig("chr1"), Assembly::Grch38.contig("chr19"));
+        assert_eq!(Assembly::Grch38.contig("chr1"), one);
+        // A prefix of a longer name is not a match either way.
+        assert_eq!(Assembly::Grch38.contig("NC_00001.11"), None);
+        assert_eq!(Assembly::Grch38.contig("NC_000001.1"), None);
+    }
+
+    #[test]
+    fn a_grch37_accession_does_not_resolve_on_grch38_and_back() {
+        assert_eq!(Assembly::Grch38.contig("NC_000001.10"), None);
+        assert_eq!(Assembly::Grch38.contig("refseq:NC_000001.10"), None);
+        assert_eq!(Assembly::Grch37.contig("NC_000001.11"), None);
+        assert_eq!(
+            Assembly::Grch37.contig("refseq:NC_000001.10").map(Contig::name),
+            Some("1")
+        );
+        // The mitochondrial sequence is the same in both.
+        assert_eq!(
+            Assembly::Grch37.contig("NC_012920.1"),
+            Assembly::Grch38.contig("NC_012920.1")
+        );
     }
 
     #[test]
