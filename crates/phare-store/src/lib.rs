@@ -1,6 +1,8 @@
 //! Phare's PostgreSQL store: migrations, datasets, atomic `COPY`-based ingestion of VCF/BCF
 //! files into the variant dictionary, counts and carrier sets, and the variant queries.
 
+mod audit;
+mod budgets;
 mod contributions;
 mod datasets;
 mod error;
@@ -11,6 +13,8 @@ mod variants;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use audit::{AuditDecision, AuditEntry, AuditRow, AuditVerification};
+pub use budgets::BudgetDecision;
 pub use datasets::{AnalysisInfo, Dataset, NewDataset, TableSize};
 pub use error::StoreError;
 pub use individuals::ConsentChange;

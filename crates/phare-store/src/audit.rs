@@ -1,0 +1,345 @@
+//! The audit log: one row per request that touches data (allowed or denied) and per
+//! administrative action, in a SHA-256 hash chain that reveals edits and deletions
+//! (docs/decisions/0021-audit-chain.md).
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::types::chrono::{DateTime, Utc};
+
+use crate::{Store, StoreError};
+
+/// Two-key advisory lock serialising appends, so that each row links to the one before it.
+/// The two-key space does not overlap the single-key locks taken elsewhere in the store.
+const AUDIT_CHAIN_LOCK: (i32, i32) = (i32::from_be_bytes(*b"paud"), 0);
+
+/// The `previous_hash` of the first row.
+const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// Rows read per round trip by [`Store::verify_audit`]: bounds its memory whatever the log size.
+const VERIFY_BATCH_ROWS: i64 = 1000;
+
+/// Versions the hashed encoding, so that a later change cannot produce an old row's hash.
+const HASH_DOMAIN: &[u8] = b"phare.audit_log.v1";
+
+/// One event to record.
+///
+/// `resource` names what was touched (a dataset, an endpoint, a hashed query). It must never
+/// hold a raw variant or a token: the caller HMACs variant coordinates before they get here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub subject: String,
+    pub tier: String,
+    pub action: String,
+    pub resource: String,
+    pub decision: AuditDecision,
+    pub reason: String,
+    /// The HTTP status answered, or the outcome code of an administrative action.
+    pub status: u16,
+    pub request_id: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditDecision {
+    Allow,
+    Deny,
+}
+
+impl AuditDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "allow" => Some(Self::Allow),
+            "deny" => Some(Self::Deny),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of checking the whole chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditVerification {
+    Intact {
+        rows: u64,
+    },
+    /// The first row, in id order, that does not fit: its content no longer matches its hash,
+    /// or its link does not match the row before it (a row was deleted, inserted or rewritten).
+    Broken {
+        row_id: i64,
+        reason: String,
+    },
+}
+
+/// One stored row, as `phare audit list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    pub id: i64,
+    /// Server time of the append (`clock_timestamp()`), to the microsecond.
+    pub at: DateTime<Utc>,
+    pub subject: String,
+    pub tier: String,
+    pub action: String,
+    pub resource: String,
+    pub decision: AuditDecision,
+    pub reason: String,
+    pub status: u16,
+    pub request_id: String,
+    pub previous_hash: Vec<u8>,
+    pub row_hash: Vec<u8>,
+}
+
+/// The hashed fields of a row, as stored. Appending and verifying both hash through this, from
+/// the values PostgreSQL holds, never from a hash PostgreSQL computed.
+struct ChainFields<'a> {
+    id: i64,
+    at_micros: i64,
+    subject: &'a str,
+    tier: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    decision: &'a str,
+    reason: &'a str,
+    status: i16,
+    request_id: &'a str,
+    previous_hash: &'a [u8],
+}
+
+impl ChainFields<'_> {
+    /// SHA-256 over an unambiguous encoding: fixed-width big-endian integers, and every
+    /// variable field preceded by its length, so no two different rows encode alike.
+    fn hash(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            hasher.update((bytes.len() as u64).to_be_bytes());
+            hasher.update(bytes);
+        };
+        field(HASH_DOMAIN);
+        field(&self.id.to_be_bytes());
+        field(&self.at_micros.to_be_bytes());
+        field(self.subject.as_bytes());
+        field(self.tier.as_bytes());
+        field(self.action.as_bytes());
+        field(self.resource.as_bytes());
+        field(self.decision.as_bytes());
+        field(self.reason.as_bytes());
+        field(&self.status.to_be_bytes());
+        field(self.request_id.as_bytes());
+        field(self.previous_hash);
+        hasher.finalize().into()
+    }
+}
+
+/// A row as read for verification: the raw column values, whatever they now hold.
+struct StoredRow {
+    id: i64,
+    at: DateTime<Utc>,
+    subject: String,
+    tier: String,
+    action: String,
+    resource: String,
+    decision: String,
+    reason: String,
+    status: i16,
+    request_id: String,
+    previous_hash: Vec<u8>,
+    row_hash: Vec<u8>,
+}
+
+impl StoredRow {
+    fn read(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            at: row.try_get("at")?,
+            subject: row.try_get("subject")?,
+            tier: row.try_get("tier")?,
+            action: row.try_get("action")?,
+            resource: row.try_get("resource")?,
+            decision: row.try_get("decision")?,
+            reason: row.try_get("reason")?,
+            status: row.try_get("status")?,
+            request_id: row.try_get("request_id")?,
+            previous_hash: row.try_get("previous_hash")?,
+            row_hash: row.try_get("row_hash")?,
+        })
+    }
+
+    fn computed_hash(&self) -> [u8; 32] {
+        ChainFields {
+            id: self.id,
+            at_micros: self.at.timestamp_micros(),
+            subject: &self.subject,
+            tier: &self.tier,
+            action: &self.action,
+            resource: &self.resource,
+            decision: &self.decision,
+            reason: &self.reason,
+            status: self.status,
+            request_id: &self.request_id,
+            previous_hash: &self.previous_hash,
+        }
+        .hash()
+    }
+
+    fn into_audit_row(self) -> Result<AuditRow, StoreError> {
+        let decision = AuditDecision::parse(&self.decision).ok_or_else(|| {
+            StoreError::Internal(format!(
+                "audit row {} has an unknown decision `{}`",
+                self.id, self.decision
+            ))
+        })?;
+        let status = u16::try_from(self.status).map_err(|_| {
+            StoreError::Internal(format!(
+                "audit row {} has a negative status {}",
+                self.id, self.status
+            ))
+        })?;
+        Ok(AuditRow {
+            id: self.id,
+            at: self.at,
+            subject: self.subject,
+            tier: self.tier,
+            action: self.action,
+            resource: self.resource,
+            decision,
+            reason: self.reason,
+            status,
+            request_id: self.request_id,
+            previous_hash: self.previous_hash,
+            row_hash: self.row_hash,
+        })
+    }
+}
+
+impl Store {
+    /// Appends one row to the chain. Appends are serialised by an advisory lock held until
+    /// commit: the id, the time and the previous hash are all taken under it, so ids, times and
+    /// links follow one order.
+    pub async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
+        let status = i16::try_from(entry.status)
+            .map_err(|_| StoreError::Internal(format!("audit status {} is out of range", entry.status)))?;
+        let mut transaction = self.pool().begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(AUDIT_CHAIN_LOCK.0)
+            .bind(AUDIT_CHAIN_LOCK.1)
+            .execute(&mut *transaction)
+            .await?;
+        let previous_hash: Vec<u8> =
+            sqlx::query_scalar("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *transaction)
+                .await?
+                .unwrap_or_else(|| GENESIS_HASH.to_vec());
+        // The id and time are fixed before the insert because the hash covers them.
+        let next = sqlx::query(
+            "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) AS id, clock_timestamp() AS at",
+        )
+        .fetch_one(&mut *transaction)
+        .await?;
+        let id: i64 = next.try_get("id")?;
+        let at: DateTime<Utc> = next.try_get("at")?;
+        let decision = entry.decision.as_str();
+        let row_hash = ChainFields {
+            id,
+            at_micros: at.timestamp_micros(),
+            subject: &entry.subject,
+            tier: &entry.tier,
+            action: &entry.action,
+            resource: &entry.resource,
+            decision,
+            reason: &entry.reason,
+            status,
+            request_id: &entry.request_id,
+            previous_hash: &previous_hash,
+        }
+        .hash();
+        // OVERRIDING SYSTEM VALUE: the id was drawn from the column's own sequence above.
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
+                                    request_id, previous_hash, row_hash)
+             OVERRIDING SYSTEM VALUE
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(&entry.subject)
+        .bind(&entry.tier)
+        .bind(&entry.action)
+        .bind(&entry.resource)
+        .bind(decision)
+        .bind(&entry.reason)
+        .bind(status)
+        .bind(&entry.request_id)
+        .bind(&previous_hash)
+        .bind(row_hash.as_slice())
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Walks the whole chain in id order, in batches, recomputing every row's hash and checking
+    /// every link, and reports the first row that does not fit.
+    ///
+    /// Gaps in ids are accepted: a rolled-back append leaves one in the sequence, and the links
+    /// alone reveal a deleted row (the next row's `previous_hash` no longer matches). Deleting
+    /// the last rows leaves no trace in the chain itself; comparing the head with an exported
+    /// copy does (see the decision note).
+    pub async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
+        let mut expected_previous = GENESIS_HASH.to_vec();
+        let mut last_id = i64::MIN;
+        let mut rows_checked: u64 = 0;
+        loop {
+            let batch = sqlx::query(
+                "SELECT id, at, subject, tier, action, resource, decision, reason, status, request_id,
+                        previous_hash, row_hash
+                 FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(last_id)
+            .bind(VERIFY_BATCH_ROWS)
+            .fetch_all(self.pool())
+            .await?;
+            if batch.is_empty() {
+                return Ok(AuditVerification::Intact { rows: rows_checked });
+            }
+            for row in &batch {
+                let stored = StoredRow::read(row)?;
+                if stored.previous_hash != expected_previous {
+                    return Ok(AuditVerification::Broken {
+                        row_id: stored.id,
+                        reason: "previous_hash does not match the row before it: a row was deleted, inserted or rewritten".into(),
+                    });
+                }
+                if stored.row_hash != stored.computed_hash() {
+                    return Ok(AuditVerification::Broken {
+                        row_id: stored.id,
+                        reason: "row_hash does not match the row's content: the row was edited".into(),
+                    });
+                }
+                last_id = stored.id;
+                expected_previous = stored.row_hash;
+                rows_checked += 1;
+            }
+        }
+    }
+
+    /// The `limit` most recent rows, newest first.
+    pub async fn audit_rows(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, subject, tier, action, resource, decision, reason, status, request_id,
+                    previous_hash, row_hash
+             FROM audit_log ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| StoredRow::read(row)?.into_audit_row())
+            .collect()
+    }
+}

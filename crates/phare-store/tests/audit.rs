@@ -1,0 +1,412 @@
+//! The audit log's hash chain and append-only guard, and the query budgets, against a real
+//! PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use phare_store::testing::fresh_database;
+use phare_store::{AuditDecision, AuditEntry, AuditVerification, BudgetDecision, Store};
+
+fn entry(number: u16) -> AuditEntry {
+    AuditEntry {
+        subject: format!("user-{number}"),
+        tier: if number.is_multiple_of(2) {
+            "registered"
+        } else {
+            "anonymous"
+        }
+        .into(),
+        action: "g_variants.query".into(),
+        resource: format!("dataset:demo/hmac:{number:064x}"),
+        decision: if number.is_multiple_of(3) {
+            AuditDecision::Deny
+        } else {
+            AuditDecision::Allow
+        },
+        reason: format!("reason {number}"),
+        status: if number.is_multiple_of(3) { 403 } else { 200 },
+        request_id: format!("request-{number}"),
+    }
+}
+
+async fn append(store: &Store, count: u16) {
+    for number in 1..=count {
+        store.append_audit(&entry(number)).await.expect("append");
+    }
+}
+
+/// Ids of the stored rows, oldest first.
+async fn ids(store: &Store) -> Vec<i64> {
+    let mut ids: Vec<i64> = store
+        .audit_rows(5000)
+        .await
+        .expect("rows")
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    ids.reverse();
+    ids
+}
+
+/// Runs `sql` with the append-only triggers disabled, as a superuser could.
+async fn tamper(store: &Store, sql: &str, id: i64) {
+    let mut transaction = store.pool().begin().await.expect("begin");
+    sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        .execute(&mut *transaction)
+        .await
+        .expect("disable triggers");
+    let changed = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .bind(id)
+        .execute(&mut *transaction)
+        .await
+        .expect("tamper");
+    assert_eq!(changed.rows_affected(), 1);
+    sqlx::query("ALTER TABLE audit_log ENABLE TRIGGER USER")
+        .execute(&mut *transaction)
+        .await
+        .expect("enable triggers");
+    transaction.commit().await.expect("commit");
+}
+
+fn broken_at(verification: AuditVerification) -> i64 {
+    match verification {
+        AuditVerification::Broken { row_id, reason } => {
+            assert!(!reason.is_empty());
+            row_id
+        }
+        AuditVerification::Intact { rows } => panic!("chain of {rows} rows reported intact"),
+    }
+}
+
+#[tokio::test]
+async fn appended_rows_round_trip_and_chain() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 0 }
+    );
+    append(store, 3).await;
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 3 }
+    );
+
+    let rows = store.audit_rows(10).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    for (row, number) in rows.iter().zip([3u16, 2, 1]) {
+        let expected = entry(number);
+        assert_eq!(row.subject, expected.subject);
+        assert_eq!(row.tier, expected.tier);
+        assert_eq!(row.action, expected.action);
+        assert_eq!(row.resource, expected.resource);
+        assert_eq!(row.decision, expected.decision);
+        assert_eq!(row.reason, expected.reason);
+        assert_eq!(row.status, expected.status);
+        assert_eq!(row.request_id, expected.request_id);
+        assert_eq!(row.row_hash.len(), 32);
+    }
+    // Newest first, each linked to the one below it, the first to zeros.
+    assert!(rows[0].id > rows[1].id && rows[1].id > rows[2].id);
+    assert!(rows[0].at >= rows[1].at && rows[1].at >= rows[2].at);
+    assert_eq!(rows[0].previous_hash, rows[1].row_hash);
+    assert_eq!(rows[1].previous_hash, rows[2].row_hash);
+    assert_eq!(rows[2].previous_hash, vec![0u8; 32]);
+    assert_eq!(AuditDecision::Deny.as_str(), "deny");
+    assert_eq!(rows[0].decision.as_str(), "deny");
+    assert_eq!(store.audit_rows(1).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn update_delete_and_truncate_are_refused() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 2).await;
+    for sql in [
+        "UPDATE audit_log SET resource = 'other'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let error = sqlx::query(sql)
+            .execute(store.pool())
+            .await
+            .expect_err(sql)
+            .to_string();
+        assert!(
+            error.contains("audit_log is append-only"),
+            "{sql}: unexpected error {error}"
+        );
+    }
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 2 }
+    );
+}
+
+#[tokio::test]
+async fn an_edited_row_breaks_the_chain_at_that_row() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 5).await;
+    let ids = ids(store).await;
+    tamper(
+        store,
+        "UPDATE audit_log SET resource = 'dataset:other' WHERE id = $1",
+        ids[2],
+    )
+    .await;
+    assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[2]);
+}
+
+#[tokio::test]
+async fn a_replaced_hash_breaks_the_chain_at_that_row() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 5).await;
+    let ids = ids(store).await;
+    tamper(
+        store,
+        "UPDATE audit_log SET row_hash = sha256(row_hash) WHERE id = $1",
+        ids[1],
+    )
+    .await;
+    assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[1]);
+}
+
+#[tokio::test]
+async fn a_deleted_middle_row_breaks_the_chain_at_the_next_row() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 5).await;
+    let ids = ids(store).await;
+    tamper(store, "DELETE FROM audit_log WHERE id = $1", ids[2]).await;
+    assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[3]);
+}
+
+#[tokio::test]
+async fn a_deleted_first_row_breaks_the_chain_at_the_new_first_row() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 3).await;
+    let ids = ids(store).await;
+    tamper(store, "DELETE FROM audit_log WHERE id = $1", ids[0]).await;
+    assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[1]);
+}
+
+#[tokio::test]
+async fn an_edited_last_row_breaks_the_chain_at_it() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 4).await;
+    let ids = ids(store).await;
+    let last = *ids.last().unwrap();
+    tamper(
+        store,
+        "UPDATE audit_log SET status = 403, decision = 'deny' WHERE id = $1",
+        last,
+    )
+    .await;
+    assert_eq!(broken_at(store.verify_audit().await.unwrap()), last);
+}
+
+#[tokio::test]
+async fn a_shifted_timestamp_breaks_the_chain() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 3).await;
+    let ids = ids(store).await;
+    tamper(
+        store,
+        "UPDATE audit_log SET at = at - interval '1 microsecond' WHERE id = $1",
+        ids[1],
+    )
+    .await;
+    assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[1]);
+}
+
+#[tokio::test]
+async fn a_gap_left_by_a_rolled_back_append_is_not_a_break() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 2).await;
+    sqlx::query("SELECT nextval(pg_get_serial_sequence('audit_log', 'id'))")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    append(store, 2).await;
+    let ids = ids(store).await;
+    assert_eq!(ids[2], ids[1] + 2);
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 4 }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_keep_one_chain() {
+    let database = fresh_database().await;
+    let store = database.store.clone();
+    let tasks: Vec<_> = (1..=20u16)
+        .map(|number| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append_audit(&entry(number)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 20 }
+    );
+}
+
+#[tokio::test]
+async fn verification_spans_several_batches() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 1100).await;
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 1100 }
+    );
+    let ids = ids(store).await;
+    tamper(
+        store,
+        "UPDATE audit_log SET reason = 'nothing to see' WHERE id = $1",
+        ids[1050],
+    )
+    .await;
+    assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[1050]);
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn keys(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| (*name).to_owned()).collect()
+}
+
+fn retry_after(decision: BudgetDecision) -> u64 {
+    match decision {
+        BudgetDecision::Exhausted { retry_after_seconds } => retry_after_seconds,
+        BudgetDecision::Allowed => panic!("allowed past the limit"),
+    }
+}
+
+#[tokio::test]
+async fn a_budget_is_exhausted_at_its_limit_per_key() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let alice = keys(&["user:alice/dataset:demo"]);
+    for _ in 0..3 {
+        assert_eq!(
+            store.consume_budget(&alice, 3, MINUTE).await.unwrap(),
+            BudgetDecision::Allowed
+        );
+    }
+    let wait = retry_after(store.consume_budget(&alice, 3, MINUTE).await.unwrap());
+    assert!((1..=60).contains(&wait), "retry after {wait} s");
+    // Refused calls consume nothing, so the wait does not grow.
+    let wait_again = retry_after(store.consume_budget(&alice, 3, MINUTE).await.unwrap());
+    assert!(wait_again <= wait);
+
+    let bob = keys(&["user:bob/dataset:demo"]);
+    assert_eq!(
+        store.consume_budget(&bob, 3, MINUTE).await.unwrap(),
+        BudgetDecision::Allowed
+    );
+    assert!(matches!(
+        store.consume_budget(&[], 3, MINUTE).await.unwrap(),
+        BudgetDecision::Allowed
+    ));
+    assert!((1..=60).contains(&retry_after(store.consume_budget(&bob, 0, MINUTE).await.unwrap())));
+}
+
+#[tokio::test]
+async fn a_multi_key_call_is_all_or_nothing() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let exhausted = keys(&["ip:192.0.2.1"]);
+    for _ in 0..2 {
+        store.consume_budget(&exhausted, 2, MINUTE).await.unwrap();
+    }
+    let together = keys(&["user:carol/dataset:a", "ip:192.0.2.1", "user:carol/dataset:b"]);
+    retry_after(store.consume_budget(&together, 2, MINUTE).await.unwrap());
+    // Nothing was taken from the other two: both still have their whole budget.
+    for key in ["user:carol/dataset:a", "user:carol/dataset:b"] {
+        let single = keys(&[key]);
+        for _ in 0..2 {
+            assert_eq!(
+                store.consume_budget(&single, 2, MINUTE).await.unwrap(),
+                BudgetDecision::Allowed,
+                "{key}"
+            );
+        }
+        retry_after(store.consume_budget(&single, 2, MINUTE).await.unwrap());
+    }
+    // A key named twice in one call is consumed once.
+    let twice = keys(&["user:dave", "user:dave"]);
+    assert_eq!(
+        store.consume_budget(&twice, 2, MINUTE).await.unwrap(),
+        BudgetDecision::Allowed
+    );
+    assert_eq!(
+        store.consume_budget(&twice, 2, MINUTE).await.unwrap(),
+        BudgetDecision::Allowed
+    );
+}
+
+#[tokio::test]
+async fn a_budget_frees_up_when_its_window_slides() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let key = keys(&["ip:198.51.100.7"]);
+    let window = Duration::from_secs(1);
+    for _ in 0..2 {
+        assert_eq!(
+            store.consume_budget(&key, 2, window).await.unwrap(),
+            BudgetDecision::Allowed
+        );
+    }
+    assert_eq!(
+        retry_after(store.consume_budget(&key, 2, window).await.unwrap()),
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        store.consume_budget(&key, 2, window).await.unwrap(),
+        BudgetDecision::Allowed
+    );
+    // Expired events of the keys touched are gone.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM query_budget_events WHERE budget_key = $1")
+        .bind(&key[0])
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_consumers_do_not_overshoot() {
+    let database = fresh_database().await;
+    let store = database.store.clone();
+    let tasks: Vec<_> = (0..10u32)
+        .map(|task| {
+            let store = store.clone();
+            // Overlapping key sets in different orders: locks must not deadlock.
+            let names = if task.is_multiple_of(2) {
+                keys(&["user:erin", "ip:203.0.113.9"])
+            } else {
+                keys(&["ip:203.0.113.9", "user:erin"])
+            };
+            tokio::spawn(async move { store.consume_budget(&names, 5, MINUTE).await })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap() == BudgetDecision::Allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 5);
+}
