@@ -27,6 +27,9 @@ pub struct ManifestSample {
     pub region: Option<String>,
     #[serde(default)]
     pub indication: Option<String>,
+    /// The care centre following the patient: its clinicians see the patient at record level.
+    #[serde(default)]
+    pub care_centre: Option<String>,
     #[serde(default)]
     pub phenotypes: Vec<String>,
     #[serde(default)]
@@ -109,7 +112,7 @@ pub enum ManifestError {
     DuplicateSample(String),
     #[error("manifest lists biosample `{0}` more than once")]
     DuplicateBiosample(String),
-    #[error("manifest entries of individual `{0}` disagree on sex or research consent")]
+    #[error("manifest entries of individual `{0}` disagree on sex, research consent or care centre")]
     InconsistentIndividual(String),
 }
 
@@ -144,7 +147,9 @@ impl Manifest {
             // Two biosamples of one patient (tumour and normal, say) must describe one person.
             let disagrees = self.samples[..index].iter().any(|earlier| {
                 earlier.individual_id == entry.individual_id
-                    && (earlier.sex != entry.sex || earlier.research_consent != entry.research_consent)
+                    && (earlier.sex != entry.sex
+                        || earlier.research_consent != entry.research_consent
+                        || earlier.care_centre != entry.care_centre)
             });
             if disagrees {
                 return Err(ManifestError::InconsistentIndividual(entry.individual_id.clone()));

@@ -21,6 +21,41 @@ pub struct Dataset {
     pub created_at: String,
     pub individual_count: i64,
     pub analysis_count: i64,
+    /// Non-zero counts below this never leave the node in research or open answers.
+    pub min_count: u32,
+    /// DUO data-use conditions as stored (`{"permission", "disease", "modifiers"}`), if any.
+    pub data_use: Option<serde_json::Value>,
+    /// The operator's policy rows; tiers and entry types without a row use the defaults.
+    pub policies: Vec<PolicyRow>,
+}
+
+/// What the operator sets beside a dataset's identity when creating it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetSettings {
+    pub min_count: u32,
+    pub data_use: Option<serde_json::Value>,
+}
+
+impl Default for DatasetSettings {
+    fn default() -> Self {
+        Self {
+            min_count: DEFAULT_MIN_COUNT,
+            data_use: None,
+        }
+    }
+}
+
+/// The small-count threshold of a dataset created without one.
+pub const DEFAULT_MIN_COUNT: u32 = 5;
+
+/// One row of `dataset_policies`: the most a tier may see of an entry type (`*` for all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRow {
+    pub tier: String,
+    pub entry_type: String,
+    pub max_granularity: Granularity,
+    pub id_lookups: bool,
+    pub unfiltered_queries: bool,
 }
 
 const ID_RULE: &str = "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit";
@@ -42,15 +77,30 @@ fn check_id(id: &str) -> Result<(), StoreError> {
 
 impl Store {
     pub async fn create_dataset(&self, dataset: &NewDataset) -> Result<(), StoreError> {
+        self.create_dataset_with(dataset, &DatasetSettings::default())
+            .await
+    }
+
+    pub async fn create_dataset_with(
+        &self,
+        dataset: &NewDataset,
+        settings: &DatasetSettings,
+    ) -> Result<(), StoreError> {
         check_id(&dataset.id)?;
+        let min_count = i32::try_from(settings.min_count).map_err(|_| {
+            StoreError::InvalidDataset(format!("min count {} is too large", settings.min_count))
+        })?;
         let inserted = sqlx::query(
-            "INSERT INTO datasets (id, name, assembly, anonymous_max) VALUES ($1, $2, $3, $4)
+            "INSERT INTO datasets (id, name, assembly, anonymous_max, min_count, data_use)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&dataset.id)
         .bind(&dataset.name)
         .bind(dataset.assembly.as_str())
         .bind(dataset.anonymous_max.as_str())
+        .bind(min_count)
+        .bind(&settings.data_use)
         .execute(self.pool())
         .await?;
         if inserted.rows_affected() == 0 {
@@ -60,8 +110,31 @@ impl Store {
     }
 
     pub async fn datasets(&self) -> Result<Vec<Dataset>, StoreError> {
+        let policy_rows = sqlx::query(
+            "SELECT dataset_id, tier, entry_type, max_granularity, id_lookups, unfiltered_queries
+             FROM dataset_policies ORDER BY dataset_id, tier, entry_type",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut policies: std::collections::HashMap<String, Vec<PolicyRow>> =
+            std::collections::HashMap::new();
+        for row in &policy_rows {
+            let granularity: String = row.try_get("max_granularity")?;
+            policies
+                .entry(row.try_get("dataset_id")?)
+                .or_default()
+                .push(PolicyRow {
+                    tier: row.try_get("tier")?,
+                    entry_type: row.try_get("entry_type")?,
+                    max_granularity: granularity
+                        .parse()
+                        .map_err(|error| StoreError::Internal(format!("{error}")))?,
+                    id_lookups: row.try_get("id_lookups")?,
+                    unfiltered_queries: row.try_get("unfiltered_queries")?,
+                });
+        }
         let rows = sqlx::query(
-            "SELECT d.id, d.name, d.assembly, d.anonymous_max,
+            "SELECT d.id, d.name, d.assembly, d.anonymous_max, d.min_count, d.data_use,
                     to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at,
                     (SELECT count(*) FROM individuals i WHERE i.dataset_id = d.id) AS individual_count,
                     (SELECT count(*) FROM analyses a WHERE a.dataset_id = d.id) AS analysis_count
@@ -69,7 +142,45 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(dataset_from_row).collect()
+        rows.iter()
+            .map(|row| {
+                let mut dataset = dataset_from_row(row)?;
+                dataset.policies = policies.remove(&dataset.id).unwrap_or_default();
+                Ok(dataset)
+            })
+            .collect()
+    }
+
+    /// Sets (or replaces) what `tier` may see of `entry_type` (`*` for every entry type) in a
+    /// dataset.
+    pub async fn set_policy(&self, dataset_id: &str, policy: &PolicyRow) -> Result<(), StoreError> {
+        self.dataset(dataset_id).await?;
+        sqlx::query(
+            "INSERT INTO dataset_policies
+                (dataset_id, tier, entry_type, max_granularity, id_lookups, unfiltered_queries)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (dataset_id, tier, entry_type) DO UPDATE SET
+                max_granularity = excluded.max_granularity, id_lookups = excluded.id_lookups,
+                unfiltered_queries = excluded.unfiltered_queries",
+        )
+        .bind(dataset_id)
+        .bind(&policy.tier)
+        .bind(&policy.entry_type)
+        .bind(policy.max_granularity.as_str())
+        .bind(policy.id_lookups)
+        .bind(policy.unfiltered_queries)
+        .execute(self.pool())
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(database) if database.is_check_violation() => {
+                StoreError::InvalidDataset(format!(
+                    "policy for tier `{}` and entry type `{}` is not valid",
+                    policy.tier, policy.entry_type
+                ))
+            }
+            _ => StoreError::Database(error),
+        })?;
+        Ok(())
     }
 
     pub async fn dataset(&self, id: &str) -> Result<Dataset, StoreError> {
@@ -96,6 +207,10 @@ fn dataset_from_row(row: &sqlx::postgres::PgRow) -> Result<Dataset, StoreError> 
         created_at: row.try_get("created_at")?,
         individual_count: row.try_get("individual_count")?,
         analysis_count: row.try_get("analysis_count")?,
+        min_count: u32::try_from(row.try_get::<i32, _>("min_count")?)
+            .map_err(|error| StoreError::Internal(format!("{error}")))?,
+        data_use: row.try_get("data_use")?,
+        policies: Vec::new(),
     })
 }
 

@@ -537,6 +537,7 @@ async fn store_samples(
                 "country": entry.country,
                 "region": entry.region,
                 "indication": entry.indication,
+                "care_centre": entry.care_centre,
                 "phenotypes": entry.phenotypes,
                 "diseases": entry.diseases,
                 "research_consent": entry.research_consent,
@@ -545,16 +546,18 @@ async fn store_samples(
         .collect();
     sqlx::query(
         "INSERT INTO individuals
-            (dataset_id, pseudonym, sex, country, region, indication, phenotypes, diseases, research_consent)
-         SELECT $1, r.pseudonym, r.sex, r.country, r.region, r.indication,
+            (dataset_id, pseudonym, sex, country, region, indication, care_centre, phenotypes, diseases,
+             research_consent)
+         SELECT $1, r.pseudonym, r.sex, r.country, r.region, r.indication, r.care_centre,
                 ARRAY(SELECT jsonb_array_elements_text(r.phenotypes)),
                 ARRAY(SELECT jsonb_array_elements_text(r.diseases)),
                 r.research_consent
          FROM jsonb_to_recordset($2::jsonb) AS r(pseudonym text, sex text, country text, region text,
-              indication text, phenotypes jsonb, diseases jsonb, research_consent boolean)
+              indication text, care_centre text, phenotypes jsonb, diseases jsonb, research_consent boolean)
          ON CONFLICT (dataset_id, pseudonym) DO UPDATE SET
             sex = excluded.sex, country = excluded.country, region = excluded.region,
-            indication = excluded.indication, phenotypes = excluded.phenotypes,
+            indication = excluded.indication, care_centre = excluded.care_centre,
+            phenotypes = excluded.phenotypes,
             diseases = excluded.diseases, research_consent = excluded.research_consent",
     )
     .bind(dataset_id)

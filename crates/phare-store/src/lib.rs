@@ -5,6 +5,7 @@ mod audit;
 mod budgets;
 mod contributions;
 mod datasets;
+mod entities;
 mod error;
 mod individuals;
 mod ingest;
@@ -15,7 +16,10 @@ pub mod testing;
 
 pub use audit::{AuditDecision, AuditEntry, AuditRow, AuditVerification};
 pub use budgets::BudgetDecision;
-pub use datasets::{AnalysisInfo, Dataset, NewDataset, TableSize};
+pub use datasets::{
+    AnalysisInfo, DEFAULT_MIN_COUNT, Dataset, DatasetSettings, NewDataset, PolicyRow, TableSize,
+};
+pub use entities::{IndividualQuery, IndividualRecord};
 pub use error::StoreError;
 pub use individuals::ConsentChange;
 pub use ingest::{IngestOutcome, IngestRequest, IngestSummary};

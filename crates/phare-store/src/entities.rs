@@ -1,0 +1,126 @@
+//! Individuals as the Beacon `individuals` entry type reads them: filtered by ontology terms,
+//! restricted to patients who did not object (research and open answers) and, for record-level
+//! care answers, to one care centre.
+
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// A patient as stored from the manifests. `pseudonym` is the care pseudonym: only the care
+/// space may show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndividualRecord {
+    pub pseudonym: String,
+    pub sex: String,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub indication: Option<String>,
+    pub care_centre: Option<String>,
+    pub phenotypes: Vec<String>,
+    pub diseases: Vec<String>,
+}
+
+/// Which individuals of a dataset a query reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndividualQuery {
+    /// Leave out patients who objected to research use (research and open answers).
+    pub research_only: bool,
+    /// Each inner list is one filter: a patient matches it when one of the terms is among its
+    /// phenotypes, diseases, indication or sex (NCIT). Every filter must match.
+    pub term_filters: Vec<Vec<String>>,
+    /// Only this care centre's patients (record-level care answers).
+    pub care_centre: Option<String>,
+    /// Only this care pseudonym (id look-ups).
+    pub pseudonym: Option<String>,
+}
+
+/// The conditions shared by the count and the page, on `individuals i`. Binds: $1 dataset,
+/// $2 research only, $3 term filters (jsonb array of arrays), $4 care centre, $5 pseudonym.
+const MATCHING: &str = "
+    i.dataset_id = $1
+    AND (NOT $2 OR i.research_consent)
+    AND ($4::text IS NULL OR i.care_centre = $4)
+    AND ($5::text IS NULL OR i.pseudonym = $5)
+    AND NOT EXISTS (
+        SELECT 1 FROM jsonb_array_elements($3::jsonb) AS f(terms)
+        WHERE NOT (
+            i.phenotypes && ARRAY(SELECT jsonb_array_elements_text(f.terms))
+            OR i.diseases && ARRAY(SELECT jsonb_array_elements_text(f.terms))
+            OR i.indication IN (SELECT jsonb_array_elements_text(f.terms))
+            OR (CASE i.sex WHEN 'female' THEN 'NCIT:C16576' WHEN 'male' THEN 'NCIT:C20197'
+                ELSE 'NCIT:C17998' END) IN (SELECT jsonb_array_elements_text(f.terms))
+        )
+    )";
+
+impl Store {
+    pub async fn count_individuals(&self, dataset_id: &str, query: &IndividualQuery) -> Result<i64, StoreError> {
+        let sql = format!("SELECT count(*) AS n FROM individuals i WHERE {MATCHING}");
+        let row = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// One page of matching individuals, in pseudonym order.
+    pub async fn find_individuals(
+        &self,
+        dataset_id: &str,
+        query: &IndividualQuery,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<IndividualRecord>, StoreError> {
+        let sql = format!(
+            "SELECT i.pseudonym, i.sex, i.country, i.region, i.indication, i.care_centre, i.phenotypes, i.diseases
+             FROM individuals i WHERE {MATCHING}
+             ORDER BY i.pseudonym OFFSET $6 LIMIT $7"
+        );
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
+            .bind(offset)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(IndividualRecord {
+                    pseudonym: row.try_get("pseudonym")?,
+                    sex: row.try_get("sex")?,
+                    country: row.try_get("country")?,
+                    region: row.try_get("region")?,
+                    indication: row.try_get("indication")?,
+                    care_centre: row.try_get("care_centre")?,
+                    phenotypes: row.try_get("phenotypes")?,
+                    diseases: row.try_get("diseases")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Care pseudonyms of a dataset's individuals matching the query, for resolving research
+    /// identifiers (which are keyed hashes of them).
+    pub async fn individual_pseudonyms(
+        &self,
+        dataset_id: &str,
+        query: &IndividualQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = format!("SELECT i.pseudonym FROM individuals i WHERE {MATCHING} ORDER BY i.pseudonym");
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("pseudonym")?))
+            .collect()
+    }
+}
+
+fn bind<'q>(
+    statement: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    dataset_id: &'q str,
+    query: &'q IndividualQuery,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    statement
+        .bind(dataset_id)
+        .bind(query.research_only)
+        .bind(serde_json::json!(query.term_filters))
+        .bind(query.care_centre.as_deref())
+        .bind(query.pseudonym.as_deref())
+}
