@@ -4,12 +4,14 @@
 
 pub mod documents;
 pub mod error;
+pub mod filters;
 pub mod request;
 pub mod response;
 
 pub use documents::BeaconIdentity;
 pub use error::BeaconError;
-pub use request::{CollectionRequest, GenomicQuery, IncludeResultsets, QueryRequest};
+pub use filters::{Filter, FilterKind, Operator};
+pub use request::{CollectionRequest, GenomicQuery, IncludeResultsets, QueryRequest, stored_variant_types};
 
 /// The Beacon specification version the responses follow.
 pub const API_VERSION: &str = "v2.0.0";

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use phare_domain::Granularity;
+use phare_domain::{Assembly, Granularity, HgvsEdit, parse_genomic_hgvs};
 use serde_json::{Map, Value, json};
 
 use crate::error::BeaconError;
+use crate::filters::{Filter, filters_summary, parse_filters};
 
 /// Page size when the caller gives none, and the largest one accepted.
 pub const DEFAULT_LIMIT: u64 = 10;
@@ -43,9 +44,15 @@ impl IncludeResultsets {
 }
 
 /// A genomic query as the caller wrote it (coordinates 0-based, as Beacon v2 wants).
+///
+/// `variant_type` holds the term as understood (`DEL`, `EFO:0030067`, `DUP` for `DUP:TANDEM`);
+/// [`GenomicQuery::stored_variant_types`] gives the stored types it selects. `min_length` and
+/// `max_length` (`variantMinLength`, `variantMaxLength`) bound an allele's length, as defined in
+/// docs/decisions/0022-genomic-query-forms.md.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GenomicQuery {
-    /// `referenceName` + `start` + `alternateBases` (+ `referenceBases`): one allele.
+    /// `referenceName` + `start` + `alternateBases` (+ `referenceBases`), or an HGVS
+    /// substitution: one allele.
     Sequence {
         reference_name: String,
         start: u64,
@@ -62,6 +69,39 @@ pub enum GenomicQuery {
         reference_bases: Option<String>,
         alternate_bases: Option<String>,
         assembly_id: Option<String>,
+        min_length: Option<u64>,
+        max_length: Option<u64>,
+    },
+    /// `start=[start_min, start_max]` + `end=[end_min, end_max]`: every allele whose start is in
+    /// [start_min, start_max] and whose (exclusive) end is in [end_min, end_max], both
+    /// brackets inclusive.
+    Bracket {
+        reference_name: String,
+        start_min: u64,
+        start_max: u64,
+        end_min: u64,
+        end_max: u64,
+        variant_type: Option<String>,
+        assembly_id: Option<String>,
+        min_length: Option<u64>,
+        max_length: Option<u64>,
+    },
+    /// An HGVS deletion, insertion or deletion-insertion (`genomicAlleleShortForm`): the allele
+    /// that removes exactly [start, end) and puts exactly `inserted` there (an insertion has
+    /// start = end, a deletion an empty `inserted`).
+    Edit {
+        reference_name: String,
+        start: u64,
+        end: u64,
+        inserted: String,
+        assembly_id: Option<String>,
+    },
+    /// An HGVS duplication (`g.100_102dup`): a copy of [start, end) inserted beside it.
+    Duplication {
+        reference_name: String,
+        start: u64,
+        end: u64,
+        assembly_id: Option<String>,
     },
     /// `geneId` (+ `aminoacidChange`, one-letter form): alleles annotated on that gene.
     Gene {
@@ -69,6 +109,8 @@ pub enum GenomicQuery {
         amino_acid_change: Option<String>,
         variant_type: Option<String>,
         assembly_id: Option<String>,
+        min_length: Option<u64>,
+        max_length: Option<u64>,
     },
 }
 
@@ -76,9 +118,11 @@ impl GenomicQuery {
     /// The chromosome asked for; a gene query names none.
     pub fn reference_name(&self) -> Option<&str> {
         match self {
-            Self::Sequence { reference_name, .. } | Self::Range { reference_name, .. } => {
-                Some(reference_name)
-            }
+            Self::Sequence { reference_name, .. }
+            | Self::Range { reference_name, .. }
+            | Self::Bracket { reference_name, .. }
+            | Self::Edit { reference_name, .. }
+            | Self::Duplication { reference_name, .. } => Some(reference_name),
             Self::Gene { .. } => None,
         }
     }
@@ -87,14 +131,94 @@ impl GenomicQuery {
         match self {
             Self::Sequence { assembly_id, .. }
             | Self::Range { assembly_id, .. }
+            | Self::Bracket { assembly_id, .. }
+            | Self::Edit { assembly_id, .. }
+            | Self::Duplication { assembly_id, .. }
             | Self::Gene { assembly_id, .. } => assembly_id.as_deref(),
         }
     }
+
+    /// The stored `variant_type` values the query's `variantType` selects; `None` for any type.
+    pub fn stored_variant_types(&self) -> Option<Vec<String>> {
+        let term = match self {
+            Self::Range { variant_type, .. }
+            | Self::Bracket { variant_type, .. }
+            | Self::Gene { variant_type, .. } => variant_type.as_deref()?,
+            Self::Sequence { .. } | Self::Edit { .. } | Self::Duplication { .. } => return None,
+        };
+        stored_variant_types(term).map(|types| types.iter().map(|name| (*name).to_owned()).collect())
+    }
+}
+
+/// `variantType` terms this node answers, each with the stored types it selects. The stored
+/// types are `SNP`, `MNP`, `INS`, `DEL`, `INDEL` (sequence alleles) and `DEL`, `DUP`, `INS`,
+/// `INV`, `CNV` (symbolic structural alleles). The EFO copy-number terms follow the Beacon /
+/// hCNV mapping (gains are `DUP`, losses `DEL`); the parent term, relative copy number
+/// variation, takes its descendants too. Stored alleles carry no copy number, so the levels
+/// (low-level, high-level, complete) cannot be told apart and select every loss or gain.
+const VARIANT_TERMS: &[(&str, &[&str])] = &[
+    ("SNP", &["SNP"]),
+    ("MNP", &["MNP"]),
+    ("INS", &["INS"]),
+    ("DEL", &["DEL"]),
+    ("INDEL", &["INDEL"]),
+    ("DUP", &["DUP"]),
+    ("INV", &["INV"]),
+    ("CNV", &["CNV"]),
+    ("SO:0001483", &["SNP"]),
+    ("SO:0002007", &["MNP"]),
+    ("SO:0000667", &["INS"]),
+    ("SO:0000159", &["DEL"]),
+    ("SO:1000032", &["INDEL"]),
+    ("SO:1000035", &["DUP"]),
+    ("SO:1000036", &["INV"]),
+    ("EFO:0030066", &["CNV", "DEL", "DUP"]),
+    ("SO:0001019", &["CNV", "DEL", "DUP"]),
+    ("EFO:0030067", &["DEL"]),
+    ("EFO:0030068", &["DEL"]),
+    ("EFO:0020073", &["DEL"]),
+    ("EFO:0030069", &["DEL"]),
+    ("SO:0001743", &["DEL"]),
+    ("EFO:0030070", &["DUP"]),
+    ("EFO:0030071", &["DUP"]),
+    ("EFO:0030072", &["DUP"]),
+    ("EFO:0030073", &["DUP"]),
+    ("SO:0001742", &["DUP"]),
+];
+
+/// The stored types a `variantType` term (as [`GenomicQuery`] holds it) selects.
+pub fn stored_variant_types(term: &str) -> Option<&'static [&'static str]> {
+    VARIANT_TERMS
+        .iter()
+        .find(|(known, _)| *known == term)
+        .map(|(_, types)| *types)
+}
+
+/// A `variantType` as given, upper-cased; a legacy subtype (`DUP:TANDEM`, `DEL:ME:ALU`) folds
+/// to its type, as ingestion stores it.
+fn variant_type_term(text: &str) -> Result<String, BeaconError> {
+    let upper = text.trim().to_ascii_uppercase();
+    if stored_variant_types(&upper).is_some() {
+        return Ok(upper);
+    }
+    if let Some((base, _)) = upper.split_once(':')
+        && !base.is_empty()
+        && stored_variant_types(base).is_some()
+    {
+        return Ok(base.to_owned());
+    }
+    Err(BeaconError::bad_request(format!(
+        "`variantType` `{text}` is not one this node answers: use SNP, MNP, INS, DEL, INDEL, DUP, INV, CNV, \
+         an EFO copy-number term (EFO:0030066 to EFO:0030073, EFO:0020073) or the SO term of one of these"
+    )))
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryRequest {
-    pub query: GenomicQuery,
+    /// `None` for a query made of filters alone.
+    pub query: Option<GenomicQuery>,
+    pub filters: Vec<Filter>,
+    pub test_mode: bool,
     pub requested_granularity: Granularity,
     pub dataset_ids: Option<Vec<String>>,
     pub include_resultsets: IncludeResultsets,
@@ -105,12 +229,7 @@ pub struct QueryRequest {
     pub summary: Value,
 }
 
-/// `variantType` values of the alleles this node stores (sequence alleles, and the symbolic
-/// structural types `DEL`, `DUP`, `INS`, `INV`, `CNV`); any other term would always miss, so it
-/// is refused rather than ignored.
-const VARIANT_TYPES: &[&str] = &["SNP", "MNP", "INS", "DEL", "INDEL", "DUP", "INV", "CNV"];
-
-/// Genomic parameters this node understands.
+/// Genomic parameters this node understands; the pairs are two spellings of one parameter.
 const SUPPORTED: &[&str] = &[
     "referenceName",
     "start",
@@ -122,15 +241,14 @@ const SUPPORTED: &[&str] = &[
     "geneId",
     "geneid",
     "aminoacidChange",
-];
-/// Parameters of the specification this node does not answer yet: refused explicitly.
-const NOT_YET: &[&str] = &[
+    "aminoAcidChange",
     "genomicAlleleShortForm",
     "allele",
     "variantMinLength",
     "variantMaxLength",
-    "mateName",
 ];
+/// Parameters of the specification this node does not answer yet: refused explicitly.
+const NOT_YET: &[&str] = &["mateName"];
 /// Framework parameters of a GET query string.
 const FRAMEWORK: &[&str] = &[
     "requestedGranularity",
@@ -140,6 +258,14 @@ const FRAMEWORK: &[&str] = &[
     "limit",
     "testMode",
     "filters",
+];
+/// Parameters that place a query on a chromosome, refused beside a gene or HGVS query.
+const POSITIONAL: &[&str] = &[
+    "referenceName",
+    "start",
+    "end",
+    "referenceBases",
+    "alternateBases",
 ];
 
 impl QueryRequest {
@@ -219,11 +345,21 @@ impl QueryRequest {
         Self::build(&genomic, &settings)
     }
 
+    /// The chromosome asked for, if the query names one.
+    pub fn reference_name(&self) -> Option<&str> {
+        self.query.as_ref().and_then(GenomicQuery::reference_name)
+    }
+
+    /// The assembly asked for (`assemblyId`, or the one an HGVS accession names), if any.
+    pub fn assembly_id(&self) -> Option<&str> {
+        self.query.as_ref().and_then(GenomicQuery::assembly_id)
+    }
+
     fn build(genomic: &Map<String, Value>, settings: &Settings<'_>) -> Result<Self, BeaconError> {
         for name in genomic.keys() {
             if NOT_YET.contains(&name.as_str()) {
                 return Err(BeaconError::bad_request(format!(
-                    "`{name}` queries are not supported by this node yet: use referenceName with start (and end or alternateBases), or geneId"
+                    "`{name}` queries are not supported by this node yet: use referenceName with start (and end or alternateBases), genomicAlleleShortForm, or geneId"
                 )));
             }
             if !SUPPORTED.contains(&name.as_str()) {
@@ -270,37 +406,39 @@ impl QueryRequest {
             .unwrap_or(0);
         // The specification reads `limit` 0 as "all results, or the maximum allowed".
         let limit = page_limit(settings.limit)?;
-        if let Some(value) = settings.test_mode
-            && as_bool(value, "testMode")?
-        {
-            return Err(BeaconError::bad_request(
-                "`testMode` is not supported by this node yet: it holds no synthetic test dataset",
-            ));
-        }
-        if let Some(filters) = settings.filters
-            && !is_empty_filters(filters)
-        {
-            return Err(BeaconError::bad_request(
-                "`filters` are not supported by this node yet",
-            ));
-        }
+        let test_mode = test_mode(settings.test_mode)?;
+        let filters = settings
+            .filters
+            .map(parse_filters)
+            .transpose()?
+            .unwrap_or_default();
         let dataset_ids = settings
             .dataset_ids
             .map(|value| as_list(value, "datasetIds"))
             .transpose()?;
-        let query = genomic_query(genomic)?;
+        // Filters alone make a query; anything else needs its genomic part.
+        let (query, short_form) = if genomic.is_empty() && !filters.is_empty() {
+            (None, None)
+        } else {
+            let (query, short_form) = genomic_query(genomic)?;
+            (Some(query), short_form)
+        };
         let summary = json!({
             "apiVersion": crate::API_VERSION,
             "requestedSchemas": [],
             "pagination": { "skip": skip, "limit": limit },
             "requestedGranularity": requested_granularity.as_str(),
             "includeResultsetResponses": include_resultsets.as_str(),
-            "requestParameters": { "g_variant": summary_parameters(&query, dataset_ids.as_deref()) },
-            "filters": [],
-            "testMode": false,
+            "requestParameters": {
+                "g_variant": summary_parameters(query.as_ref(), short_form.as_deref(), dataset_ids.as_deref())
+            },
+            "filters": filters_summary(&filters),
+            "testMode": test_mode,
         });
         Ok(Self {
             query,
+            filters,
+            test_mode,
             requested_granularity,
             dataset_ids,
             include_resultsets,
@@ -370,64 +508,61 @@ fn reject_unknown<'a>(
     Ok(())
 }
 
-fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, BeaconError> {
+/// The genomic part of a query, with the HGVS text when it was given as one (for the echo).
+fn genomic_query(parameters: &Map<String, Value>) -> Result<(GenomicQuery, Option<String>), BeaconError> {
     let text = |name: &str| parameters.get(name).map(|value| as_text(value, name)).transpose();
-    let variant_type = text("variantType")?.map(|term| term.to_ascii_uppercase());
-    if let Some(term) = &variant_type
-        && !VARIANT_TYPES.contains(&term.as_str())
-    {
-        return Err(BeaconError::bad_request(format!(
-            "`variantType` `{term}` is not one this node stores: use one of {}",
-            VARIANT_TYPES.join(", ")
-        )));
+    let assembly_id = text("assemblyId")?
+        .map(|text| {
+            text.parse::<Assembly>()
+                .map(|assembly| assembly.as_str().to_owned())
+                .map_err(|error| BeaconError::bad_request(format!("`assemblyId`: {error}")))
+        })
+        .transpose()?;
+    if let Some((name, short_form)) = either(parameters, "genomicAlleleShortForm", "allele")? {
+        let query = short_form_query(parameters, name, &short_form, assembly_id)?;
+        return Ok((query, Some(short_form)));
     }
-    let assembly_id = text("assemblyId")?;
-    let gene_id = match (text("geneId")?, text("geneid")?) {
-        (Some(_), Some(_)) => {
-            return Err(BeaconError::bad_request(
-                "give `geneId` once (`geneid` is the same parameter)",
-            ));
-        }
-        (gene, other) => gene.or(other),
-    };
-    let amino_acid_change = text("aminoacidChange")?;
-    if let Some(gene_id) = gene_id {
-        let positional = [
-            "referenceName",
-            "start",
-            "end",
-            "referenceBases",
-            "alternateBases",
-        ];
-        if let Some(name) = positional.iter().find(|name| parameters.contains_key(**name)) {
+    let variant_type = text("variantType")?
+        .map(|term| variant_type_term(&term))
+        .transpose()?;
+    let (min_length, max_length) = length_bounds(parameters)?;
+    let gene_id = either(parameters, "geneId", "geneid")?;
+    let amino_acid_change = either(parameters, "aminoacidChange", "aminoAcidChange")?;
+    if let Some((gene_name, gene_id)) = gene_id {
+        if let Some(name) = POSITIONAL.iter().find(|name| parameters.contains_key(**name)) {
             return Err(BeaconError::bad_request(format!(
-                "`geneId` is a query of its own: give it without `{name}` (a gene query takes `aminoacidChange`, `variantType`, `assemblyId`)"
+                "`{gene_name}` is a query of its own: give it without `{name}` (a gene query takes `aminoacidChange`, `variantType`, `variantMinLength`, `variantMaxLength`, `assemblyId`)"
             )));
         }
         if gene_id.is_empty() {
-            return Err(BeaconError::bad_request("`geneId` is empty"));
+            return Err(BeaconError::bad_request(format!("`{gene_name}` is empty")));
         }
         let amino_acid_change = match amino_acid_change {
             None => None,
-            Some(change) => Some(phare_domain::normalise_protein_change(&change).ok_or_else(|| {
-                BeaconError::bad_request(format!(
-                    "`aminoacidChange` `{change}` is not a protein change such as V600E"
-                ))
-            })?),
+            Some((name, change)) => {
+                Some(phare_domain::normalise_protein_change(&change).ok_or_else(|| {
+                    BeaconError::bad_request(format!(
+                        "`{name}` `{change}` is not a protein change such as V600E"
+                    ))
+                })?)
+            }
         };
-        return Ok(GenomicQuery::Gene {
+        let query = GenomicQuery::Gene {
             gene_id,
             amino_acid_change,
             variant_type,
             assembly_id,
-        });
+            min_length,
+            max_length,
+        };
+        return Ok((query, None));
     }
-    if amino_acid_change.is_some() {
-        return Err(BeaconError::bad_request("`aminoacidChange` needs `geneId`"));
+    if let Some((name, _)) = amino_acid_change {
+        return Err(BeaconError::bad_request(format!("`{name}` needs `geneId`")));
     }
     let Some(reference_name) = text("referenceName")? else {
         return Err(BeaconError::bad_request(
-            "a genomic query needs `referenceName` and `start` (with `alternateBases` for a sequence query, or `end` for a range query)",
+            "a genomic query needs `referenceName` and `start` (with `alternateBases` for a sequence query, or `end` for a range query), `genomicAlleleShortForm`, or `geneId`",
         ));
     };
     let Some(start_value) = parameters.get("start") else {
@@ -435,10 +570,10 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, Beacon
             "`start` is missing: a genomic query needs a 0-based start",
         ));
     };
-    let start = single_coordinate(start_value, "start")?;
+    let start = coordinates(start_value, "start")?;
     let end = parameters
         .get("end")
-        .map(|value| single_coordinate(value, "end"))
+        .map(|value| coordinates(value, "end"))
         .transpose()?;
     let reference_bases = text("referenceBases")?
         .map(|bases| checked_bases(&bases, "referenceBases"))
@@ -446,14 +581,60 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, Beacon
     let alternate_bases = text("alternateBases")?
         .map(|bases| checked_bases(&bases, "alternateBases"))
         .transpose()?;
-    match (end, alternate_bases) {
-        (Some(end), alternate_bases) => {
+    let query = match (start.as_slice(), end.as_deref()) {
+        (&[start_min, start_max], Some(&[end_min, end_max])) => {
+            if let Some(name) = ["referenceBases", "alternateBases"]
+                .iter()
+                .find(|name| parameters.contains_key(**name))
+            {
+                return Err(BeaconError::bad_request(format!(
+                    "`{name}` cannot be combined with a bracket query (two values in `start` and `end`): narrow it with `variantType` or the length bounds"
+                )));
+            }
+            if start_min > start_max {
+                return Err(BeaconError::bad_request(format!(
+                    "`start` bracket [{start_min}, {start_max}] must go from the lower to the higher position"
+                )));
+            }
+            if end_min > end_max {
+                return Err(BeaconError::bad_request(format!(
+                    "`end` bracket [{end_min}, {end_max}] must go from the lower to the higher position"
+                )));
+            }
+            if end_max <= start_min {
+                return Err(BeaconError::bad_request(format!(
+                    "`end` bracket [{end_min}, {end_max}] ends before the `start` bracket [{start_min}, {start_max}] begins: an allele ends after its start"
+                )));
+            }
+            GenomicQuery::Bracket {
+                reference_name,
+                start_min,
+                start_max,
+                end_min,
+                end_max,
+                variant_type,
+                assembly_id,
+                min_length,
+                max_length,
+            }
+        }
+        (&[_, _], _) => {
+            return Err(BeaconError::bad_request(
+                "`end` needs two values too: a bracket query gives two values in both `start` and `end`",
+            ));
+        }
+        (&[_], Some(&[_, _])) => {
+            return Err(BeaconError::bad_request(
+                "`start` needs two values too: a bracket query gives two values in both `start` and `end`",
+            ));
+        }
+        (&[start], Some(&[end])) => {
             if end <= start {
                 return Err(BeaconError::bad_request(format!(
                     "`end` ({end}) must be greater than `start` ({start}): coordinates are 0-based, half-open"
                 )));
             }
-            Ok(GenomicQuery::Range {
+            GenomicQuery::Range {
                 reference_name,
                 start,
                 end,
@@ -461,95 +642,254 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<GenomicQuery, Beacon
                 reference_bases,
                 alternate_bases,
                 assembly_id,
-            })
+                min_length,
+                max_length,
+            }
         }
-        (None, Some(alternate_bases)) => {
+        (&[start], None) => {
+            let Some(alternate_bases) = alternate_bases else {
+                return Err(BeaconError::bad_request(
+                    "`alternateBases` or `end` is missing: give `alternateBases` for a sequence query or `end` for a range query",
+                ));
+            };
             if variant_type.is_some() {
                 return Err(BeaconError::bad_request(
-                    "`variantType` needs a range query (`start` and `end`)",
+                    "`variantType` needs a range or bracket query (`start` and `end`)",
                 ));
             }
-            Ok(GenomicQuery::Sequence {
+            if let Some(name) = ["variantMinLength", "variantMaxLength"]
+                .iter()
+                .find(|name| parameters.contains_key(**name))
+            {
+                return Err(BeaconError::bad_request(format!(
+                    "`{name}` needs a range, bracket or gene query: a sequence query names one allele"
+                )));
+            }
+            GenomicQuery::Sequence {
                 reference_name,
                 start,
                 reference_bases,
                 alternate_bases,
                 assembly_id,
-            })
+            }
         }
-        (None, None) => Err(BeaconError::bad_request(
-            "`alternateBases` or `end` is missing: give `alternateBases` for a sequence query or `end` for a range query",
-        )),
-    }
+        // `coordinates` gives one or two values.
+        _ => {
+            return Err(BeaconError::bad_request(
+                "`start` and `end` take one value, or two for a bracket query",
+            ));
+        }
+    };
+    Ok((query, None))
 }
 
-fn summary_parameters(query: &GenomicQuery, dataset_ids: Option<&[String]>) -> Value {
-    let mut echoed = BTreeMap::new();
-    let mut put = |name: &str, value: Value| {
-        echoed.insert(name.to_owned(), value);
+/// `genomicAlleleShortForm` (or `allele`): an HGVS genomic description, a query of its own.
+/// A substitution is a sequence query; the other forms name an interval and inserted bases.
+fn short_form_query(
+    parameters: &Map<String, Value>,
+    name: &str,
+    short_form: &str,
+    assembly_id: Option<String>,
+) -> Result<GenomicQuery, BeaconError> {
+    if let Some(other) = parameters
+        .keys()
+        .find(|key| !matches!(key.as_str(), "genomicAlleleShortForm" | "allele" | "assemblyId"))
+    {
+        return Err(BeaconError::bad_request(format!(
+            "`{name}` is a query of its own: give it without `{other}` (it takes only `assemblyId`)"
+        )));
+    }
+    let parsed = parse_genomic_hgvs(short_form)
+        .map_err(|error| BeaconError::bad_request(format!("`{name}`: {error}")))?;
+    let assembly_id = match (assembly_id, parsed.assembly) {
+        (Some(given), Some(named)) if given != named.as_str() => {
+            return Err(BeaconError::bad_request(format!(
+                "`assemblyId` {given} does not match `{name}`, whose accession {} is on {named}",
+                parsed.accession
+            )));
+        }
+        (given, named) => given.or_else(|| named.map(|assembly| assembly.as_str().to_owned())),
     };
-    match query {
-        GenomicQuery::Sequence {
+    let reference_name = parsed.accession;
+    Ok(match parsed.edit {
+        HgvsEdit::Substitution {
+            start,
+            reference,
+            alternate,
+        } => GenomicQuery::Sequence {
             reference_name,
             start,
-            reference_bases,
-            alternate_bases,
+            reference_bases: Some(reference),
+            alternate_bases: alternate,
             assembly_id,
-        } => {
-            put("referenceName", json!(reference_name));
-            put("start", json!([start]));
-            put("alternateBases", json!(alternate_bases));
-            if let Some(bases) = reference_bases {
-                put("referenceBases", json!(bases));
-            }
-            if let Some(assembly) = assembly_id {
-                put("assemblyId", json!(assembly));
-            }
-        }
-        GenomicQuery::Range {
+        },
+        HgvsEdit::Deletion { start, end } => GenomicQuery::Edit {
             reference_name,
             start,
             end,
-            variant_type,
-            reference_bases,
-            alternate_bases,
+            inserted: String::new(),
             assembly_id,
-        } => {
-            put("referenceName", json!(reference_name));
-            put("start", json!([start]));
-            put("end", json!([end]));
-            for (name, value) in [
-                ("variantType", variant_type),
-                ("referenceBases", reference_bases),
-                ("alternateBases", alternate_bases),
-                ("assemblyId", assembly_id),
-            ] {
-                if let Some(value) = value {
-                    put(name, json!(value));
-                }
-            }
-        }
-        GenomicQuery::Gene {
-            gene_id,
-            amino_acid_change,
-            variant_type,
+        },
+        HgvsEdit::Insertion { at, inserted } => GenomicQuery::Edit {
+            reference_name,
+            start: at,
+            end: at,
+            inserted,
             assembly_id,
-        } => {
-            put("geneId", json!(gene_id));
-            for (name, value) in [
-                ("aminoacidChange", amino_acid_change),
-                ("variantType", variant_type),
-                ("assemblyId", assembly_id),
-            ] {
-                if let Some(value) = value {
-                    put(name, json!(value));
-                }
-            }
+        },
+        HgvsEdit::DeletionInsertion { start, end, inserted } => GenomicQuery::Edit {
+            reference_name,
+            start,
+            end,
+            inserted,
+            assembly_id,
+        },
+        HgvsEdit::Duplication { start, end } => GenomicQuery::Duplication {
+            reference_name,
+            start,
+            end,
+            assembly_id,
+        },
+    })
+}
+
+/// A parameter with two accepted spellings, as (spelling used, value); both at once is a 400.
+fn either<'a>(
+    parameters: &Map<String, Value>,
+    name: &'a str,
+    alias: &'a str,
+) -> Result<Option<(&'a str, String)>, BeaconError> {
+    match (parameters.get(name), parameters.get(alias)) {
+        (Some(_), Some(_)) => Err(BeaconError::bad_request(format!(
+            "give `{name}` once (`{alias}` is the same parameter)"
+        ))),
+        (Some(value), None) => Ok(Some((name, as_text(value, name)?))),
+        (None, Some(value)) => Ok(Some((alias, as_text(value, alias)?))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `variantMinLength` and `variantMaxLength`: non-negative, the minimum not above the maximum.
+fn length_bounds(parameters: &Map<String, Value>) -> Result<(Option<u64>, Option<u64>), BeaconError> {
+    let bound = |name: &str| {
+        parameters
+            .get(name)
+            .map(|value| as_integer(value, name))
+            .transpose()
+    };
+    let minimum = bound("variantMinLength")?;
+    let maximum = bound("variantMaxLength")?;
+    if let (Some(minimum), Some(maximum)) = (minimum, maximum)
+        && minimum > maximum
+    {
+        return Err(BeaconError::bad_request(format!(
+            "`variantMinLength` ({minimum}) must not exceed `variantMaxLength` ({maximum})"
+        )));
+    }
+    Ok((minimum, maximum))
+}
+
+/// The genomic parameters as understood, for `receivedRequestSummary` (absent ones left out).
+fn summary_parameters(
+    query: Option<&GenomicQuery>,
+    short_form: Option<&str>,
+    dataset_ids: Option<&[String]>,
+) -> Value {
+    let mut echoed: BTreeMap<&str, Value> = BTreeMap::new();
+    match (query, short_form) {
+        (None, _) => {}
+        // An HGVS query is echoed as it was asked, not as the coordinates it was read into.
+        (Some(query), Some(short_form)) => {
+            echoed.insert("genomicAlleleShortForm", json!(short_form));
+            echoed.insert("assemblyId", json!(query.assembly_id()));
         }
+        (
+            Some(GenomicQuery::Sequence {
+                reference_name,
+                start,
+                reference_bases,
+                alternate_bases,
+                assembly_id,
+            }),
+            None,
+        ) => {
+            echoed.insert("referenceName", json!(reference_name));
+            echoed.insert("start", json!([start]));
+            echoed.insert("alternateBases", json!(alternate_bases));
+            echoed.insert("referenceBases", json!(reference_bases));
+            echoed.insert("assemblyId", json!(assembly_id));
+        }
+        (
+            Some(GenomicQuery::Range {
+                reference_name,
+                start,
+                end,
+                variant_type,
+                reference_bases,
+                alternate_bases,
+                assembly_id,
+                min_length,
+                max_length,
+            }),
+            None,
+        ) => {
+            echoed.insert("referenceName", json!(reference_name));
+            echoed.insert("start", json!([start]));
+            echoed.insert("end", json!([end]));
+            echoed.insert("variantType", json!(variant_type));
+            echoed.insert("referenceBases", json!(reference_bases));
+            echoed.insert("alternateBases", json!(alternate_bases));
+            echoed.insert("assemblyId", json!(assembly_id));
+            echoed.insert("variantMinLength", json!(min_length));
+            echoed.insert("variantMaxLength", json!(max_length));
+        }
+        (
+            Some(GenomicQuery::Bracket {
+                reference_name,
+                start_min,
+                start_max,
+                end_min,
+                end_max,
+                variant_type,
+                assembly_id,
+                min_length,
+                max_length,
+            }),
+            None,
+        ) => {
+            echoed.insert("referenceName", json!(reference_name));
+            echoed.insert("start", json!([start_min, start_max]));
+            echoed.insert("end", json!([end_min, end_max]));
+            echoed.insert("variantType", json!(variant_type));
+            echoed.insert("assemblyId", json!(assembly_id));
+            echoed.insert("variantMinLength", json!(min_length));
+            echoed.insert("variantMaxLength", json!(max_length));
+        }
+        (
+            Some(GenomicQuery::Gene {
+                gene_id,
+                amino_acid_change,
+                variant_type,
+                assembly_id,
+                min_length,
+                max_length,
+            }),
+            None,
+        ) => {
+            echoed.insert("geneId", json!(gene_id));
+            echoed.insert("aminoacidChange", json!(amino_acid_change));
+            echoed.insert("variantType", json!(variant_type));
+            echoed.insert("assemblyId", json!(assembly_id));
+            echoed.insert("variantMinLength", json!(min_length));
+            echoed.insert("variantMaxLength", json!(max_length));
+        }
+        // Edits and duplications come only from an HGVS description, echoed above.
+        (Some(GenomicQuery::Edit { .. } | GenomicQuery::Duplication { .. }), None) => {}
     }
     if let Some(ids) = dataset_ids {
-        put("datasetIds", json!(ids));
+        echoed.insert("datasetIds", json!(ids));
     }
+    echoed.retain(|_, value| !value.is_null());
     json!(echoed)
 }
 
@@ -583,6 +923,14 @@ fn as_bool(value: &Value, name: &str) -> Result<bool, BeaconError> {
     }
 }
 
+/// `testMode`, false when absent.
+fn test_mode(value: Option<&Value>) -> Result<bool, BeaconError> {
+    Ok(value
+        .map(|value| as_bool(value, "testMode"))
+        .transpose()?
+        .unwrap_or(false))
+}
+
 fn as_list(value: &Value, name: &str) -> Result<Vec<String>, BeaconError> {
     let items: Vec<String> = match value {
         Value::String(text) => text.split(',').map(|item| item.trim().to_owned()).collect(),
@@ -602,30 +950,25 @@ fn as_list(value: &Value, name: &str) -> Result<Vec<String>, BeaconError> {
     Ok(items)
 }
 
-fn is_empty_filters(filters: &Value) -> bool {
-    match filters {
-        Value::Array(items) => items.is_empty(),
-        Value::String(text) => text.trim().is_empty(),
-        _ => false,
-    }
-}
-
-/// `start`/`end` are arrays in POST bodies (two values make a bracket query) and may be
-/// comma-separated in GET. Brackets are not answered yet and are refused explicitly.
-fn single_coordinate(value: &Value, name: &str) -> Result<u64, BeaconError> {
-    let values: Vec<Value> = match value {
-        Value::Array(items) => items.clone(),
+/// `start`/`end`: arrays in POST bodies, comma-separated in GET (a single number is accepted
+/// too); one value, or two for a bracket query.
+fn coordinates(value: &Value, name: &str) -> Result<Vec<u64>, BeaconError> {
+    let values: Vec<u64> = match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|item| as_integer(item, name))
+            .collect::<Result<_, _>>()?,
         Value::String(text) => text
             .split(',')
-            .map(|item| Value::String(item.to_owned()))
-            .collect(),
-        other => vec![other.clone()],
+            .map(|item| as_integer(&Value::String(item.to_owned()), name))
+            .collect::<Result<_, _>>()?,
+        other => vec![as_integer(other, name)?],
     };
-    match values.as_slice() {
-        [single] => as_integer(single, name),
-        [] => Err(BeaconError::bad_request(format!("`{name}` is empty"))),
-        _ => Err(BeaconError::bad_request(format!(
-            "`{name}` with two values (a bracket query) is not supported by this node yet"
+    match values.len() {
+        0 => Err(BeaconError::bad_request(format!("`{name}` is empty"))),
+        1 | 2 => Ok(values),
+        count => Err(BeaconError::bad_request(format!(
+            "`{name}` takes one value, or two for a bracket query, not {count}"
         ))),
     }
 }
@@ -644,9 +987,101 @@ fn checked_bases(bases: &str, name: &str) -> Result<String, BeaconError> {
     Ok(upper)
 }
 
+/// A request for collections (`/datasets`): pagination, filters and `testMode` apply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectionRequest {
+    pub skip: u64,
+    pub limit: u64,
+    pub filters: Vec<Filter>,
+    pub test_mode: bool,
+    pub summary: Value,
+}
+
+impl CollectionRequest {
+    pub fn from_query_pairs(pairs: &[(String, String)]) -> Result<Self, BeaconError> {
+        let mut given = Map::new();
+        for (name, value) in pairs {
+            if !matches!(name.as_str(), "skip" | "limit" | "filters" | "testMode") {
+                return Err(BeaconError::bad_request(format!(
+                    "unknown request parameter `{name}`: collections take `skip`, `limit`, `filters` and `testMode`"
+                )));
+            }
+            if given.insert(name.clone(), Value::String(value.clone())).is_some() {
+                return Err(BeaconError::bad_request(format!(
+                    "parameter `{name}` is given more than once"
+                )));
+            }
+        }
+        Self::build(
+            given.get("skip"),
+            given.get("limit"),
+            given.get("filters"),
+            given.get("testMode"),
+        )
+    }
+
+    pub fn from_body(body: &Value) -> Result<Self, BeaconError> {
+        let query = body_query(
+            body,
+            &["pagination", "filters", "testMode"],
+            "query (collections take `pagination`, `filters` and `testMode`)",
+        )?;
+        let pagination = pagination(query)?;
+        Self::build(
+            pagination.and_then(|pagination| pagination.get("skip")),
+            pagination.and_then(|pagination| pagination.get("limit")),
+            query.and_then(|query| query.get("filters")),
+            query.and_then(|query| query.get("testMode")),
+        )
+    }
+
+    fn build(
+        skip: Option<&Value>,
+        limit: Option<&Value>,
+        filters: Option<&Value>,
+        test_mode_value: Option<&Value>,
+    ) -> Result<Self, BeaconError> {
+        let skip = skip
+            .map(|value| as_integer(value, "skip"))
+            .transpose()?
+            .unwrap_or(0);
+        let limit = page_limit(limit)?;
+        let filters = filters.map(parse_filters).transpose()?.unwrap_or_default();
+        let test_mode = test_mode(test_mode_value)?;
+        let summary = json!({
+            "apiVersion": crate::API_VERSION,
+            "requestedSchemas": [],
+            "pagination": { "skip": skip, "limit": limit },
+            "requestedGranularity": "record",
+            "filters": filters_summary(&filters),
+            "testMode": test_mode,
+        });
+        Ok(Self {
+            skip,
+            limit,
+            filters,
+            test_mode,
+            summary,
+        })
+    }
+}
+
+/// `limit`: absent → the default page, 0 → the maximum (the specification's reading).
+fn page_limit(limit: Option<&Value>) -> Result<u64, BeaconError> {
+    match limit.map(|value| as_integer(value, "limit")).transpose()? {
+        None => Ok(DEFAULT_LIMIT),
+        Some(0) => Ok(MAX_LIMIT),
+        Some(limit) if limit > MAX_LIMIT => Err(BeaconError::bad_request(format!(
+            "`limit` must be at most {MAX_LIMIT}, not {limit} (0 asks for the maximum)"
+        ))),
+        Some(limit) => Ok(limit),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filters::FilterKind;
 
     fn pairs(text: &str) -> Vec<(String, String)> {
         text.split('&')
@@ -655,25 +1090,36 @@ mod tests {
             .collect()
     }
 
+    fn get(text: &str) -> QueryRequest {
+        QueryRequest::from_query_pairs(&pairs(text)).expect(text)
+    }
+
+    fn query(text: &str) -> GenomicQuery {
+        get(text).query.expect(text)
+    }
+
+    fn post(parameters: Value) -> QueryRequest {
+        QueryRequest::from_body(&json!({"query": {"requestParameters": parameters}})).expect("valid body")
+    }
+
     #[test]
     fn get_sequence_query_is_understood_with_defaults() {
-        let request = QueryRequest::from_query_pairs(&pairs(
-            "referenceName=17&start=7674219&referenceBases=G&alternateBases=a",
-        ))
-        .expect("valid");
+        let request = get("referenceName=17&start=7674219&referenceBases=G&alternateBases=a");
         assert_eq!(
             request.query,
-            GenomicQuery::Sequence {
+            Some(GenomicQuery::Sequence {
                 reference_name: "17".into(),
                 start: 7_674_219,
                 reference_bases: Some("G".into()),
                 alternate_bases: "A".into(),
                 assembly_id: None,
-            }
+            })
         );
         assert_eq!(request.requested_granularity, Granularity::Boolean);
         assert_eq!(request.include_resultsets, IncludeResultsets::Hit);
         assert_eq!((request.skip, request.limit), (0, DEFAULT_LIMIT));
+        assert!(request.filters.is_empty() && !request.test_mode);
+        assert_eq!(request.reference_name(), Some("17"));
     }
 
     #[test]
@@ -692,6 +1138,233 @@ mod tests {
     }
 
     #[test]
+    fn bracket_queries_from_get_and_post_alike() {
+        let expected = GenomicQuery::Bracket {
+            reference_name: "1".into(),
+            start_min: 9_000,
+            start_max: 10_500,
+            end_min: 14_000,
+            end_max: 16_000,
+            variant_type: Some("DEL".into()),
+            assembly_id: None,
+            min_length: None,
+            max_length: None,
+        };
+        assert_eq!(
+            query("referenceName=1&start=9000,10500&end=14000,16000&variantType=DEL"),
+            expected
+        );
+        let request = post(json!({
+            "referenceName": "1", "start": [9000, 10500], "end": [14000, 16000], "variantType": "DEL"
+        }));
+        assert_eq!(request.query, Some(expected));
+        let echoed = &request.summary["requestParameters"]["g_variant"];
+        assert_eq!(echoed["start"], json!([9000, 10500]));
+        assert_eq!(echoed["end"], json!([14000, 16000]));
+        // A precise bracket: one position on each side.
+        assert!(matches!(
+            query("referenceName=1&start=10000,10000&end=15000,15000"),
+            GenomicQuery::Bracket {
+                start_min: 10_000,
+                start_max: 10_000,
+                end_min: 15_000,
+                end_max: 15_000,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn hgvs_substitution_is_a_sequence_query_on_the_accession_assembly() {
+        let request = get("genomicAlleleShortForm=NC_000017.11:g.7674220C>T");
+        assert_eq!(
+            request.query,
+            Some(GenomicQuery::Sequence {
+                reference_name: "NC_000017.11".into(),
+                start: 7_674_219,
+                reference_bases: Some("C".into()),
+                alternate_bases: "T".into(),
+                assembly_id: Some("GRCh38".into()),
+            })
+        );
+        assert_eq!(
+            request.summary["requestParameters"]["g_variant"],
+            json!({"genomicAlleleShortForm": "NC_000017.11:g.7674220C>T", "assemblyId": "GRCh38"})
+        );
+        assert_eq!(request.assembly_id(), Some("GRCh38"));
+        // `allele` is the same parameter, and an agreeing assemblyId is accepted.
+        assert_eq!(
+            query("allele=NC_000017.10:g.7577538C>T&assemblyId=hg19").assembly_id(),
+            Some("GRCh37")
+        );
+    }
+
+    #[test]
+    fn hgvs_deletions_insertions_and_duplications_are_edits() {
+        let edit = |start, end, inserted: &str| GenomicQuery::Edit {
+            reference_name: "NC_000001.11".into(),
+            start,
+            end,
+            inserted: inserted.into(),
+            assembly_id: Some("GRCh38".into()),
+        };
+        let cases = [
+            ("NC_000001.11:g.3001_3002del", edit(3000, 3002, "")),
+            ("NC_000001.11:g.3001_3002delTC", edit(3000, 3002, "")),
+            ("NC_000001.11:g.6000del", edit(5999, 6000, "")),
+            ("NC_000001.11:g.4000_4001insAA", edit(4000, 4000, "AA")),
+            ("NC_000001.11:g.5001_5002delinsGA", edit(5000, 5002, "GA")),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                query(&format!("genomicAlleleShortForm={text}")),
+                expected,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            post(json!({"genomicAlleleShortForm": "NC_000001.11:g.20001_23000dup"})).query,
+            Some(GenomicQuery::Duplication {
+                reference_name: "NC_000001.11".into(),
+                start: 20_000,
+                end: 23_000,
+                assembly_id: Some("GRCh38".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn length_bounds_apply_to_range_bracket_and_gene_queries() {
+        assert!(matches!(
+            query("referenceName=1&start=0&end=100000&variantMinLength=50&variantMaxLength=10000"),
+            GenomicQuery::Range {
+                min_length: Some(50),
+                max_length: Some(10_000),
+                ..
+            }
+        ));
+        assert!(matches!(
+            query("referenceName=1&start=0,100&end=200,300&variantMaxLength=0"),
+            GenomicQuery::Bracket {
+                min_length: None,
+                max_length: Some(0),
+                ..
+            }
+        ));
+        assert!(matches!(
+            query("geneId=TP53&variantMinLength=2"),
+            GenomicQuery::Gene {
+                min_length: Some(2),
+                max_length: None,
+                ..
+            }
+        ));
+        let request = post(json!({"referenceName": "1", "start": [0], "end": [10], "variantMinLength": 3}));
+        assert_eq!(
+            request.summary["requestParameters"]["g_variant"]["variantMinLength"],
+            json!(3)
+        );
+    }
+
+    #[test]
+    fn variant_types_accept_legacy_efo_and_so_terms() {
+        let stored = |term: &str| {
+            query(&format!("referenceName=1&start=0&end=10&variantType={term}")).stored_variant_types()
+        };
+        let types = |names: &[&str]| Some(names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>());
+        assert_eq!(stored("del"), types(&["DEL"]));
+        assert_eq!(stored("DUP:TANDEM"), types(&["DUP"]));
+        assert_eq!(stored("DEL:ME:ALU"), types(&["DEL"]));
+        assert_eq!(stored("INS:ME"), types(&["INS"]));
+        assert_eq!(stored("CNV"), types(&["CNV"]));
+        for loss in [
+            "EFO:0030067",
+            "EFO:0030068",
+            "EFO:0030069",
+            "EFO:0020073",
+            "SO:0001743",
+        ] {
+            assert_eq!(stored(loss), types(&["DEL"]), "{loss}");
+        }
+        for gain in [
+            "EFO:0030070",
+            "efo:0030071",
+            "EFO:0030072",
+            "EFO:0030073",
+            "SO:0001742",
+        ] {
+            assert_eq!(stored(gain), types(&["DUP"]), "{gain}");
+        }
+        for any_change in ["EFO:0030066", "SO:0001019"] {
+            assert_eq!(stored(any_change), types(&["CNV", "DEL", "DUP"]), "{any_change}");
+        }
+        assert_eq!(stored("SO:0001483"), types(&["SNP"]));
+        assert_eq!(
+            query("referenceName=1&start=0&end=10").stored_variant_types(),
+            None
+        );
+        assert!(matches!(
+            query("referenceName=1&start=0&end=10&variantType=dup:tandem"),
+            GenomicQuery::Range { variant_type: Some(term), .. } if term == "DUP"
+        ));
+    }
+
+    #[test]
+    fn get_spellings_of_one_parameter_are_read_alike() {
+        assert_eq!(
+            query("geneid=BRAF&aminoAcidChange=p.Val600Glu"),
+            query("geneId=BRAF&aminoacidChange=V600E")
+        );
+        assert_eq!(
+            query("allele=NC_000001.11:g.1000A>G"),
+            query("genomicAlleleShortForm=NC_000001.11:g.1000A>G")
+        );
+        assert_eq!(
+            get("referenceName=1&start=0&end=10&datasetIds=a, b").dataset_ids,
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+    }
+
+    #[test]
+    fn assembly_ids_are_read_in_every_usual_form() {
+        for (given, canonical) in [
+            ("GRCh38", "GRCh38"),
+            ("hg38", "GRCh38"),
+            ("GCF_000001405.40", "GRCh38"),
+            ("grch38.p14", "GRCh38"),
+            ("GRCh37", "GRCh37"),
+            ("HG19", "GRCh37"),
+            ("GCF_000001405.25", "GRCh37"),
+        ] {
+            let request = get(&format!("referenceName=1&start=0&end=10&assemblyId={given}"));
+            assert_eq!(request.assembly_id(), Some(canonical), "{given}");
+        }
+    }
+
+    #[test]
+    fn filters_alone_make_a_query_and_are_echoed() {
+        let request = get("filters=NCIT:C20197,HP:0001250&testMode=true");
+        assert_eq!(request.query, None);
+        assert_eq!(request.reference_name(), None);
+        assert_eq!(request.assembly_id(), None);
+        assert!(request.test_mode);
+        assert_eq!(request.filters.len(), 2);
+        assert_eq!(request.filters[0].kind, FilterKind::Ontology);
+        assert_eq!(request.summary["filters"], json!(["NCIT:C20197", "HP:0001250"]));
+        assert_eq!(request.summary["testMode"], json!(true));
+        assert_eq!(request.summary["requestParameters"]["g_variant"], json!({}));
+        let posted = QueryRequest::from_body(&json!({"query": {
+            "filters": [{"id": "age", "operator": ">", "value": "P40Y"}], "testMode": true,
+            "requestParameters": {"referenceName": "1", "start": [0], "end": [10]}}}))
+        .expect("valid");
+        assert!(posted.query.is_some() && posted.test_mode);
+        assert!(matches!(posted.filters[0].kind, FilterKind::Alphanumeric { .. }));
+        // Empty filters are no filters, so a genomic query is still needed.
+        let error = QueryRequest::from_query_pairs(&pairs("filters=")).expect_err("nothing asked");
+        assert!(error.message.contains("`referenceName`"), "{}", error.message);
+    }
+
+    #[test]
     fn bad_and_unknown_parameters_are_named_in_the_error() {
         let cases = [
             ("referenceName=1&start=x&end=5", "`start`"),
@@ -707,14 +1380,87 @@ mod tests {
             ("referenceName=1&start=10&end=20&limit=1001", "`limit`"),
             ("referenceName=1&start=10&end=20&variantType=BND", "`variantType`"),
             (
-                "genomicAlleleShortForm=NC_000017.11:g.7674220G>A",
+                "referenceName=1&start=10&end=20&variantType=EFO:0000001",
+                "`variantType`",
+            ),
+            (
+                "referenceName=1&start=10&alternateBases=A&variantType=SNP",
+                "`variantType`",
+            ),
+            ("referenceName=1&start=10&end=20&assemblyId=hg18", "`assemblyId`"),
+            ("geneId=BRAF&referenceName=7&start=1", "`geneId`"),
+            ("geneid=BRAF&end=5", "`geneid`"),
+            ("geneId=BRAF&geneid=BRAF", "`geneId` once"),
+            ("aminoacidChange=V600E", "`aminoacidChange` needs `geneId`"),
+            ("aminoAcidChange=V600E", "`aminoAcidChange` needs `geneId`"),
+            ("geneId=BRAF&aminoacidChange=xyz", "`aminoacidChange`"),
+            (
+                "geneId=BRAF&aminoacidChange=V600E&aminoAcidChange=V600E",
+                "`aminoacidChange` once",
+            ),
+            ("referenceName=1&start=1&mateName=2", "`mateName`"),
+            // Brackets.
+            ("referenceName=1&start=20,10&end=30,40", "`start` bracket"),
+            ("referenceName=1&start=10,20&end=40,30", "`end` bracket"),
+            ("referenceName=1&start=100,200&end=50,100", "`end` bracket"),
+            ("referenceName=1&start=10,20&end=30", "`end` needs two values"),
+            (
+                "referenceName=1&start=10,20&alternateBases=A",
+                "`end` needs two values",
+            ),
+            ("referenceName=1&start=10&end=30,40", "`start` needs two values"),
+            (
+                "referenceName=1&start=10,20,30&end=30,40",
+                "`start` takes one value",
+            ),
+            ("referenceName=1&start=10,&end=30,40", "`start`"),
+            (
+                "referenceName=1&start=10,20&end=30,40&alternateBases=A",
+                "`alternateBases`",
+            ),
+            // Lengths.
+            (
+                "referenceName=1&start=10&end=20&variantMinLength=-1",
+                "`variantMinLength`",
+            ),
+            (
+                "referenceName=1&start=10&end=20&variantMaxLength=x",
+                "`variantMaxLength`",
+            ),
+            (
+                "referenceName=1&start=10&end=20&variantMinLength=9&variantMaxLength=3",
+                "`variantMinLength` (9)",
+            ),
+            (
+                "referenceName=1&start=10&alternateBases=A&variantMinLength=1",
+                "`variantMinLength` needs",
+            ),
+            // HGVS.
+            (
+                "genomicAlleleShortForm=NM_004006.2:c.4375C>T",
                 "`genomicAlleleShortForm`",
             ),
-            ("geneId=BRAF&referenceName=7&start=1", "`geneId`"),
-            ("geneId=BRAF&end=5", "`end`"),
-            ("aminoacidChange=V600E", "`aminoacidChange` needs `geneId`"),
-            ("geneId=BRAF&aminoacidChange=xyz", "`aminoacidChange`"),
-            ("referenceName=1&start=10,20&end=30,40", "bracket"),
+            ("allele=NC_000017.9:g.100A>G", "`allele`"),
+            ("allele=NC_000017.11:g.100_102inv", "`allele`"),
+            (
+                "genomicAlleleShortForm=NC_000017.11:g.100A>G&referenceName=17",
+                "`referenceName`",
+            ),
+            (
+                "genomicAlleleShortForm=NC_000017.11:g.100A>G&variantType=SNP",
+                "`variantType`",
+            ),
+            (
+                "genomicAlleleShortForm=NC_000017.11:g.100A>G&allele=NC_000017.11:g.100A>G",
+                "once",
+            ),
+            (
+                "genomicAlleleShortForm=NC_000017.11:g.100A>G&assemblyId=GRCh37",
+                "`assemblyId`",
+            ),
+            // Framework.
+            ("referenceName=1&start=10&end=20&testMode=maybe", "`testMode`"),
+            ("referenceName=1&start=10&end=20&filters=HP:1,,HP:2", "`filters`"),
         ];
         for (query, named) in cases {
             let error = QueryRequest::from_query_pairs(&pairs(query)).expect_err(query);
@@ -724,25 +1470,54 @@ mod tests {
     }
 
     #[test]
+    fn bad_post_values_are_named_too() {
+        let cases = [
+            (
+                json!({"referenceName": "1", "start": [10, 20, 30], "end": [40, 50]}),
+                "`start`",
+            ),
+            (
+                json!({"referenceName": "1", "start": [], "end": [40]}),
+                "`start` is empty",
+            ),
+            (
+                json!({"referenceName": "1", "start": ["a"], "end": [40]}),
+                "`start`",
+            ),
+            (
+                json!({"referenceName": "1", "start": [0], "end": [40], "variantMinLength": 1.5}),
+                "`variantMinLength`",
+            ),
+            (json!({"genomicAlleleShortForm": 7}), "`genomicAlleleShortForm`"),
+        ];
+        for (parameters, named) in cases {
+            let body = json!({"query": {"requestParameters": parameters}});
+            let error = QueryRequest::from_body(&body).expect_err(&body.to_string());
+            assert_eq!(error.status, 400, "{body}");
+            assert!(error.message.contains(named), "{body}: {}", error.message);
+        }
+    }
+
+    #[test]
     fn gene_queries_normalise_the_amino_acid_change() {
-        let request =
-            QueryRequest::from_query_pairs(&pairs("geneid=BRAF&aminoacidChange=p.Val600Glu")).expect("valid");
+        let request = get("geneid=BRAF&aminoacidChange=p.Val600Glu");
         assert_eq!(
             request.query,
-            GenomicQuery::Gene {
+            Some(GenomicQuery::Gene {
                 gene_id: "BRAF".into(),
                 amino_acid_change: Some("V600E".into()),
                 variant_type: None,
                 assembly_id: None,
-            }
+                min_length: None,
+                max_length: None,
+            })
         );
-        assert_eq!(request.query.reference_name(), None);
+        assert_eq!(request.reference_name(), None);
     }
 
     #[test]
     fn limit_zero_asks_for_the_maximum_page() {
-        let request =
-            QueryRequest::from_query_pairs(&pairs("referenceName=1&start=10&end=20&limit=0")).expect("valid");
+        let request = get("referenceName=1&start=10&end=20&limit=0");
         assert_eq!(request.limit, MAX_LIMIT);
     }
 
@@ -752,72 +1527,25 @@ mod tests {
         assert!(IncludeResultsets::Miss.shows(false) && !IncludeResultsets::Miss.shows(true));
         assert!(IncludeResultsets::All.shows(false) && !IncludeResultsets::None.shows(true));
     }
-}
 
-/// A request for collections (`/datasets`): only pagination applies.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CollectionRequest {
-    pub skip: u64,
-    pub limit: u64,
-    pub summary: Value,
-}
-
-impl CollectionRequest {
-    pub fn from_query_pairs(pairs: &[(String, String)]) -> Result<Self, BeaconError> {
-        let mut skip = None;
-        let mut limit = None;
-        for (name, value) in pairs {
-            let slot = match name.as_str() {
-                "skip" => &mut skip,
-                "limit" => &mut limit,
-                other => {
-                    return Err(BeaconError::bad_request(format!(
-                        "unknown request parameter `{other}`: collections take `skip` and `limit`"
-                    )));
-                }
-            };
-            *slot = Some(Value::String(value.clone()));
+    #[test]
+    fn collections_take_filters_and_test_mode() {
+        let request =
+            CollectionRequest::from_query_pairs(&pairs("skip=1&limit=2&filters=HP:1&testMode=true"))
+                .expect("valid");
+        assert_eq!((request.skip, request.limit, request.test_mode), (1, 2, true));
+        assert_eq!(request.filters.len(), 1);
+        assert_eq!(request.summary["filters"], json!(["HP:1"]));
+        let posted = CollectionRequest::from_body(&json!({"query": {
+            "pagination": {"limit": 3}, "filters": ["EFO:0009655"], "testMode": false}}))
+        .expect("valid");
+        assert_eq!(
+            (posted.limit, posted.test_mode, posted.filters.len()),
+            (3, false, 1)
+        );
+        for (text, named) in [("colour=red", "`colour`"), ("skip=1&skip=2", "`skip`")] {
+            let error = CollectionRequest::from_query_pairs(&pairs(text)).expect_err(text);
+            assert!(error.message.contains(named), "{text}: {}", error.message);
         }
-        Self::build(skip.as_ref(), limit.as_ref())
-    }
-
-    pub fn from_body(body: &Value) -> Result<Self, BeaconError> {
-        let query = body_query(
-            body,
-            &["pagination"],
-            "query (collections take only `pagination`)",
-        )?;
-        let pagination = pagination(query)?;
-        Self::build(
-            pagination.and_then(|pagination| pagination.get("skip")),
-            pagination.and_then(|pagination| pagination.get("limit")),
-        )
-    }
-
-    fn build(skip: Option<&Value>, limit: Option<&Value>) -> Result<Self, BeaconError> {
-        let skip = skip
-            .map(|value| as_integer(value, "skip"))
-            .transpose()?
-            .unwrap_or(0);
-        let limit = page_limit(limit)?;
-        let summary = json!({
-            "apiVersion": crate::API_VERSION,
-            "requestedSchemas": [],
-            "pagination": { "skip": skip, "limit": limit },
-            "requestedGranularity": "record",
-        });
-        Ok(Self { skip, limit, summary })
-    }
-}
-
-/// `limit`: absent → the default page, 0 → the maximum (the specification's reading).
-fn page_limit(limit: Option<&Value>) -> Result<u64, BeaconError> {
-    match limit.map(|value| as_integer(value, "limit")).transpose()? {
-        None => Ok(DEFAULT_LIMIT),
-        Some(0) => Ok(MAX_LIMIT),
-        Some(limit) if limit > MAX_LIMIT => Err(BeaconError::bad_request(format!(
-            "`limit` must be at most {MAX_LIMIT}, not {limit} (0 asks for the maximum)"
-        ))),
-        Some(limit) => Ok(limit),
     }
 }

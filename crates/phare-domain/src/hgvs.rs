@@ -40,20 +40,6 @@ pub enum HgvsEdit {
     Duplication { start: u64, end: u64 },
 }
 
-impl HgvsEdit {
-    /// The reference interval the edit removes and the bases it puts there, when both are
-    /// known without the reference sequence (a duplication's inserted bases are not).
-    pub fn interval_and_inserted(&self) -> Option<(u64, u64, &str)> {
-        match self {
-            Self::Substitution { start, alternate, .. } => Some((*start, start + 1, alternate)),
-            Self::Deletion { start, end } => Some((*start, *end, "")),
-            Self::Insertion { at, inserted } => Some((*at, *at, inserted)),
-            Self::DeletionInsertion { start, end, inserted } => Some((*start, *end, inserted)),
-            Self::Duplication { .. } => None,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HgvsError {
     #[error(
@@ -285,20 +271,17 @@ mod tests {
             edit("NC_000001.11:g.100del"),
             HgvsEdit::Deletion { start: 99, end: 100 }
         );
-        assert_eq!(deletion.interval_and_inserted(), Some((99, 102, "")));
     }
 
     #[test]
     fn insertion_sits_in_the_gap_after_its_first_position() {
-        let insertion = edit("NC_000001.11:g.100_101insAC");
         assert_eq!(
-            insertion,
+            edit("NC_000001.11:g.100_101insAC"),
             HgvsEdit::Insertion {
                 at: 100,
                 inserted: "AC".into(),
             }
         );
-        assert_eq!(insertion.interval_and_inserted(), Some((100, 100, "AC")));
     }
 
     #[test]
@@ -311,16 +294,21 @@ mod tests {
         assert_eq!(edit("NC_000001.11:g.100_102delinsGT"), expected);
         assert_eq!(edit("NC_000001.11:g.100_102delCTTinsGT"), expected);
         assert_eq!(
-            edit("NC_000001.11:g.100delinsGT").interval_and_inserted(),
-            Some((99, 100, "GT"))
+            edit("NC_000001.11:g.100delinsGT"),
+            HgvsEdit::DeletionInsertion {
+                start: 99,
+                end: 100,
+                inserted: "GT".into(),
+            }
         );
     }
 
     #[test]
-    fn duplication_has_an_interval_but_no_known_bases() {
-        let duplication = edit("NC_000001.11:g.100_102dup");
-        assert_eq!(duplication, HgvsEdit::Duplication { start: 99, end: 102 });
-        assert_eq!(duplication.interval_and_inserted(), None);
+    fn duplication_names_the_copied_interval() {
+        assert_eq!(
+            edit("NC_000001.11:g.100_102dup"),
+            HgvsEdit::Duplication { start: 99, end: 102 }
+        );
         assert_eq!(
             edit("NC_000001.11:g.100dup"),
             HgvsEdit::Duplication { start: 99, end: 100 }
@@ -330,18 +318,35 @@ mod tests {
     #[test]
     fn the_descriptions_phare_emits_read_back_to_their_allele() {
         let cases = [
-            (Allele::from_vcf(7_674_220, "G", "A"), (7_674_219, 7_674_220, "A")),
-            (Allele::from_vcf(3000, "GTC", "G"), (3000, 3002, "")),
-            (Allele::from_vcf(4000, "T", "TAA"), (4000, 4000, "AA")),
-            (Allele::from_vcf(5001, "CT", "GA"), (5000, 5002, "GA")),
-            (Allele::from_vcf(12, "CA", "C"), (12, 13, "")),
-            (Allele::from_vcf(20, "C", "G"), (19, 20, "G")),
+            (
+                Allele::from_vcf(7_674_220, "G", "A"),
+                HgvsEdit::Substitution {
+                    start: 7_674_219,
+                    reference: "G".into(),
+                    alternate: "A".into(),
+                },
+            ),
+            (Allele::from_vcf(3000, "GTC", "G"), HgvsEdit::Deletion { start: 3000, end: 3002 }),
+            (Allele::from_vcf(12, "CA", "C"), HgvsEdit::Deletion { start: 12, end: 13 }),
+            (
+                Allele::from_vcf(4000, "T", "TAA"),
+                HgvsEdit::Insertion {
+                    at: 4000,
+                    inserted: "AA".into(),
+                },
+            ),
+            (
+                Allele::from_vcf(5001, "CT", "GA"),
+                HgvsEdit::DeletionInsertion {
+                    start: 5000,
+                    end: 5002,
+                    inserted: "GA".into(),
+                },
+            ),
         ];
         for (allele, expected) in cases {
-            let allele = allele.expect("allele");
-            let text = allele.hgvs("NC_000001.11");
-            let parsed = parse_genomic_hgvs(&text).expect(&text);
-            assert_eq!(parsed.edit.interval_and_inserted(), Some(expected), "{text}");
+            let text = allele.expect("allele").hgvs("NC_000001.11");
+            assert_eq!(parse_genomic_hgvs(&text).expect(&text).edit, expected, "{text}");
         }
     }
 
