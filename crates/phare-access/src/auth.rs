@@ -172,6 +172,20 @@ pub struct Authenticator {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut issuers: Vec<&String> = self.inner.issuers.keys().collect();
+        issuers.sort();
+        formatter
+            .debug_struct("Authenticator")
+            .field("issuers", &issuers)
+            .field("visa_issuers", &self.inner.visa_issuers.len())
+            .field("research_audience", &self.inner.research_audience)
+            .field("care_audience", &self.inner.care_audience)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     issuers: HashMap<String, KeyStore>,
     visa_issuers: HashMap<(String, String), KeyStore>,
@@ -670,6 +684,15 @@ fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_authenticator_can_be_shared_across_tasks() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+        fn assert_send<T: Send>(_: T) {}
+        let authenticator = Authenticator::new(AccessConfig::default()).unwrap();
+        assert_send_sync(&authenticator);
+        assert_send(authenticator.authenticate(None, None));
+    }
 
     #[test]
     fn only_bearer_authorization_is_accepted() {

@@ -151,6 +151,17 @@ pub struct DevIssuer {
     jwks_path: PathBuf,
 }
 
+/// Shows the key id and JWKS path, never the private key.
+impl std::fmt::Debug for DevIssuer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("DevIssuer")
+            .field("kid", &self.key.kid)
+            .field("jwks_path", &self.jwks_path)
+            .finish_non_exhaustive()
+    }
+}
+
 impl DevIssuer {
     /// Loads the key in `dir`, creating it (mode 0600) on first use, and (re)writes the JWKS
     /// beside it. Every call on the same directory gives the same key.
