@@ -1,4 +1,5 @@
-//! Variant look-ups for Beacon `g_variants`: sequence, range and gene queries within one dataset.
+//! Variant look-ups for Beacon `g_variants` within one dataset: sequence, range, bracket, HGVS
+//! edit and duplication, and gene queries, optionally narrowed by stored type and length.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,6 +11,12 @@ use crate::{Store, StoreError};
 
 /// What a genomic query asks for, in canonical form: contig names as stored (`1`, `X`),
 /// 0-based half-open coordinates, normalised alleles.
+///
+/// `variant_types` lists the stored types accepted (`None`: any). `min_length` and
+/// `max_length` bound an allele's length, inclusive: for a sequence allele, the longer of its
+/// reference and alternate bases once the shared anchor base is left out (an SNV is 1, `GTC>G`
+/// is 2, `T>TAA` is 2); for a symbolic `<DEL>`, `<DUP>`, `<INV>`, `<CNV>`, its span
+/// `end − start`. A symbolic `<INS>` has no stored length and never meets a length bound.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VariantSearch {
     /// The allele starting exactly at `start`.
@@ -24,15 +31,48 @@ pub enum VariantSearch {
         contig: String,
         start: u64,
         end: u64,
-        variant_type: Option<String>,
+        variant_types: Option<Vec<String>>,
         reference: Option<String>,
         alternate: Option<String>,
+        min_length: Option<u64>,
+        max_length: Option<u64>,
     },
+    /// Every allele whose start is in [start_min, start_max] and whose end is in
+    /// [end_min, end_max], all four bounds inclusive.
+    Bracket {
+        contig: String,
+        start_min: u64,
+        start_max: u64,
+        end_min: u64,
+        end_max: u64,
+        variant_types: Option<Vec<String>>,
+        min_length: Option<u64>,
+        max_length: Option<u64>,
+    },
+    /// The alleles that, once the bases shared by reference and alternate are trimmed, delete
+    /// exactly [start, end) and insert exactly `inserted` (an insertion has start = end, a
+    /// deletion an empty `inserted`). A stored indel keeps one anchor base: `A+X > A` at `s`
+    /// deletes [s+1, s+1+|X|), `A > A+Y` inserts Y at s+1. Both trimmings are tried: the
+    /// shared first base only (as `genomicHGVSId` describes stored alleles) and then also a
+    /// shared last base (`A > TA` inserts `T`). A symbolic `<DEL>` deletes its span.
+    Edit {
+        contig: String,
+        start: u64,
+        end: u64,
+        inserted: String,
+    },
+    /// A copy of [start, end) inserted beside it: a symbolic `<DUP>` spanning exactly
+    /// [start, end), or a sequence insertion of `end − start` bases right after the interval
+    /// (HGVS's place) or right before it (where left-alignment puts a tandem copy). The
+    /// inserted bases are not compared with the reference, which the store does not hold.
+    Duplication { contig: String, start: u64, end: u64 },
     /// Every allele an annotator placed on `gene` (with that one-letter protein change).
     Gene {
         gene: String,
         protein_change: Option<String>,
-        variant_type: Option<String>,
+        variant_types: Option<Vec<String>>,
+        min_length: Option<u64>,
+        max_length: Option<u64>,
     },
 }
 
@@ -64,144 +104,303 @@ pub struct VariantMatch {
     pub effects: Vec<String>,
 }
 
-/// How a search selects alleles: by position, or by annotation.
-enum Matcher<'a> {
-    Window(Window<'a>),
+/// How a search selects alleles, with the refinements every kind shares.
+struct Matcher<'a> {
+    selection: Selection<'a>,
+    variant_types: Option<&'a [String]>,
+    min_length: Option<i64>,
+    max_length: Option<i64>,
+}
+
+/// Bind values of each kind of selection ($6 onwards in its clause).
+enum Selection<'a> {
+    /// Sequence, range and bracket searches: a start window and end bounds on one contig.
+    Window {
+        contig: &'a str,
+        start_from: i64,
+        start_before: i64,
+        end_min: i64,
+        end_max: i64,
+        reference: Option<&'a str>,
+        alternate: Option<&'a str>,
+    },
+    Edit {
+        contig: &'a str,
+        start: i64,
+        end: i64,
+        inserted: &'a str,
+    },
+    Duplication {
+        contig: &'a str,
+        start: i64,
+        end: i64,
+    },
     Gene {
         gene: &'a str,
         protein_change: Option<&'a str>,
-        variant_type: Option<&'a str>,
     },
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
+/// The alleles of the dataset counted in the scope: $1 is the dataset, $2 the scope.
+const COUNTED: &str = "FROM variants v
+    JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1
+        AND (CASE WHEN $2 = 'research' THEN c.research_allele_count ELSE c.allele_count END) > 0";
+
+/// An allele's length as the length bounds read it (see [`VariantSearch`]). Stored sequence
+/// alleles share at most their first base (the anchor), as normalisation trims the rest.
+const LENGTH: &str = "(CASE WHEN v.alternate LIKE '<%'
+        THEN CASE WHEN v.variant_type = 'INS' THEN NULL ELSE v.\"end\" - v.start END
+        ELSE greatest(length(v.reference), length(v.alternate))
+            - CASE WHEN left(v.reference, 1) = left(v.alternate, 1) THEN 1 ELSE 0 END
+    END)";
+
+/// Selection clauses; $3 to $5 are the refinements, added after each.
+const WINDOW: &str = "WHERE v.contig = $6 AND v.start >= $7 AND v.start < $8
+        AND v.\"end\" >= $9 AND v.\"end\" <= $10
+        AND ($11::text IS NULL OR v.reference = $11)
+        AND ($12::text IS NULL OR v.alternate = $12)";
+
+/// $6 contig, $7 lowest stored start ($8 − 1: an anchor base may precede the edit), $8 start,
+/// $9 end, $10 inserted bases.
+const EDIT: &str = "CROSS JOIN LATERAL (
+        SELECT CASE WHEN left(v.reference, 1) = left(v.alternate, 1) THEN 1 ELSE 0 END AS shared
+    ) anchor
+    WHERE v.contig = $6 AND v.start >= $7 AND v.start <= $8
+        AND ((v.alternate NOT LIKE '<%' AND v.start + anchor.shared = $8
+              AND ((v.\"end\" = $9 AND substr(v.alternate, anchor.shared + 1) = $10)
+                   OR (length(v.reference) > anchor.shared AND length(v.alternate) > anchor.shared
+                       AND right(v.reference, 1) = right(v.alternate, 1)
+                       AND v.\"end\" - 1 = $9
+                       AND substr(v.alternate, anchor.shared + 1, length(v.alternate) - anchor.shared - 1) = $10)))
+             OR (v.alternate = '<DEL>' AND v.start = $8 AND v.\"end\" = $9 AND $10 = ''))";
+
+/// $6 contig, $7 lowest and $8 highest stored start, $9 start and $10 end of the copied
+/// interval. An insertion after its anchor base at `s` inserts at s + 1; one placed right after
+/// the interval copies its last base, which is then the anchor.
+const DUPLICATION: &str = "WHERE v.contig = $6 AND v.start >= $7 AND v.start <= $8
+        AND ((v.alternate = '<DUP>' AND v.start = $9 AND v.\"end\" = $10)
+             OR (v.alternate NOT LIKE '<%' AND length(v.reference) = 1
+                 AND left(v.alternate, 1) = v.reference
+                 AND length(v.alternate) - 1 = $10 - $9
+                 AND (v.start + 1 = $9 OR (v.start + 1 = $10 AND right(v.alternate, 1) = v.reference))))";
+
+const GENE: &str = "WHERE v.id IN (SELECT a.variant_id FROM variant_annotations a
+                   WHERE upper(a.gene) = upper($6) AND ($7::text IS NULL OR a.protein_change = $7))";
+
 impl<'a> Matcher<'a> {
-    /// FROM/WHERE clause; $1 is the dataset, $2 the scope.
-    fn clause(&self) -> &'static str {
-        match self {
-            Self::Window(_) => MATCHING,
-            Self::Gene { .. } => MATCHING_GENE,
+    /// A search that takes no type or length refinement (it names one allele).
+    fn unrefined(selection: Selection<'a>) -> Self {
+        Self {
+            selection,
+            variant_types: None,
+            min_length: None,
+            max_length: None,
         }
     }
 
-    /// Genomic order: one contig for a window, any for a gene.
+    fn refined(
+        selection: Selection<'a>,
+        variant_types: &'a Option<Vec<String>>,
+        min_length: Option<u64>,
+        max_length: Option<u64>,
+    ) -> Self {
+        Self {
+            selection,
+            variant_types: variant_types.as_deref(),
+            min_length: min_length.map(to_i64),
+            max_length: max_length.map(to_i64),
+        }
+    }
+
+    /// FROM/WHERE clause of the search.
+    fn clause(&self) -> String {
+        let selection = match self.selection {
+            Selection::Window { .. } => WINDOW,
+            Selection::Edit { .. } => EDIT,
+            Selection::Duplication { .. } => DUPLICATION,
+            Selection::Gene { .. } => GENE,
+        };
+        format!(
+            "{COUNTED} {selection}
+        AND ($3::text[] IS NULL OR v.variant_type = ANY($3))
+        AND ($4::bigint IS NULL OR {LENGTH} >= $4)
+        AND ($5::bigint IS NULL OR {LENGTH} <= $5)"
+        )
+    }
+
+    /// Genomic order: one contig for a positional search, any for a gene.
     fn order(&self) -> &'static str {
-        match self {
-            Self::Window(_) => "v.start, v.reference, v.alternate",
-            Self::Gene { .. } => "v.contig, v.start, v.reference, v.alternate",
+        match self.selection {
+            Selection::Gene { .. } => "v.contig, v.start, v.reference, v.alternate",
+            _ => "v.start, v.reference, v.alternate",
         }
     }
 
     /// The first free parameter number after the clause's own.
     fn next_parameter(&self) -> usize {
-        match self {
-            Self::Window(_) => 10,
-            Self::Gene { .. } => 6,
+        match self.selection {
+            Selection::Window { .. } => 13,
+            Selection::Edit { .. } | Selection::Duplication { .. } => 11,
+            Selection::Gene { .. } => 8,
         }
     }
 
     fn bind(&self, query: PgQuery<'a>, dataset_id: &'a str, scope: &'a str) -> PgQuery<'a> {
-        let query = query.bind(dataset_id).bind(scope);
-        match self {
-            Self::Window(window) => query
-                .bind(window.contig)
-                .bind(window.start_from)
-                .bind(window.start_before)
-                .bind(window.end_after)
-                .bind(window.reference)
-                .bind(window.alternate)
-                .bind(window.variant_type),
-            Self::Gene {
-                gene,
-                protein_change,
-                variant_type,
-            } => query.bind(*gene).bind(*protein_change).bind(*variant_type),
+        let query = query
+            .bind(dataset_id)
+            .bind(scope)
+            .bind(self.variant_types)
+            .bind(self.min_length)
+            .bind(self.max_length);
+        match self.selection {
+            Selection::Window {
+                contig,
+                start_from,
+                start_before,
+                end_min,
+                end_max,
+                reference,
+                alternate,
+            } => query
+                .bind(contig)
+                .bind(start_from)
+                .bind(start_before)
+                .bind(end_min)
+                .bind(end_max)
+                .bind(reference)
+                .bind(alternate),
+            Selection::Edit {
+                contig,
+                start,
+                end,
+                inserted,
+            } => query
+                .bind(contig)
+                .bind(start.saturating_sub(1).max(0))
+                .bind(start)
+                .bind(end)
+                .bind(inserted),
+            Selection::Duplication { contig, start, end } => query
+                .bind(contig)
+                .bind(start.saturating_sub(1).max(0))
+                .bind(end.saturating_sub(1).max(start))
+                .bind(start)
+                .bind(end),
+            Selection::Gene { gene, protein_change } => query.bind(gene).bind(protein_change),
         }
     }
 }
 
-/// Bind values of the one matching query both sequence and range searches use.
-struct Window<'a> {
-    contig: &'a str,
-    start_from: i64,
-    start_before: i64,
-    end_after: i64,
-    reference: Option<&'a str>,
-    alternate: Option<&'a str>,
-    variant_type: Option<&'a str>,
-}
-
-const MATCHING: &str = "FROM variants v
-    JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1
-        AND (CASE WHEN $2 = 'research' THEN c.research_allele_count ELSE c.allele_count END) > 0
-    WHERE v.contig = $3 AND v.start >= $4 AND v.start < $5 AND v.\"end\" > $6
-        AND ($7::text IS NULL OR v.reference = $7)
-        AND ($8::text IS NULL OR v.alternate = $8)
-        AND ($9::text IS NULL OR v.variant_type = $9)";
-
-const MATCHING_GENE: &str = "FROM variants v
-    JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1
-        AND (CASE WHEN $2 = 'research' THEN c.research_allele_count ELSE c.allele_count END) > 0
-    WHERE v.id IN (SELECT a.variant_id FROM variant_annotations a
-                   WHERE upper(a.gene) = upper($3) AND ($4::text IS NULL OR a.protein_change = $4))
-        AND ($5::text IS NULL OR v.variant_type = $5)";
-
 impl Store {
+    /// The longest reference span stored on a contig: how far before a position an allele
+    /// covering it may start.
+    async fn longest_span(&self, contig: &str) -> Result<i64, StoreError> {
+        let longest: Option<i64> = sqlx::query("SELECT max_length FROM contig_spans WHERE contig = $1")
+            .bind(contig)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| row.try_get("max_length"))
+            .transpose()?;
+        Ok(longest.unwrap_or(0))
+    }
+
     async fn matcher<'a>(&self, search: &'a VariantSearch) -> Result<Matcher<'a>, StoreError> {
-        Ok(Matcher::Window(match search {
-            VariantSearch::Gene {
-                gene,
-                protein_change,
-                variant_type,
-            } => {
-                return Ok(Matcher::Gene {
-                    gene,
-                    protein_change: protein_change.as_deref(),
-                    variant_type: variant_type.as_deref(),
-                });
-            }
+        Ok(match search {
             VariantSearch::Sequence {
                 contig,
                 start,
                 reference,
                 alternate,
-            } => Window {
+            } => Matcher::unrefined(Selection::Window {
                 contig,
                 start_from: to_i64(*start),
                 start_before: to_i64(*start).saturating_add(1),
-                end_after: i64::MIN,
+                end_min: i64::MIN,
+                end_max: i64::MAX,
                 reference: reference.as_deref(),
                 alternate: Some(alternate),
-                variant_type: None,
-            },
+            }),
             VariantSearch::Range {
                 contig,
                 start,
                 end,
-                variant_type,
+                variant_types,
                 reference,
                 alternate,
+                min_length,
+                max_length,
             } => {
                 // An allele starting up to the contig's longest span before `start` may overlap.
-                let longest: Option<i64> =
-                    sqlx::query("SELECT max_length FROM contig_spans WHERE contig = $1")
-                        .bind(contig)
-                        .fetch_optional(self.pool())
-                        .await?
-                        .map(|row| row.try_get("max_length"))
-                        .transpose()?;
-                Window {
+                let longest = self.longest_span(contig).await?;
+                let selection = Selection::Window {
                     contig,
-                    start_from: to_i64(*start).saturating_sub(longest.unwrap_or(0)).max(0),
+                    start_from: to_i64(*start).saturating_sub(longest).max(0),
                     start_before: to_i64(*end),
-                    end_after: to_i64(*start),
+                    end_min: to_i64(*start).saturating_add(1),
+                    end_max: i64::MAX,
                     reference: reference.as_deref(),
                     alternate: alternate.as_deref(),
-                    variant_type: variant_type.as_deref(),
-                }
+                };
+                Matcher::refined(selection, variant_types, *min_length, *max_length)
             }
-        }))
+            VariantSearch::Bracket {
+                contig,
+                start_min,
+                start_max,
+                end_min,
+                end_max,
+                variant_types,
+                min_length,
+                max_length,
+            } => {
+                // The start bracket bounds the index scan; an allele ending at `end_min` or
+                // later starts at most the longest span before it, which may narrow it.
+                let longest = self.longest_span(contig).await?;
+                let selection = Selection::Window {
+                    contig,
+                    start_from: to_i64(*start_min).max(to_i64(*end_min).saturating_sub(longest)),
+                    start_before: to_i64(*start_max).min(to_i64(*end_max)).saturating_add(1),
+                    end_min: to_i64(*end_min),
+                    end_max: to_i64(*end_max),
+                    reference: None,
+                    alternate: None,
+                };
+                Matcher::refined(selection, variant_types, *min_length, *max_length)
+            }
+            VariantSearch::Edit {
+                contig,
+                start,
+                end,
+                inserted,
+            } => Matcher::unrefined(Selection::Edit {
+                contig,
+                start: to_i64(*start),
+                end: to_i64(*end),
+                inserted,
+            }),
+            VariantSearch::Duplication { contig, start, end } => Matcher::unrefined(Selection::Duplication {
+                contig,
+                start: to_i64(*start),
+                end: to_i64(*end),
+            }),
+            VariantSearch::Gene {
+                gene,
+                protein_change,
+                variant_types,
+                min_length,
+                max_length,
+            } => Matcher::refined(
+                Selection::Gene {
+                    gene,
+                    protein_change: protein_change.as_deref(),
+                },
+                variant_types,
+                *min_length,
+                *max_length,
+            ),
+        })
     }
 
     /// How many distinct alleles of the dataset match (AC > 0 in `scope`'s `Total`).
