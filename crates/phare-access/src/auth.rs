@@ -198,6 +198,22 @@ struct Inner {
 }
 
 impl Authenticator {
+    /// Trusts no issuer: every caller without credentials is anonymous, every token is refused.
+    pub fn anonymous_only() -> Self {
+        let defaults = AccessConfig::default();
+        Self {
+            inner: Arc::new(Inner {
+                issuers: HashMap::new(),
+                visa_issuers: HashMap::new(),
+                research_audience: defaults.research_audience,
+                care_audience: defaults.care_audience,
+                leeway_seconds: defaults.leeway_seconds,
+                max_token_bytes: defaults.max_token_bytes,
+                fetcher: None,
+            }),
+        }
+    }
+
     /// Checks the configuration and reads every JWKS file now, so that a typo fails at
     /// start-up; keys behind URLs are fetched on first use.
     pub fn new(config: AccessConfig) -> Result<Self, AccessConfigError> {

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::signature::Signer as _;
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
+use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding};
 use rand::Rng as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -75,6 +75,7 @@ impl EcKey {
 
     #[cfg(feature = "testing")]
     pub(crate) fn public_pem(&self) -> String {
+        use p256::pkcs8::EncodePublicKey as _;
         self.secret
             .public_key()
             .to_public_key_pem(LineEnding::LF)

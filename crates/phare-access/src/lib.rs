@@ -22,6 +22,9 @@ mod auth;
 pub mod dev;
 pub mod duo;
 mod jwks;
+pub mod policy;
+pub mod pseudonyms;
+pub mod suppression;
 #[cfg(feature = "testing")]
 pub mod testing;
 
