@@ -326,8 +326,17 @@ mod tests {
                     alternate: "A".into(),
                 },
             ),
-            (Allele::from_vcf(3000, "GTC", "G"), HgvsEdit::Deletion { start: 3000, end: 3002 }),
-            (Allele::from_vcf(12, "CA", "C"), HgvsEdit::Deletion { start: 12, end: 13 }),
+            (
+                Allele::from_vcf(3000, "GTC", "G"),
+                HgvsEdit::Deletion {
+                    start: 3000,
+                    end: 3002,
+                },
+            ),
+            (
+                Allele::from_vcf(12, "CA", "C"),
+                HgvsEdit::Deletion { start: 12, end: 13 },
+            ),
             (
                 Allele::from_vcf(4000, "T", "TAA"),
                 HgvsEdit::Insertion {
