@@ -30,6 +30,30 @@ impl BeaconError {
         }
     }
 
+    /// Missing or invalid credentials. The message never repeats the credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self {
+            status: 401,
+            message: message.into(),
+        }
+    }
+
+    /// Valid credentials without the right; the message never says whether the resource exists.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: 403,
+            message: message.into(),
+        }
+    }
+
+    /// A query budget is spent; the server adds `Retry-After`.
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self {
+            status: 429,
+            message: message.into(),
+        }
+    }
+
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self {
             status: 405,

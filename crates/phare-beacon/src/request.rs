@@ -259,6 +259,9 @@ const FRAMEWORK: &[&str] = &[
     "testMode",
     "filters",
 ];
+/// What `/g_variants` says when a request has no genomic part.
+pub const GENOMIC_QUERY_NEEDED: &str = "a genomic query needs `referenceName` and `start` (with `alternateBases` for a sequence query, or `end` for a range query), `genomicAlleleShortForm`, or `geneId`";
+
 /// Parameters that place a query on a chromosome, refused beside a gene or HGVS query.
 const POSITIONAL: &[&str] = &[
     "referenceName",
@@ -416,8 +419,9 @@ impl QueryRequest {
             .dataset_ids
             .map(|value| as_list(value, "datasetIds"))
             .transpose()?;
-        // Filters alone make a query; anything else needs its genomic part.
-        let (query, short_form) = if genomic.is_empty() && !filters.is_empty() {
+        // Without genomic parameters the query is made of filters alone (or of nothing, which
+        // entry types other than genomic variations answer as "all"); `/g_variants` refuses it.
+        let (query, short_form) = if genomic.is_empty() {
             (None, None)
         } else {
             let (query, short_form) = genomic_query(genomic)?;
@@ -561,9 +565,7 @@ fn genomic_query(parameters: &Map<String, Value>) -> Result<(GenomicQuery, Optio
         return Err(BeaconError::bad_request(format!("`{name}` needs `geneId`")));
     }
     let Some(reference_name) = text("referenceName")? else {
-        return Err(BeaconError::bad_request(
-            "a genomic query needs `referenceName` and `start` (with `alternateBases` for a sequence query, or `end` for a range query), `genomicAlleleShortForm`, or `geneId`",
-        ));
+        return Err(BeaconError::bad_request(GENOMIC_QUERY_NEEDED));
     };
     let Some(start_value) = parameters.get("start") else {
         return Err(BeaconError::bad_request(
@@ -1359,9 +1361,10 @@ mod tests {
         .expect("valid");
         assert!(posted.query.is_some() && posted.test_mode);
         assert!(matches!(posted.filters[0].kind, FilterKind::Alphanumeric { .. }));
-        // Empty filters are no filters, so a genomic query is still needed.
-        let error = QueryRequest::from_query_pairs(&pairs("filters=")).expect_err("nothing asked");
-        assert!(error.message.contains("`referenceName`"), "{}", error.message);
+        // Empty filters are no filters: an unfiltered query (which /g_variants refuses).
+        let unfiltered = QueryRequest::from_query_pairs(&pairs("filters=")).expect("valid");
+        assert_eq!(unfiltered.query, None);
+        assert!(unfiltered.filters.is_empty());
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::request::QueryRequest;
 pub struct DatasetAnswer {
     pub dataset_id: String,
     pub count: u64,
+    /// When the count was rounded to protect small counts: the interval the true count lies in
+    /// (Beacon v2.2 `countPrecision` / `countAdjustedTo`). `None` for an exact count.
+    pub count_range: Option<(u64, u64)>,
     /// Records of the requested page (record granularity only).
     pub records: Vec<Value>,
 }
@@ -25,6 +28,16 @@ pub fn query_response(
 ) -> Value {
     let total: u64 = answers.iter().map(|answer| answer.count).sum();
     let exists = total > 0;
+    let rounded = answers.iter().any(|answer| answer.count_range.is_some());
+    let (lowest, highest) = answers.iter().fold((0u64, 0u64), |(lowest, highest), answer| {
+        let (low, high) = answer.count_range.unwrap_or((answer.count, answer.count));
+        (lowest.saturating_add(low), highest.saturating_add(high))
+    });
+    let mut counted_summary = json!({ "exists": exists, "numTotalResults": total });
+    if rounded {
+        counted_summary["countPrecision"] = json!("rounded");
+        counted_summary["countAdjustedTo"] = json!([format!("{lowest}-{highest}")]);
+    }
     let meta = identity.response_meta(
         returned,
         request.summary.clone(),
@@ -38,25 +51,30 @@ pub fn query_response(
         }),
         Granularity::Count => json!({
             "meta": meta,
-            "responseSummary": { "exists": exists, "numTotalResults": total },
+            "responseSummary": counted_summary,
         }),
         Granularity::Record => {
             let result_sets: Vec<Value> = answers
                 .iter()
                 .filter(|answer| request.include_resultsets.shows(answer.count > 0))
                 .map(|answer| {
-                    json!({
+                    let mut result_set = json!({
                         "id": answer.dataset_id,
                         "setType": "dataset",
                         "exists": answer.count > 0,
                         "resultsCount": answer.count,
                         "results": answer.records,
-                    })
+                    });
+                    if let Some((low, high)) = answer.count_range {
+                        result_set["countPrecision"] = json!("rounded");
+                        result_set["countAdjustedTo"] = json!([format!("{low}-{high}")]);
+                    }
+                    result_set
                 })
                 .collect();
             json!({
                 "meta": meta,
-                "responseSummary": { "exists": exists, "numTotalResults": total },
+                "responseSummary": counted_summary,
                 "response": { "resultSets": result_sets },
             })
         }

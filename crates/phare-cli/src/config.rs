@@ -30,6 +30,67 @@ pub struct Config {
     /// Reference genomes (FASTA with `.fai`) per assembly: with one, indels are left-aligned and
     /// their REF checked at ingest (`[references]`, `PHARE_REFERENCES__GRCH38`).
     pub references: References,
+    /// Who may ask what (`[access]`): token issuers, visa issuers, budgets (docs/security.md).
+    pub access: AccessSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSection {
+    /// Issuers of access tokens (`[[access.issuers]]`).
+    pub issuers: Vec<IssuerSection>,
+    /// `(iss, jku)` pairs whose GA4GH visas are believed (`[[access.visa_issuers]]`).
+    pub visa_issuers: Vec<VisaIssuerSection>,
+    /// `aud` of research-space tokens.
+    pub research_audience: String,
+    /// `aud` of care-space tokens.
+    pub care_audience: String,
+    /// Clock leeway for `exp`/`nbf`, at most 60 s.
+    pub leeway_seconds: u64,
+    /// Trust the local development issuer of `phare dev token` (never in production).
+    pub trust_dev_issuer: bool,
+    /// File holding the secret research identifiers and audit digests are keyed with; created
+    /// (random, mode 0600) when absent. Default: `<data_dir>/access-secret`.
+    pub secret_file: Option<PathBuf>,
+    /// Open-data frequencies only for populations with at least this allele number.
+    pub public_min_allele_number: u64,
+    /// Queries per window: per user and dataset, per client address for anonymous callers
+    /// (0: no budget).
+    pub budget_queries: u32,
+    pub budget_window_seconds: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSection {
+    pub issuer: String,
+    pub jwks_file: Option<PathBuf>,
+    pub jwks_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisaIssuerSection {
+    pub issuer: String,
+    pub jku: String,
+    pub jwks_file: Option<PathBuf>,
+}
+
+impl Default for AccessSection {
+    fn default() -> Self {
+        Self {
+            issuers: Vec::new(),
+            visa_issuers: Vec::new(),
+            research_audience: "phare".into(),
+            care_audience: "phare-care".into(),
+            leeway_seconds: 30,
+            trust_dev_issuer: false,
+            secret_file: None,
+            public_min_allele_number: phare_server::DEFAULT_PUBLIC_MIN_ALLELE_NUMBER,
+            budget_queries: 1000,
+            budget_window_seconds: 3600,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +134,7 @@ impl Default for Config {
             },
             limits: Limits::default(),
             references: References::default(),
+            access: AccessSection::default(),
         }
     }
 }

@@ -93,7 +93,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> Result<()> {
         println!("{banner}");
         return Ok(());
     }
-    crate::serve(config, store, Some(banner)).await
+    crate::serve(config, store, Some(banner), true).await
 }
 
 fn examples(config: &Config, example: Option<&phare_store::VariantMatch>) -> String {

@@ -46,7 +46,7 @@ pub async fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<()
         None => None,
     };
     for file in &args.files {
-        ingest_file(
+        let outcome = ingest_file(
             store,
             args,
             file,
@@ -54,7 +54,10 @@ pub async fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<()
             &config.limits,
             reference_fasta.as_ref(),
         )
-        .await?;
+        .await;
+        let resource = format!("dataset:{} file:{}", args.dataset, file.display());
+        crate::access::record_admin_action(store, "ingest", &resource, &outcome).await?;
+        outcome?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The `phare` binary: one node, one command per job (serve, ingest, dataset, demo, db).
 
+mod access;
 mod config;
 mod demo;
 mod ingest;
@@ -13,7 +14,7 @@ use phare_beacon::BeaconIdentity;
 use phare_domain::{Assembly, Granularity};
 use phare_pgctl::{ClusterOptions, ManagedCluster};
 use phare_server::AppState;
-use phare_store::{NewDataset, Store};
+use phare_store::{DatasetSettings, NewDataset, PolicyRow, Store};
 
 use crate::config::Config;
 
@@ -53,6 +54,12 @@ enum Command {
     /// List the analyses (ingested files) of a dataset
     #[command(subcommand)]
     Analysis(AnalysisCommand),
+    /// Check or read the audit log
+    #[command(subcommand)]
+    Audit(access::AuditCommand),
+    /// Development helpers (tokens of the local development issuer)
+    #[command(subcommand)]
+    Dev(access::DevCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,11 +102,47 @@ enum DatasetCommand {
         /// The most an anonymous caller may see: none, boolean, count or record
         #[arg(long, default_value = "boolean")]
         anonymous_max: String,
+        /// Non-zero counts below this are never disclosed in research or open answers (0 only
+        /// for data consented for open release, such as a public reference panel)
+        #[arg(long, default_value_t = phare_store::DEFAULT_MIN_COUNT)]
+        min_count: u32,
+        /// DUO data-use permission: DUO:0000004 (NRES), DUO:0000042 (GRU), DUO:0000006 (HMB),
+        /// DUO:0000007 (DS, with --data-use-disease)
+        #[arg(long)]
+        data_use: Option<String>,
+        /// Disease of a disease-specific (DS) permission, e.g. MONDO:0005015
+        #[arg(long, requires = "data_use")]
+        data_use_disease: Option<String>,
+        /// DUO modifier (repeatable), e.g. DUO:0000044 (NPOA)
+        #[arg(long = "data-use-modifier", requires = "data_use")]
+        data_use_modifiers: Vec<String>,
         #[command(flatten)]
         config: ConfigArg,
     },
     /// List datasets
     List(ConfigArg),
+    /// Set what one tier may see of one entry type of a dataset
+    Policy {
+        #[arg(long)]
+        dataset: String,
+        /// public, registered, controlled or care
+        #[arg(long)]
+        tier: String,
+        /// genomicVariation, individual, biosample, run, analysis, dataset, cohort, or * for all
+        #[arg(long, default_value = "*")]
+        entry_type: String,
+        /// Highest granularity: none, boolean, count or record
+        #[arg(long)]
+        max: String,
+        /// Refuse look-ups by id (`/individuals/{id}`, …)
+        #[arg(long)]
+        no_id_lookups: bool,
+        /// Refuse queries without any filter or parameter
+        #[arg(long)]
+        no_unfiltered_queries: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -151,7 +194,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(arg) => {
             let config = load_config(arg.config.as_deref())?;
             let store = open_store(&config).await?;
-            serve(&config, store, None).await
+            serve(&config, store, None, false).await
         }
         Command::Migrate(arg) => {
             let config = load_config(arg.config.as_deref())?;
@@ -164,22 +207,79 @@ async fn run(cli: Cli) -> Result<()> {
             name,
             assembly,
             anonymous_max,
+            min_count,
+            data_use,
+            data_use_disease,
+            data_use_modifiers,
             config,
         }) => {
             let config = load_config(config.config.as_deref())?;
             let assembly: Assembly = assembly.parse().context("--assembly")?;
             let anonymous_max: Granularity = anonymous_max.parse().context("--anonymous-max")?;
+            let data_use = data_use
+                .map(|permission| data_use_conditions(&permission, data_use_disease, data_use_modifiers))
+                .transpose()?;
             let store = open_store(&config).await?;
             let name = name.unwrap_or_else(|| id.clone());
-            store
-                .create_dataset(&NewDataset {
-                    id: id.clone(),
-                    name,
-                    assembly,
-                    anonymous_max,
-                })
-                .await?;
-            println!("created dataset {id} ({assembly}, anonymous callers see at most: {anonymous_max})");
+            let created = store
+                .create_dataset_with(
+                    &NewDataset {
+                        id: id.clone(),
+                        name,
+                        assembly,
+                        anonymous_max,
+                    },
+                    &DatasetSettings { min_count, data_use },
+                )
+                .await
+                .map_err(anyhow::Error::from);
+            access::record_admin_action(&store, "dataset create", &format!("dataset:{id}"), &created).await?;
+            created?;
+            println!(
+                "created dataset {id} ({assembly}, anonymous callers see at most: {anonymous_max}, counts below {min_count} never disclosed in research or open answers)"
+            );
+            Ok(())
+        }
+        Command::Dataset(DatasetCommand::Policy {
+            dataset,
+            tier,
+            entry_type,
+            max,
+            no_id_lookups,
+            no_unfiltered_queries,
+            config,
+        }) => {
+            let config = load_config(config.config.as_deref())?;
+            let tier: phare_access::Tier =
+                tier.parse().map_err(|error| anyhow::anyhow!("--tier: {error}"))?;
+            let max: Granularity = max.parse().context("--max")?;
+            if entry_type != "*" && !phare_access::policy::ENTRY_TYPES.contains(&entry_type.as_str()) {
+                bail!(
+                    "--entry-type `{entry_type}` is not an entry type: use * or one of {}",
+                    phare_access::policy::ENTRY_TYPES.join(", ")
+                );
+            }
+            let store = open_store(&config).await?;
+            let row = PolicyRow {
+                tier: tier.as_str().to_owned(),
+                entry_type: entry_type.clone(),
+                max_granularity: max,
+                id_lookups: !no_id_lookups,
+                unfiltered_queries: !no_unfiltered_queries,
+            };
+            let outcome = store
+                .set_policy(&dataset, &row)
+                .await
+                .map_err(anyhow::Error::from);
+            access::record_admin_action(
+                &store,
+                "dataset policy",
+                &format!("dataset:{dataset} tier:{tier} entry:{entry_type} max:{max}"),
+                &outcome,
+            )
+            .await?;
+            outcome?;
+            println!("dataset {dataset}: tier {tier} sees at most {max} of {entry_type}");
             Ok(())
         }
         Command::Dataset(DatasetCommand::List(arg)) => {
@@ -225,7 +325,21 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Individual(IndividualCommand::Oppose { id, undo, config }) => {
             let config = load_config(config.config.as_deref())?;
             let store = open_store(&config).await?;
-            let change = store.set_research_consent(&id, undo).await?;
+            let changed = store.set_research_consent(&id, undo).await;
+            let outcome = changed
+                .as_ref()
+                .map(|_| ())
+                .map_err(|error| anyhow::anyhow!("{error}"));
+            let keys = access::access_state(&config, false)?.keys;
+            let action = if undo {
+                "individual oppose --undo"
+            } else {
+                "individual oppose"
+            };
+            // The care pseudonym stays out of the log: a keyed digest stands for it.
+            let resource = format!("individual:{}", keys.query_digest(&format!("individual:{id}")));
+            access::record_admin_action(&store, action, &resource, &outcome).await?;
+            let change = changed?;
             let state = if undo { "no longer objects" } else { "objects" };
             if change.datasets.is_empty() {
                 println!("{id} already {state} to research use: nothing changed");
@@ -261,6 +375,18 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Audit(command) => {
+            let arg = match &command {
+                access::AuditCommand::Verify(arg) | access::AuditCommand::List { config: arg, .. } => arg,
+            };
+            let config = load_config(arg.config.as_deref())?;
+            let store = open_store(&config).await?;
+            access::audit(&store, &command).await
+        }
+        Command::Dev(access::DevCommand::Token(args)) => {
+            let config = load_config(args.config.config.as_deref())?;
+            access::dev_token(&config, &args)
         }
         Command::Db(DbCommand::Stats(arg)) => {
             let config = load_config(arg.config.as_deref())?;
@@ -334,8 +460,35 @@ fn identity(config: &Config) -> BeaconIdentity {
     }
 }
 
+/// The stored form of `--data-use`: checked here so the server never meets an unknown code.
+fn data_use_conditions(
+    permission: &str,
+    disease: Option<String>,
+    modifiers: Vec<String>,
+) -> Result<serde_json::Value> {
+    const PERMISSIONS: [&str; 4] = ["DUO:0000004", "DUO:0000042", "DUO:0000006", "DUO:0000007"];
+    if !PERMISSIONS.contains(&permission) {
+        bail!(
+            "--data-use `{permission}` is not a DUO permission: use {}",
+            PERMISSIONS.join(", ")
+        );
+    }
+    if (permission == "DUO:0000007") != disease.is_some() {
+        bail!("--data-use-disease goes with DUO:0000007 (disease-specific research), and only with it");
+    }
+    if let Some(bad) = modifiers.iter().find(|modifier| !modifier.starts_with("DUO:")) {
+        bail!("--data-use-modifier `{bad}` is not a DUO term (DUO:…)");
+    }
+    let data_use = phare_access::duo::DataUse {
+        permission: permission.to_owned(),
+        disease,
+        modifiers,
+    };
+    Ok(serde_json::to_value(data_use)?)
+}
+
 /// Serves until Ctrl-C or SIGTERM; `banner` is printed once the socket is bound.
-async fn serve(config: &Config, store: Store, banner: Option<String>) -> Result<()> {
+async fn serve(config: &Config, store: Store, banner: Option<String>, trust_dev_issuer: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -352,7 +505,8 @@ async fn serve(config: &Config, store: Store, banner: Option<String>) -> Result<
             references.push((assembly, genome));
         }
     }
-    let state = AppState::with_references(store, identity(config), references);
+    let state = AppState::with_references(store, identity(config), references)
+        .with_access(access::access_state(config, trust_dev_issuer)?);
     phare_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

@@ -10,28 +10,58 @@ use serde_json::json;
 use crate::AppState;
 
 #[derive(Debug)]
-pub struct ApiError(pub BeaconError);
+pub struct ApiError {
+    pub error: BeaconError,
+    /// Seconds for `Retry-After` (429 only).
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl ApiError {
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        Self {
+            error: BeaconError::too_many_requests(format!(
+                "query budget exhausted: retry in {retry_after_seconds} s"
+            )),
+            retry_after_seconds: Some(retry_after_seconds),
+        }
+    }
+}
 
 impl From<BeaconError> for ApiError {
     fn from(error: BeaconError) -> Self {
-        Self(error)
+        Self {
+            error,
+            retry_after_seconds: None,
+        }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "store error while answering");
-        Self(BeaconError::internal())
+        Self::from(BeaconError::internal())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         // The envelope needs the node's identity: a placeholder body is rewritten with it by
         // `envelope_bare_errors`, which every response passes through.
-        let mut response = (status, Json(json!({ "errorMessage": self.0.message }))).into_response();
-        response.extensions_mut().insert(self.0);
+        let mut response = (status, Json(json!({ "errorMessage": self.error.message }))).into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: say which scheme is expected.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"phare\""),
+            );
+        }
+        response.extensions_mut().insert(self.error);
         response
     }
 }
@@ -59,9 +89,12 @@ pub(crate) async fn envelope_bare_errors(State(state): State<AppState>, response
     let document = error.to_document(state.identity());
     let headers = response.headers().clone();
     let mut enveloped = (status, Json(document)).into_response();
-    if let Some(allow) = headers.get(header::ALLOW) {
-        enveloped.headers_mut().insert(header::ALLOW, allow.clone());
+    for kept in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(value) = headers.get(&kept) {
+            enveloped.headers_mut().insert(kept, value.clone());
+        }
     }
+    enveloped.extensions_mut().insert(error);
     enveloped
 }
 

@@ -1,10 +1,13 @@
 //! `/api/g_variants`, GET and POST: sequence and range queries over every visible dataset.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Json;
-use phare_access::{Caller, DatasetPolicy, answer_granularity};
+use phare_access::answer_granularity;
+use phare_access::policy::Access;
+use phare_access::suppression::disclose;
 use phare_beacon::response::{
     CountSource, DatasetAnswer, PopulationCounts, query_response, structural_variant_record, variant_record,
     with_molecular_attributes,
@@ -14,61 +17,94 @@ use phare_domain::{Allele, Assembly, Granularity};
 use phare_store::{Dataset, VariantMatch, VariantSearch};
 use serde_json::Value;
 
+use crate::access::{Visible, spend_budget, visible_datasets};
+use crate::guard::RequestContext;
 use crate::{ApiError, AppState, json_body, query_pairs};
 
 const ENTRY_TYPE: &str = "genomicVariation";
 
 pub(crate) async fn get(
     State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let request = QueryRequest::from_query_pairs(&query_pairs(query.as_deref())?)?;
-    answer(&state, &Caller::Anonymous, &request).await
+    answer(&state, &context, &request).await
 }
 
 pub(crate) async fn post(
     State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request = QueryRequest::from_body(&json_body(&headers, &body)?)?;
-    answer(&state, &Caller::Anonymous, &request).await
+    answer(&state, &context, &request).await
 }
 
 /// One dataset the caller may see, with the search translated to its assembly.
 struct Target {
-    dataset: Dataset,
-    ceiling: Granularity,
+    visible: Visible,
     search: VariantSearch,
 }
 
-async fn answer(state: &AppState, caller: &Caller, request: &QueryRequest) -> Result<Json<Value>, ApiError> {
-    let targets = targets(state, caller, request).await?;
-    let ceilings: Vec<Granularity> = targets.iter().map(|target| target.ceiling).collect();
+async fn answer(
+    state: &AppState,
+    context: &RequestContext,
+    request: &QueryRequest,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(filter) = request.filters.first() {
+        // Never silently ignored: an unanswered filter would widen the answer.
+        return Err(BeaconError::bad_request(format!(
+            "filter `{}`: filters are not answered on /g_variants yet (ask /individuals)",
+            filter.id
+        ))
+        .into());
+    }
+    let visible =
+        visible_datasets(state, &context.caller, ENTRY_TYPE, request.dataset_ids.as_deref()).await?;
+    let targets = targets(state, visible, request).await?;
+    spend_budget(
+        state,
+        context,
+        &targets
+            .iter()
+            .map(|target| target.visible.clone())
+            .collect::<Vec<_>>(),
+    )
+    .await?;
+    let ceilings: Vec<Granularity> = targets
+        .iter()
+        .map(|target| target.visible.access.rule.max)
+        .collect();
     let returned = answer_granularity(request.requested_granularity, &ceilings);
-    let scope = caller.count_scope().as_str();
     let offset = i64::try_from(request.skip.saturating_mul(request.limit)).unwrap_or(i64::MAX);
     let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
     let mut answers = Vec::with_capacity(targets.len());
     for target in &targets {
         let store = state.store();
-        let count = store
-            .count_variants(&target.dataset.id, scope, &target.search)
-            .await?;
+        let access = &target.visible.access;
+        let dataset = &target.visible.dataset;
+        let scope = access.scope.as_str();
+        let count = store.count_variants(&dataset.id, scope, &target.search).await?;
+        let disclosed = disclose(u64::try_from(count).unwrap_or(0), access.min_count);
         let records = if returned == Granularity::Record {
             let found = store
-                .find_variants(&target.dataset.id, scope, &target.search, offset, limit)
+                .find_variants(&dataset.id, scope, &target.search, offset, limit)
                 .await?;
             found
                 .iter()
-                .filter_map(|variant| record(state, &target.dataset, variant))
+                .filter_map(|variant| record(state, dataset, access, variant))
                 .collect()
         } else {
             Vec::new()
         };
         answers.push(DatasetAnswer {
-            dataset_id: target.dataset.id.clone(),
-            count: u64::try_from(count).unwrap_or(0),
+            dataset_id: dataset.id.clone(),
+            count: disclosed.value,
+            count_range: disclosed
+                .adjusted_to()
+                .map(|_| (disclosed.lowest, disclosed.highest)),
             records,
         });
     }
@@ -81,51 +117,23 @@ async fn answer(state: &AppState, caller: &Caller, request: &QueryRequest) -> Re
     )))
 }
 
-/// The datasets to search: those asked for (or all), visible to the caller, on the query's
-/// assembly. A dataset the caller may not see is reported exactly like one that does not
-/// exist, so the answer never hints at hidden data.
-async fn targets(state: &AppState, caller: &Caller, request: &QueryRequest) -> Result<Vec<Target>, ApiError> {
-    let visible: Vec<(Dataset, Granularity)> = state
-        .store()
-        .datasets()
-        .await?
-        .into_iter()
-        .map(|dataset| {
-            let ceiling = caller.ceiling(&DatasetPolicy {
-                anonymous_max: dataset.anonymous_max,
-            });
-            (dataset, ceiling)
-        })
-        .filter(|(_, ceiling)| *ceiling > Granularity::None)
-        .collect();
-    let selected: Vec<(Dataset, Granularity)> = match &request.dataset_ids {
-        None => visible,
-        Some(ids) => {
-            let missing: Vec<&str> = ids
-                .iter()
-                .filter(|id| !visible.iter().any(|(dataset, _)| &dataset.id == *id))
-                .map(String::as_str)
-                .collect();
-            if !missing.is_empty() {
-                return Err(
-                    BeaconError::not_found(format!("dataset(s) not found: {}", missing.join(", "))).into(),
-                );
-            }
-            visible
-                .into_iter()
-                .filter(|(dataset, _)| ids.contains(&dataset.id))
-                .collect()
-        }
+/// The visible datasets on the query's assembly, each with the search in its coordinates.
+async fn targets(
+    state: &AppState,
+    visible: Vec<Visible>,
+    request: &QueryRequest,
+) -> Result<Vec<Target>, ApiError> {
+    let Some(query) = &request.query else {
+        return Err(BeaconError::bad_request(phare_beacon::request::GENOMIC_QUERY_NEEDED).into());
     };
     let wanted_assembly = request
-        .query
         .assembly_id()
         .map(|text| {
             text.parse::<Assembly>()
                 .map_err(|error| BeaconError::bad_request(format!("`assemblyId`: {error}")))
         })
         .transpose()?;
-    let reference_name = request.query.reference_name();
+    let reference_name = request.reference_name();
     let on_assembly = |dataset: &Dataset| wanted_assembly.is_none_or(|assembly| assembly == dataset.assembly);
     if let Some(reference_name) = reference_name {
         let resolvable = [Assembly::Grch38, Assembly::Grch37]
@@ -139,21 +147,20 @@ async fn targets(state: &AppState, caller: &Caller, request: &QueryRequest) -> R
         }
     }
     let mut targets = Vec::new();
-    for (dataset, ceiling) in selected {
-        if !on_assembly(&dataset) {
+    for seen in visible {
+        if !on_assembly(&seen.dataset) {
             continue;
         }
         let contig = match reference_name {
-            Some(reference_name) => match dataset.assembly.contig(reference_name) {
+            Some(reference_name) => match seen.dataset.assembly.contig(reference_name) {
                 Some(contig) => Some(contig.name()),
                 None => continue,
             },
             None => None,
         };
-        let search = left_aligned(state, dataset.assembly, search_for(&request.query, contig)?).await?;
+        let search = left_aligned(state, seen.dataset.assembly, search_for(query, contig)?).await?;
         targets.push(Target {
-            dataset,
-            ceiling,
+            visible: seen,
             search,
         });
     }
@@ -210,16 +217,20 @@ fn search_for(query: &GenomicQuery, contig: Option<&str>) -> Result<VariantSearc
             .map(str::to_owned)
             .ok_or_else(|| BeaconError::bad_request("`referenceName` is missing"))
     };
+    let variant_types = query.stored_variant_types();
     Ok(match query {
         GenomicQuery::Gene {
             gene_id,
             amino_acid_change,
-            variant_type,
+            min_length,
+            max_length,
             ..
         } => VariantSearch::Gene {
             gene: gene_id.clone(),
             protein_change: amino_acid_change.clone(),
-            variant_type: variant_type.clone(),
+            variant_types,
+            min_length: *min_length,
+            max_length: *max_length,
         },
         GenomicQuery::Sequence {
             start,
@@ -250,35 +261,81 @@ fn search_for(query: &GenomicQuery, contig: Option<&str>) -> Result<VariantSearc
         GenomicQuery::Range {
             start,
             end,
-            variant_type,
             reference_bases,
             alternate_bases,
+            min_length,
+            max_length,
             ..
         } => VariantSearch::Range {
             contig: positional()?,
             start: *start,
             end: *end,
-            variant_type: variant_type.clone(),
+            variant_types,
             reference: reference_bases.clone(),
             alternate: alternate_bases.clone(),
+            min_length: *min_length,
+            max_length: *max_length,
+        },
+        GenomicQuery::Bracket {
+            start_min,
+            start_max,
+            end_min,
+            end_max,
+            min_length,
+            max_length,
+            ..
+        } => VariantSearch::Bracket {
+            contig: positional()?,
+            start_min: *start_min,
+            start_max: *start_max,
+            end_min: *end_min,
+            end_max: *end_max,
+            variant_types,
+            min_length: *min_length,
+            max_length: *max_length,
+        },
+        GenomicQuery::Edit {
+            start, end, inserted, ..
+        } => VariantSearch::Edit {
+            contig: positional()?,
+            start: *start,
+            end: *end,
+            inserted: inserted.clone(),
+        },
+        GenomicQuery::Duplication { start, end, .. } => VariantSearch::Duplication {
+            contig: positional()?,
+            start: *start,
+            end: *end,
         },
     })
 }
 
-fn record(state: &AppState, dataset: &Dataset, variant: &VariantMatch) -> Option<Value> {
+fn record(state: &AppState, dataset: &Dataset, access: &Access, variant: &VariantMatch) -> Option<Value> {
     let contig = dataset.assembly.contig(&variant.contig)?;
     let accession = contig.refseq_accession(dataset.assembly);
     let start = u64::try_from(variant.start).ok()?;
+    let public_min_allele_number = state.access().public_min_allele_number;
+    let rounded = |count: i64| {
+        let disclosed = disclose(u64::try_from(count).unwrap_or(0), access.min_count);
+        i64::try_from(disclosed.value).unwrap_or(i64::MAX)
+    };
     let populations: Vec<PopulationCounts> = variant
         .strata
         .iter()
+        // Open data: a frequency of a small population comes close to describing people
+        // (unless the dataset was consented for open release: threshold 0).
+        .filter(|counts| {
+            access.tier != phare_access::Tier::Public
+                || access.min_count == 0
+                || u64::try_from(counts.allele_number).unwrap_or(0) >= public_min_allele_number
+        })
         .map(|counts| PopulationCounts {
             population: counts.stratum.clone(),
-            allele_count: counts.allele_count,
-            allele_number: counts.allele_number,
-            homozygous: counts.homozygous,
-            heterozygous: counts.heterozygous,
-            hemizygous: counts.hemizygous,
+            allele_count: rounded(counts.allele_count),
+            allele_number: rounded(counts.allele_number),
+            homozygous: counts.homozygous.map(rounded),
+            heterozygous: counts.heterozygous.map(rounded),
+            hemizygous: counts.hemizygous.map(rounded),
         })
         .collect();
     let source = CountSource {

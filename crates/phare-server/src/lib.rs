@@ -2,12 +2,17 @@
 //! semantics live in `phare-beacon`, policy in `phare-access`, data in `phare-store`; every
 //! error becomes the Beacon error envelope in one place ([`ApiError`]).
 
+mod access;
 mod datasets;
 mod error;
 mod g_variants;
+mod guard;
+mod individuals;
 
 use std::sync::{Arc, Mutex};
 
+use phare_access::Authenticator;
+use phare_access::pseudonyms::KeyedDigest;
 use phare_domain::Assembly;
 use phare_vcf::ReferenceGenome;
 
@@ -22,27 +27,73 @@ use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+pub use access::QueryBudget;
 pub use error::ApiError;
+pub use guard::RequestContext;
 
 /// Largest request body accepted: a Beacon query is a few kilobytes.
 const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Who may ask what, and how much: the node's access configuration.
+#[derive(Debug)]
+pub struct AccessState {
+    pub authenticator: Authenticator,
+    /// Research identifiers and audit digests (a secret kept apart from the care space).
+    pub keys: KeyedDigest,
+    pub budget: QueryBudget,
+    /// Public (open-data) frequencies are given only for populations with at least this allele
+    /// number (20 diploid people by default).
+    pub public_min_allele_number: u64,
+}
+
+impl AccessState {
+    /// Anonymous callers only, a random research key, no budgets: for tests and trials.
+    pub fn anonymous_only() -> Self {
+        Self {
+            authenticator: Authenticator::anonymous_only(),
+            keys: KeyedDigest::new(uuid::Uuid::new_v4().as_bytes()),
+            budget: QueryBudget {
+                queries: 0,
+                window: std::time::Duration::from_secs(3600),
+            },
+            public_min_allele_number: DEFAULT_PUBLIC_MIN_ALLELE_NUMBER,
+        }
+    }
+}
+
+/// 20 diploid people: below that a public frequency comes close to describing individuals.
+pub const DEFAULT_PUBLIC_MIN_ALLELE_NUMBER: u64 = 40;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Inner {
     store: Store,
     identity: BeaconIdentity,
     /// Reference genomes per assembly: sequence queries are left-aligned like ingestion.
     references: Vec<(Assembly, Arc<Mutex<ReferenceGenome>>)>,
+    access: Arc<AccessState>,
 }
 
 impl AppState {
     pub fn new(store: Store, identity: BeaconIdentity) -> Self {
         Self::with_references(store, identity, Vec::new())
+    }
+
+    /// The same node with another access configuration.
+    pub fn with_access(self, access: AccessState) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.access = Arc::new(access);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn access(&self) -> &AccessState {
+        &self.inner.access
     }
 
     /// With the reference genomes ingestion left-aligns against, so that a query written at
@@ -61,6 +112,7 @@ impl AppState {
                 store,
                 identity,
                 references,
+                access: Arc::new(AccessState::anonymous_only()),
             }),
         }
     }
@@ -93,11 +145,15 @@ pub fn router(state: AppState) -> Router {
         .route("/entry_types", get(entry_types))
         .route("/g_variants", get(g_variants::get).post(g_variants::post))
         .route("/datasets", get(datasets::get).post(datasets::post))
-        .route("/datasets/{id}", get(datasets::one));
+        .route("/datasets/{id}", get(datasets::one))
+        .route("/individuals", get(individuals::get).post(individuals::post))
+        .route("/individuals/{id}", get(individuals::one));
     Router::new()
         .route("/health", get(health))
         .nest("/api", beacon)
         .fallback(not_found)
+        // Inside the envelope layer, so refusals get the Beacon envelope.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         // The body limit sits inside the envelope layer, so its 413 gets the Beacon envelope too.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response_with_state(
@@ -114,9 +170,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The client address keys anonymous query budgets.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -188,7 +248,7 @@ pub(crate) fn json_body(
 }
 
 async fn not_found() -> ApiError {
-    ApiError(phare_beacon::BeaconError::not_found(
+    ApiError::from(phare_beacon::BeaconError::not_found(
         "no such endpoint: see /api/map for what this node serves",
     ))
 }

@@ -10,8 +10,13 @@ use phare_beacon::BeaconIdentity;
 use phare_domain::{Assembly, Granularity};
 use phare_schema::{BeaconSchemas, Schema};
 use phare_server::AppState;
-use phare_store::{IngestOutcome, IngestRequest, NewDataset, Store};
+use phare_store::{DatasetSettings, IngestOutcome, IngestRequest, NewDataset, Store};
 use serde_json::{Value, json};
+
+const OPEN_RELEASE: DatasetSettings = DatasetSettings {
+    min_count: 0,
+    data_use: None,
+};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,14 +35,19 @@ struct App {
     store: Store,
 }
 
+/// These tests check what is counted, so their datasets are published as open data (small-count
+/// threshold 0, exact counts); suppression has its own tests (tests/security.rs).
 async fn create_and_ingest(store: &Store, id: &str, anonymous_max: Granularity, file: &str) {
     store
-        .create_dataset(&NewDataset {
-            id: id.into(),
-            name: format!("dataset {id}"),
-            assembly: Assembly::Grch38,
-            anonymous_max,
-        })
+        .create_dataset_with(
+            &NewDataset {
+                id: id.into(),
+                name: format!("dataset {id}"),
+                assembly: Assembly::Grch38,
+                anonymous_max,
+            },
+            &OPEN_RELEASE,
+        )
         .await
         .expect("create dataset");
     let outcome = store
@@ -669,12 +679,15 @@ async fn with_a_reference_genome_an_indel_is_found_whichever_way_the_query_write
     .expect("vcf");
     let store = &database.store;
     store
-        .create_dataset(&NewDataset {
-            id: "mt".into(),
-            name: "mt".into(),
-            assembly: Assembly::Grch38,
-            anonymous_max: Granularity::Count,
-        })
+        .create_dataset_with(
+            &NewDataset {
+                id: "mt".into(),
+                name: "mt".into(),
+                assembly: Assembly::Grch38,
+                anonymous_max: Granularity::Count,
+            },
+            &OPEN_RELEASE,
+        )
         .await
         .expect("dataset");
     store

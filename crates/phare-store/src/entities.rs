@@ -43,17 +43,24 @@ const MATCHING: &str = "
     AND ($5::text IS NULL OR i.pseudonym = $5)
     AND NOT EXISTS (
         SELECT 1 FROM jsonb_array_elements($3::jsonb) AS f(terms)
-        WHERE NOT (
+        -- COALESCE: a NULL indication must fail the filter, not make it unknown (NOT NULL
+        -- would let the patient through).
+        WHERE NOT COALESCE(
             i.phenotypes && ARRAY(SELECT jsonb_array_elements_text(f.terms))
             OR i.diseases && ARRAY(SELECT jsonb_array_elements_text(f.terms))
             OR i.indication IN (SELECT jsonb_array_elements_text(f.terms))
             OR (CASE i.sex WHEN 'female' THEN 'NCIT:C16576' WHEN 'male' THEN 'NCIT:C20197'
-                ELSE 'NCIT:C17998' END) IN (SELECT jsonb_array_elements_text(f.terms))
+                ELSE 'NCIT:C17998' END) IN (SELECT jsonb_array_elements_text(f.terms)),
+            false
         )
     )";
 
 impl Store {
-    pub async fn count_individuals(&self, dataset_id: &str, query: &IndividualQuery) -> Result<i64, StoreError> {
+    pub async fn count_individuals(
+        &self,
+        dataset_id: &str,
+        query: &IndividualQuery,
+    ) -> Result<i64, StoreError> {
         let sql = format!("SELECT count(*) AS n FROM individuals i WHERE {MATCHING}");
         let row = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .fetch_one(self.pool())
@@ -106,9 +113,7 @@ impl Store {
         let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|row| Ok(row.try_get("pseudonym")?))
-            .collect()
+        rows.iter().map(|row| Ok(row.try_get("pseudonym")?)).collect()
     }
 }
 

@@ -1,0 +1,169 @@
+//! Applies the access policy to a request: which datasets the caller sees for an entry type and
+//! how much of each, data-use matching, and the query budgets.
+
+use std::time::Duration;
+
+use phare_access::duo::{Compatibility, DataUse, match_purpose};
+use phare_access::policy::{Access, DatasetPolicy, PolicyEntry, access, may_query};
+use phare_access::{Caller, Tier};
+use phare_beacon::BeaconError;
+use phare_domain::Granularity;
+use phare_store::{BudgetDecision, Dataset};
+
+use crate::guard::RequestContext;
+use crate::{ApiError, AppState};
+
+/// How many queries one caller may send in a window: per user and dataset, and per client
+/// address for anonymous callers. `queries` 0 switches budgets off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryBudget {
+    pub queries: u32,
+    pub window: Duration,
+}
+
+/// A dataset the caller may see, with how much of it.
+#[derive(Clone, Debug)]
+pub(crate) struct Visible {
+    pub dataset: Dataset,
+    pub access: Access,
+}
+
+/// The dataset's canonical URL: what a `ControlledAccessGrants` visa names.
+pub(crate) fn dataset_url(state: &AppState, dataset_id: &str) -> String {
+    format!("{}/datasets/{dataset_id}", state.identity().base_url)
+}
+
+fn dataset_policy(dataset: &Dataset) -> DatasetPolicy {
+    let entries = dataset
+        .policies
+        .iter()
+        .filter_map(|row| {
+            let tier = row.tier.parse::<Tier>().ok()?;
+            Some(PolicyEntry {
+                tier,
+                entry_type: row.entry_type.clone(),
+                rule: phare_access::policy::EntryRule {
+                    max: row.max_granularity,
+                    id_lookups: row.id_lookups,
+                    unfiltered_queries: row.unfiltered_queries,
+                },
+            })
+        })
+        .collect();
+    DatasetPolicy {
+        public_max: dataset.anonymous_max,
+        entries,
+        min_count: dataset.min_count,
+    }
+}
+
+/// The datasets `caller` sees for `entry_type`, restricted to `wanted` when given. A dataset the
+/// caller may not see is reported exactly like one that does not exist (404), so an answer
+/// never hints at hidden data; a dataset whose data-use conditions exclude the caller's purpose
+/// does not clearly allow is hidden the same way.
+pub(crate) async fn visible_datasets(
+    state: &AppState,
+    caller: &Caller,
+    entry_type: &str,
+    wanted: Option<&[String]>,
+) -> Result<Vec<Visible>, ApiError> {
+    if !may_query(caller) {
+        return Err(BeaconError::forbidden(
+            "these credentials are for pushing data or administration, not for queries",
+        )
+        .into());
+    }
+    let mut visible = Vec::new();
+    for dataset in state.store().datasets().await? {
+        let policy = dataset_policy(&dataset);
+        let url = dataset_url(state, &dataset.id);
+        let seen = access(caller, &url, &policy, entry_type);
+        if seen.rule.max == Granularity::None {
+            continue;
+        }
+        if data_use_compatibility(caller, &dataset, seen.tier) != Compatibility::Compatible {
+            continue;
+        }
+        visible.push(Visible {
+            dataset,
+            access: seen,
+        });
+    }
+    let Some(wanted) = wanted else {
+        return Ok(visible);
+    };
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|id| !visible.iter().any(|seen| &seen.dataset.id == *id))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(BeaconError::not_found(format!("dataset(s) not found: {}", missing.join(", "))).into());
+    }
+    Ok(visible
+        .into_iter()
+        .filter(|seen| wanted.contains(&seen.dataset.id))
+        .collect())
+}
+
+/// DUO conditions decide what a registered researcher's declared purpose may see: only a
+/// compatible purpose opens the dataset (needs-review is a committee's call, so it stays closed
+/// until the committee issues a grant). A controlled grant is that committee's decision and is
+/// not second-guessed; open data is governed by the public ceiling, and care is not research.
+/// Conditions Phare cannot read close the dataset to registered callers.
+fn data_use_compatibility(caller: &Caller, dataset: &Dataset, tier: Tier) -> Compatibility {
+    if tier != Tier::Registered {
+        return Compatibility::Compatible;
+    }
+    let Some(stored) = &dataset.data_use else {
+        return Compatibility::Compatible;
+    };
+    let Ok(data_use) = serde_json::from_value::<DataUse>(stored.clone()) else {
+        tracing::warn!(dataset = %dataset.id, "unreadable data-use conditions: needs review");
+        return Compatibility::NeedsReview;
+    };
+    match_purpose(&data_use, caller.purpose.as_ref(), &equal_terms_only)
+}
+
+/// Without a loaded disease ontology only equal terms match (a descendant is a review case).
+fn equal_terms_only(child: &str, ancestor: &str) -> bool {
+    child == ancestor
+}
+
+/// Spends one query from the caller's budgets for these datasets; 429 with `Retry-After` when
+/// one is exhausted (and then nothing is spent).
+pub(crate) async fn spend_budget(
+    state: &AppState,
+    context: &RequestContext,
+    datasets: &[Visible],
+) -> Result<(), ApiError> {
+    let budget = state.access().budget;
+    if budget.queries == 0 {
+        return Ok(());
+    }
+    let keys: Vec<String> = match &context.caller.subject {
+        Some(_) => datasets
+            .iter()
+            .map(|seen| format!("user:{}:{}", context.caller.audit_subject(), seen.dataset.id))
+            .collect(),
+        None => vec![format!(
+            "ip:{}",
+            context
+                .client_ip
+                .map_or_else(|| "unknown".to_owned(), |address| address.to_string())
+        )],
+    };
+    if keys.is_empty() {
+        return Ok(());
+    }
+    match state
+        .store()
+        .consume_budget(&keys, budget.queries, budget.window)
+        .await?
+    {
+        BudgetDecision::Allowed => Ok(()),
+        BudgetDecision::Exhausted { retry_after_seconds } => {
+            Err(ApiError::too_many_requests(retry_after_seconds))
+        }
+    }
+}

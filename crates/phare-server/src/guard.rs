@@ -1,0 +1,206 @@
+//! The gate every request passes: it authenticates the caller (a bad token is a 401, never a
+//! downgrade to anonymous), hands the handlers who is asking, and writes one audit row for every
+//! request that touches data and every refusal. If the audit row cannot be written the answer
+//! is withheld (503): no access goes unaccounted for.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use phare_access::{Caller, PASSPORT_HEADER};
+use phare_beacon::BeaconError;
+use phare_store::{AuditDecision, AuditEntry};
+
+use crate::{ApiError, AppState, MAX_BODY_BYTES};
+
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What the handlers know about the request besides its parameters.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub caller: Caller,
+    pub client_ip: Option<IpAddr>,
+    pub request_id: String,
+}
+
+pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let client_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    let action = format!(
+        "{} {}",
+        request.method(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("(unrouted)", |matched| matched.as_str())
+    );
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let (mut parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => {
+            return ApiError::from(BeaconError::payload_too_large(
+                "request body too large (limit 1 MiB)",
+            ))
+            .into_response();
+        }
+    };
+    let header_text = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .map(|value| value.to_str().map(str::to_owned).map_err(|_| ()))
+    };
+    let authorization = header_text(header::AUTHORIZATION.as_str());
+    let passport = header_text(PASSPORT_HEADER);
+    let authenticated = match (authorization, passport) {
+        (Some(Err(())), _) | (_, Some(Err(()))) => Err("credentials header is not visible ascii".to_owned()),
+        (authorization, passport) => state
+            .access()
+            .authenticator
+            .authenticate(
+                authorization.and_then(Result::ok).as_deref(),
+                passport.and_then(Result::ok).as_deref(),
+            )
+            .await
+            .map_err(|error| error.reason),
+    };
+    let (caller, mut response) = match authenticated {
+        Err(reason) => {
+            tracing::info!(%request_id, %reason, "refused credentials");
+            (
+                None,
+                ApiError::from(BeaconError::unauthorized(format!(
+                    "invalid credentials: {reason}"
+                )))
+                .into_response(),
+            )
+        }
+        Ok(caller) => {
+            parts.extensions.insert(RequestContext {
+                caller: caller.clone(),
+                client_ip,
+                request_id: request_id.clone(),
+            });
+            let request = Request::from_parts(parts, Body::from(body.clone()));
+            (Some(caller), next.run(request).await)
+        }
+    };
+    let status = response.status();
+    if touches_data(&path) || is_refusal(status) {
+        let entry = audit_entry(
+            &state,
+            caller.as_ref(),
+            &action,
+            &path,
+            &query,
+            &body,
+            &response,
+            &request_id,
+        );
+        if let Err(error) = state.store().append_audit(&entry).await {
+            tracing::error!(%error, %request_id, "cannot write the audit row: answer withheld");
+            response = ApiError::from(BeaconError::service_unavailable(
+                "the node cannot account for this access now; retry later",
+            ))
+            .into_response();
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Entry-type endpoints read patients' data; the framework documents (`/info`, `/map`, …) and
+/// `/health` do not.
+fn touches_data(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/api/") else {
+        return false;
+    };
+    let first = rest.split('/').next().unwrap_or("");
+    matches!(
+        first,
+        "g_variants"
+            | "individuals"
+            | "biosamples"
+            | "runs"
+            | "analyses"
+            | "datasets"
+            | "cohorts"
+            | "filtering_terms"
+    )
+}
+
+fn is_refusal(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit_entry(
+    state: &AppState,
+    caller: Option<&Caller>,
+    action: &str,
+    path: &str,
+    query: &str,
+    body: &Bytes,
+    response: &Response,
+    request_id: &str,
+) -> AuditEntry {
+    let status = response.status();
+    // Parameters can name a variant or a patient: only a keyed digest of them is kept.
+    let resource = if query.is_empty() && body.is_empty() {
+        path.to_owned()
+    } else {
+        let text = format!("{query}\n{}", String::from_utf8_lossy(body));
+        format!("{path} params:{}", state.access().keys.query_digest(&text))
+    };
+    // Messages of 401/403/429 are ours and name no data; others may echo parameters.
+    let reason = match response.extensions().get::<BeaconError>() {
+        Some(error) if is_refusal(status) => error.message.clone(),
+        _ => status.canonical_reason().unwrap_or("").to_lowercase(),
+    };
+    AuditEntry {
+        subject: caller.map_or_else(|| "unauthenticated".to_owned(), Caller::audit_subject),
+        tier: caller.map_or_else(
+            || "none".to_owned(),
+            |caller| caller.highest_tier().as_str().to_owned(),
+        ),
+        action: action.to_owned(),
+        resource,
+        decision: if status.is_success() {
+            AuditDecision::Allow
+        } else {
+            AuditDecision::Deny
+        },
+        reason,
+        status: status.as_u16(),
+        request_id: request_id.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_type_endpoints_touch_data_and_framework_documents_do_not() {
+        assert!(touches_data("/api/g_variants"));
+        assert!(touches_data("/api/datasets/rare/g_variants"));
+        assert!(touches_data("/api/individuals/ri-00"));
+        assert!(!touches_data("/api/info"));
+        assert!(!touches_data("/api/map"));
+        assert!(!touches_data("/health"));
+        assert!(!touches_data("/api"));
+    }
+}
