@@ -226,6 +226,34 @@ pub async fn audit(store: &Store, command: &AuditCommand) -> Result<()> {
     }
 }
 
+/// The audit row of a server start: which issuers it trusts and a fingerprint of its research
+/// secret, so a key change shows in the log as a change between two starts.
+pub async fn record_access_configuration(
+    store: &Store,
+    config: &Config,
+    state: &AccessState,
+    trust_dev_issuer: bool,
+) -> Result<()> {
+    let mut issuers: Vec<&str> = config.access.issuers.iter().map(|issuer| issuer.issuer.as_str()).collect();
+    if trust_dev_issuer || config.access.trust_dev_issuer {
+        issuers.push(phare_access::dev::DEV_ISSUER);
+    }
+    let visa_issuers: Vec<String> = config
+        .access
+        .visa_issuers
+        .iter()
+        .map(|issuer| format!("{} {}", issuer.issuer, issuer.jku))
+        .collect();
+    // A keyed digest of a constant identifies the secret without revealing anything of it.
+    let fingerprint = state.keys.query_digest("phare access secret fingerprint");
+    let resource = format!(
+        "issuers:[{}] visa_issuers:[{}] secret:{fingerprint}",
+        issuers.join(", "),
+        visa_issuers.join(", ")
+    );
+    record_admin_action(store, "serve: access configuration", &resource, &Ok(())).await
+}
+
 /// One audit row for an administrative action run from this command line. The subject is the
 /// operating-system account: the CLI acts with the database's own credentials.
 pub async fn record_admin_action(

@@ -505,8 +505,9 @@ async fn serve(config: &Config, store: Store, banner: Option<String>, trust_dev_
             references.push((assembly, genome));
         }
     }
-    let state = AppState::with_references(store, identity(config), references)
-        .with_access(access::access_state(config, trust_dev_issuer)?);
+    let access = access::access_state(config, trust_dev_issuer)?;
+    access::record_access_configuration(&store, config, &access, trust_dev_issuer).await?;
+    let state = AppState::with_references(store, identity(config), references).with_access(access);
     phare_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }
