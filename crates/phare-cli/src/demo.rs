@@ -46,6 +46,8 @@ pub async fn run(config: &Config, args: &DemoArgs) -> Result<()> {
         Ok(()) | Err(StoreError::DatasetExists(_)) => {}
         Err(error) => return Err(error.into()),
     }
+    // Generated data: what `testMode=true` queries are answered from.
+    store.set_synthetic(DATASET, true).await?;
     let vcf = demo_dir.join("cohort.vcf.gz");
     let manifest_path = demo_dir.join("manifest.json");
     if !vcf.exists() || !manifest_path.exists() {

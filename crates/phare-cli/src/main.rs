@@ -116,6 +116,9 @@ enum DatasetCommand {
         /// DUO modifier (repeatable), e.g. DUO:0000044 (NPOA)
         #[arg(long = "data-use-modifier", requires = "data_use")]
         data_use_modifiers: Vec<String>,
+        /// Synthetic data: the datasets `testMode=true` queries are answered from
+        #[arg(long)]
+        synthetic: bool,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -211,6 +214,7 @@ async fn run(cli: Cli) -> Result<()> {
             data_use,
             data_use_disease,
             data_use_modifiers,
+            synthetic,
             config,
         }) => {
             let config = load_config(config.config.as_deref())?;
@@ -221,18 +225,24 @@ async fn run(cli: Cli) -> Result<()> {
                 .transpose()?;
             let store = open_store(&config).await?;
             let name = name.unwrap_or_else(|| id.clone());
-            let created = store
-                .create_dataset_with(
-                    &NewDataset {
-                        id: id.clone(),
-                        name,
-                        assembly,
-                        anonymous_max,
-                    },
-                    &DatasetSettings { min_count, data_use },
-                )
-                .await
-                .map_err(anyhow::Error::from);
+            let created = async {
+                store
+                    .create_dataset_with(
+                        &NewDataset {
+                            id: id.clone(),
+                            name,
+                            assembly,
+                            anonymous_max,
+                        },
+                        &DatasetSettings { min_count, data_use },
+                    )
+                    .await?;
+                if synthetic {
+                    store.set_synthetic(&id, true).await?;
+                }
+                Ok::<(), anyhow::Error>(())
+            }
+            .await;
             access::record_admin_action(&store, "dataset create", &format!("dataset:{id}"), &created).await?;
             created?;
             println!(

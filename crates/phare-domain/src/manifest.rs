@@ -30,6 +30,9 @@ pub struct ManifestSample {
     /// The care centre following the patient: its clinicians see the patient at record level.
     #[serde(default)]
     pub care_centre: Option<String>,
+    /// Age at sampling, as an ISO 8601 duration (`P40Y`, `P3Y6M`): what `age` filters compare.
+    #[serde(default)]
+    pub age: Option<String>,
     #[serde(default)]
     pub phenotypes: Vec<String>,
     #[serde(default)]

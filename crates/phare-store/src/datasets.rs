@@ -27,6 +27,8 @@ pub struct Dataset {
     pub data_use: Option<serde_json::Value>,
     /// The operator's policy rows; tiers and entry types without a row use the defaults.
     pub policies: Vec<PolicyRow>,
+    /// Synthetic data: what `testMode=true` answers from.
+    pub synthetic: bool,
 }
 
 /// What the operator sets beside a dataset's identity when creating it.
@@ -134,7 +136,7 @@ impl Store {
                 });
         }
         let rows = sqlx::query(
-            "SELECT d.id, d.name, d.assembly, d.anonymous_max, d.min_count, d.data_use,
+            "SELECT d.id, d.name, d.assembly, d.anonymous_max, d.min_count, d.data_use, d.synthetic,
                     to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at,
                     (SELECT count(*) FROM individuals i WHERE i.dataset_id = d.id) AS individual_count,
                     (SELECT count(*) FROM analyses a WHERE a.dataset_id = d.id) AS analysis_count
@@ -149,6 +151,19 @@ impl Store {
                 Ok(dataset)
             })
             .collect()
+    }
+
+    /// Marks a dataset as synthetic (answered to `testMode=true`) or not.
+    pub async fn set_synthetic(&self, dataset_id: &str, synthetic: bool) -> Result<(), StoreError> {
+        let updated = sqlx::query("UPDATE datasets SET synthetic = $2 WHERE id = $1")
+            .bind(dataset_id)
+            .bind(synthetic)
+            .execute(self.pool())
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::UnknownDataset(dataset_id.to_owned()));
+        }
+        Ok(())
     }
 
     /// Sets (or replaces) what `tier` may see of `entry_type` (`*` for every entry type) in a
@@ -211,6 +226,7 @@ fn dataset_from_row(row: &sqlx::postgres::PgRow) -> Result<Dataset, StoreError> 
             .map_err(|error| StoreError::Internal(format!("{error}")))?,
         data_use: row.try_get("data_use")?,
         policies: Vec::new(),
+        synthetic: row.try_get("synthetic")?,
     })
 }
 

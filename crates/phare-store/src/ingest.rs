@@ -381,6 +381,16 @@ fn link_samples<'m>(
             ),
         });
     }
+    for (index, entry) in manifest.samples.iter().enumerate() {
+        if let Some(age) = &entry.age
+            && let Err(error) = phare_ontology::parse_iso8601_age(age)
+        {
+            return Err(StoreError::Input {
+                path: path.to_owned(),
+                message: format!("manifest entry {index}: `age`: {error}"),
+            });
+        }
+    }
     let in_file: std::collections::HashSet<&str> = sample_names.iter().map(String::as_str).collect();
     let warnings = manifest
         .samples
@@ -538,6 +548,8 @@ async fn store_samples(
                 "region": entry.region,
                 "indication": entry.indication,
                 "care_centre": entry.care_centre,
+                "age": entry.age,
+                "age_days": entry.age.as_deref().and_then(|age| phare_ontology::parse_iso8601_age(age).ok()),
                 "phenotypes": entry.phenotypes,
                 "diseases": entry.diseases,
                 "research_consent": entry.research_consent,
@@ -546,17 +558,19 @@ async fn store_samples(
         .collect();
     sqlx::query(
         "INSERT INTO individuals
-            (dataset_id, pseudonym, sex, country, region, indication, care_centre, phenotypes, diseases,
-             research_consent)
-         SELECT $1, r.pseudonym, r.sex, r.country, r.region, r.indication, r.care_centre,
+            (dataset_id, pseudonym, sex, country, region, indication, care_centre, age, age_days,
+             phenotypes, diseases, research_consent)
+         SELECT $1, r.pseudonym, r.sex, r.country, r.region, r.indication, r.care_centre, r.age, r.age_days,
                 ARRAY(SELECT jsonb_array_elements_text(r.phenotypes)),
                 ARRAY(SELECT jsonb_array_elements_text(r.diseases)),
                 r.research_consent
          FROM jsonb_to_recordset($2::jsonb) AS r(pseudonym text, sex text, country text, region text,
-              indication text, care_centre text, phenotypes jsonb, diseases jsonb, research_consent boolean)
+              indication text, care_centre text, age text, age_days double precision, phenotypes jsonb,
+              diseases jsonb, research_consent boolean)
          ON CONFLICT (dataset_id, pseudonym) DO UPDATE SET
             sex = excluded.sex, country = excluded.country, region = excluded.region,
             indication = excluded.indication, care_centre = excluded.care_centre,
+            age = excluded.age, age_days = excluded.age_days,
             phenotypes = excluded.phenotypes,
             diseases = excluded.diseases, research_consent = excluded.research_consent",
     )
