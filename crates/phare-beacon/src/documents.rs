@@ -34,12 +34,21 @@ struct EntryType {
     model_folder: &'static str,
     ontology_id: &'static str,
     ontology_label: &'static str,
-    /// Whether `/{path}/{id}` is served.
-    single_entry: bool,
+    /// The cross look-ups served under `/{path}/{id}/`: (name in `/map`, path after the id,
+    /// entry type returned).
+    lookups: &'static [(&'static str, &'static str, &'static str)],
 }
 
-/// What this node serves. `/map` and `/configuration` are built from this one list, so they
-/// never announce an endpoint that is not routed.
+const VARIANT_LOOKUP: (&str, &str, &str) = ("genomicVariantLookup", "g_variants", "genomicVariation");
+const INDIVIDUAL_LOOKUP: (&str, &str, &str) = ("individualLookup", "individuals", "individual");
+const BIOSAMPLE_LOOKUP: (&str, &str, &str) = ("biosampleLookup", "biosamples", "biosample");
+const RUN_LOOKUP: (&str, &str, &str) = ("runLookup", "runs", "run");
+const ANALYSIS_LOOKUP: (&str, &str, &str) = ("analysisLookup", "analyses", "analysis");
+
+/// What this node serves: every entry type of the default model, each with `/{path}`,
+/// `/{path}/{id}` and its cross look-ups. `/map` and `/configuration` are built from this one
+/// list, so they never announce an endpoint that is not routed (the server's tests call every
+/// URL `/map` lists).
 const ENTRY_TYPES: &[EntryType] = &[
     EntryType {
         id: "genomicVariation",
@@ -49,7 +58,47 @@ const ENTRY_TYPES: &[EntryType] = &[
         model_folder: "genomicVariations",
         ontology_id: "ENSGLOSSARY:0000092",
         ontology_label: "Variant",
-        single_entry: false,
+        lookups: &[BIOSAMPLE_LOOKUP, INDIVIDUAL_LOOKUP],
+    },
+    EntryType {
+        id: "individual",
+        name: "Individual",
+        path: "individuals",
+        schema: "beacon-individual-v2.0.0",
+        model_folder: "individuals",
+        ontology_id: "NCIT:C25190",
+        ontology_label: "Person",
+        lookups: &[VARIANT_LOOKUP, BIOSAMPLE_LOOKUP],
+    },
+    EntryType {
+        id: "biosample",
+        name: "Biosample",
+        path: "biosamples",
+        schema: "beacon-biosample-v2.0.0",
+        model_folder: "biosamples",
+        ontology_id: "NCIT:C70699",
+        ontology_label: "Biospecimen",
+        lookups: &[VARIANT_LOOKUP, RUN_LOOKUP, ANALYSIS_LOOKUP],
+    },
+    EntryType {
+        id: "run",
+        name: "Sequencing run",
+        path: "runs",
+        schema: "beacon-run-v2.0.0",
+        model_folder: "runs",
+        ontology_id: "NCIT:C148088",
+        ontology_label: "Sequencing run",
+        lookups: &[VARIANT_LOOKUP, ANALYSIS_LOOKUP],
+    },
+    EntryType {
+        id: "analysis",
+        name: "Bioinformatics analysis",
+        path: "analyses",
+        schema: "beacon-analysis-v2.0.0",
+        model_folder: "analyses",
+        ontology_id: "edam:operation_2945",
+        ontology_label: "Analysis",
+        lookups: &[VARIANT_LOOKUP],
     },
     EntryType {
         id: "dataset",
@@ -59,7 +108,17 @@ const ENTRY_TYPES: &[EntryType] = &[
         model_folder: "datasets",
         ontology_id: "NCIT:C47824",
         ontology_label: "Data set",
-        single_entry: true,
+        lookups: &[VARIANT_LOOKUP, BIOSAMPLE_LOOKUP, INDIVIDUAL_LOOKUP],
+    },
+    EntryType {
+        id: "cohort",
+        name: "Cohort",
+        path: "cohorts",
+        schema: "beacon-cohort-v2.0.0",
+        model_folder: "cohorts",
+        ontology_id: "NCIT:C61512",
+        ontology_label: "Cohort",
+        lookups: &[INDIVIDUAL_LOOKUP],
     },
 ];
 
@@ -135,15 +194,22 @@ impl BeaconIdentity {
             .iter()
             .map(|entry| {
                 let root = format!("{}/{}", self.base_url, entry.path);
-                let mut endpoint = json!({
+                let lookups: serde_json::Map<String, Value> = entry
+                    .lookups
+                    .iter()
+                    .map(|(name, path, returned)| {
+                        (
+                            (*name).to_owned(),
+                            json!({ "returnedEntryType": returned, "url": format!("{root}/{{id}}/{path}") }),
+                        )
+                    })
+                    .collect();
+                let endpoint = json!({
                     "entryType": entry.id,
                     "rootUrl": root,
+                    "singleEntryUrl": format!("{root}/{{id}}"),
+                    "endpoints": lookups,
                 });
-                if entry.single_entry
-                    && let Some(object) = endpoint.as_object_mut()
-                {
-                    object.insert("singleEntryUrl".into(), json!(format!("{root}/{{id}}")));
-                }
                 (entry.id.to_owned(), endpoint)
             })
             .collect();
@@ -193,7 +259,7 @@ impl BeaconIdentity {
             "response": {
                 "$schema": "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/framework/json/configuration/beaconConfigurationSchema.json",
                 "maturityAttributes": { "productionStatus": production_status },
-                "securityAttributes": { "defaultGranularity": "boolean", "securityLevels": ["PUBLIC"] },
+                "securityAttributes": { "defaultGranularity": "boolean", "securityLevels": ["PUBLIC", "REGISTERED", "CONTROLLED"] },
                 "entryTypes": self.entry_type_definitions(),
             },
         })

@@ -106,6 +106,45 @@ pub(crate) async fn visible_datasets(
         .collect())
 }
 
+/// How `caller` may see `entry_type` of a dataset already known to be visible for another
+/// entry type (cross look-ups read two entry types of one dataset).
+pub(crate) fn entry_access(state: &AppState, caller: &Caller, dataset: &Dataset, entry_type: &str) -> Access {
+    access(
+        caller,
+        &dataset_url(state, &dataset.id),
+        &dataset_policy(dataset),
+        entry_type,
+    )
+}
+
+/// The operator's switches: id look-ups and unfiltered queries may be closed per tier and entry
+/// type. A caller without credentials is told to authenticate (401); one with credentials that
+/// do not allow it gets 403. Neither says whether anything exists. `what` names the entries
+/// in the message (`individuals`, `biosamples`…).
+pub(crate) fn check_switches<'a>(
+    context: &RequestContext,
+    accesses: impl IntoIterator<Item = &'a Access>,
+    what: &str,
+    by_id: bool,
+    unfiltered: bool,
+) -> Result<(), ApiError> {
+    let refused = accesses.into_iter().any(|seen| {
+        (by_id && !seen.rule.id_lookups) || (!by_id && unfiltered && !seen.rule.unfiltered_queries)
+    });
+    if !refused {
+        return Ok(());
+    }
+    let kind = if by_id {
+        "look-ups by id"
+    } else {
+        "queries without filters"
+    };
+    if context.caller.subject.is_none() {
+        return Err(BeaconError::unauthorized(format!("{kind} of {what} need credentials")).into());
+    }
+    Err(BeaconError::forbidden(format!("{kind} of {what} are not allowed for these credentials")).into())
+}
+
 /// DUO conditions decide what a registered researcher's declared purpose may see: only a
 /// compatible purpose opens the dataset (needs-review is a committee's call, so it stays closed
 /// until the committee issues a grant). A controlled grant is that committee's decision and is

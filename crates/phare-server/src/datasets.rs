@@ -43,6 +43,23 @@ pub(crate) async fn one(
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    single(&state, &context, &id).await
+}
+
+/// `POST /datasets/{id}`: the body may only carry pagination, which one dataset does not need.
+pub(crate) async fn one_post(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    CollectionRequest::from_body(&json_body(&headers, &body)?)?;
+    single(&state, &context, &id).await
+}
+
+async fn single(state: &AppState, context: &RequestContext, id: &str) -> Result<Json<Value>, ApiError> {
+    let (state, context) = (state.clone(), context.clone());
     let visible = visible_datasets(&state, &context.caller, ENTRY_TYPE, None).await?;
     let Some(seen) = visible.into_iter().find(|seen| seen.dataset.id == id) else {
         // The same answer for a hidden dataset as for a missing one.

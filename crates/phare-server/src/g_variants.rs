@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Json;
+use phare_access::Tier;
 use phare_access::answer_granularity;
 use phare_access::policy::Access;
 use phare_access::suppression::disclose;
@@ -14,11 +15,14 @@ use phare_beacon::response::{
 };
 use phare_beacon::{BeaconError, GenomicQuery, QueryRequest};
 use phare_domain::{Allele, Assembly, Granularity};
-use phare_store::{Dataset, VariantMatch, VariantSearch};
-use serde_json::Value;
+use phare_store::{Carrier, ColumnQuery, Dataset, VariantMatch, VariantSearch, Zygosity};
+use serde_json::{Value, json};
+use std::collections::HashMap;
 
-use crate::access::{Visible, spend_budget, visible_datasets};
+use crate::access::{Visible, entry_access, spend_budget, visible_datasets};
+use crate::entries::Kind;
 use crate::guard::RequestContext;
+use crate::resolve::{biosample_id, column_id, individual_id};
 use crate::{ApiError, AppState, json_body, query_pairs};
 
 const ENTRY_TYPE: &str = "genomicVariation";
@@ -48,7 +52,7 @@ struct Target {
     search: VariantSearch,
 }
 
-async fn answer(
+pub(crate) async fn answer(
     state: &AppState,
     context: &RequestContext,
     request: &QueryRequest,
@@ -92,10 +96,7 @@ async fn answer(
             let found = store
                 .find_variants(&dataset.id, scope, &target.search, offset, limit)
                 .await?;
-            found
-                .iter()
-                .filter_map(|variant| record(state, dataset, access, variant))
-                .collect()
+            records(state, context, &target.visible, &found).await?
         } else {
             Vec::new()
         };
@@ -307,6 +308,72 @@ fn search_for(query: &GenomicQuery, contig: Option<&str>) -> Result<VariantSearc
             start: *start,
             end: *end,
         },
+    })
+}
+
+/// Records of a page of variants of one dataset, with `caseLevelData` where the caller may see
+/// records of individuals: the clinician's own patients in the care space, research
+/// identifiers for a controlled grant, never for public or registered callers.
+pub(crate) async fn records(
+    state: &AppState,
+    context: &RequestContext,
+    seen: &Visible,
+    variants: &[VariantMatch],
+) -> Result<Vec<Value>, ApiError> {
+    let dataset = &seen.dataset;
+    let access = &seen.access;
+    let individuals = entry_access(state, &context.caller, dataset, "individual");
+    let carriers_shown = match access.tier {
+        Tier::Care => access.care_centre.clone().map(|centre| ColumnQuery {
+            care_centre: Some(centre),
+            ..ColumnQuery::default()
+        }),
+        Tier::Controlled => Some(ColumnQuery {
+            research_only: true,
+            ..ColumnQuery::default()
+        }),
+        Tier::Public | Tier::Registered => None,
+    }
+    .filter(|_| individuals.rule.max == Granularity::Record);
+    let mut carriers = match &carriers_shown {
+        Some(columns) => {
+            let ids: Vec<i64> = variants.iter().map(|variant| variant.variant_id).collect();
+            state.store().carriers(&dataset.id, &ids, columns).await?
+        }
+        None => HashMap::new(),
+    };
+    Ok(variants
+        .iter()
+        .filter_map(|variant| {
+            let mut document = record(state, dataset, access, variant)?;
+            let cases: Vec<Value> = carriers
+                .remove(&variant.variant_id)
+                .unwrap_or_default()
+                .iter()
+                .map(|carrier| case_level(state, access, &dataset.id, carrier))
+                .collect();
+            if !cases.is_empty() {
+                document["caseLevelData"] = Value::Array(cases);
+            }
+            Some(document)
+        })
+        .collect())
+}
+
+/// One carrier of the allele: which sample, whose, and how (GENO zygosity terms).
+fn case_level(state: &AppState, access: &Access, dataset_id: &str, carrier: &Carrier) -> Value {
+    let (id, label) = match carrier.zygosity {
+        Zygosity::Heterozygous => ("GENO:0000458", "simple heterozygous"),
+        Zygosity::Homozygous => ("GENO:0000136", "homozygous"),
+        Zygosity::Hemizygous => ("GENO:0000134", "hemizygous"),
+    };
+    let column = &carrier.column;
+    json!({
+        "biosampleId": biosample_id(state, access, dataset_id, &column.external_id),
+        "individualId": individual_id(state, access, dataset_id, &column.pseudonym),
+        "runId": column_id(state, access, dataset_id, Kind::Run, column),
+        "analysisId": column_id(state, access, dataset_id, Kind::Analysis, column),
+        "zygosity": { "id": id, "label": label },
     })
 }
 

@@ -3,11 +3,15 @@
 //! error becomes the Beacon error envelope in one place ([`ApiError`]).
 
 mod access;
+mod cohorts;
 mod datasets;
+mod entries;
 mod error;
 mod g_variants;
 mod guard;
 mod individuals;
+mod records;
+mod resolve;
 
 use std::sync::{Arc, Mutex};
 
@@ -136,7 +140,7 @@ impl AppState {
 
 /// Every route of the node. A plain function, so tests can drive it in-process or over a socket.
 pub fn router(state: AppState) -> Router {
-    let beacon = Router::new()
+    let mut beacon = Router::new()
         .route("/", get(info))
         .route("/info", get(info))
         .route("/service-info", get(service_info))
@@ -145,9 +149,17 @@ pub fn router(state: AppState) -> Router {
         .route("/entry_types", get(entry_types))
         .route("/g_variants", get(g_variants::get).post(g_variants::post))
         .route("/datasets", get(datasets::get).post(datasets::post))
-        .route("/datasets/{id}", get(datasets::one))
-        .route("/individuals", get(individuals::get).post(individuals::post))
-        .route("/individuals/{id}", get(individuals::one));
+        .route("/datasets/{id}", get(datasets::one).post(datasets::one_post))
+        .route("/cohorts", get(cohorts::get).post(cohorts::post))
+        .route("/cohorts/{id}", get(cohorts::one_get).post(cohorts::one_post));
+    // The entry types and cross look-ups of `entries.rs`, from its one table of routes.
+    for (path, ..) in entries::ROUTES {
+        beacon = if path.contains("{id}") {
+            beacon.route(path, get(entries::one_get).post(entries::one_post))
+        } else {
+            beacon.route(path, get(entries::list_get).post(entries::list_post))
+        };
+    }
     Router::new()
         .route("/health", get(health))
         .nest("/api", beacon)

@@ -10,6 +10,8 @@ use crate::{Store, StoreError};
 /// space may show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndividualRecord {
+    /// Row id: the key cross look-ups (carriers, cohorts) restrict queries with.
+    pub id: i64,
     pub pseudonym: String,
     pub sex: String,
     pub country: Option<String>,
@@ -32,15 +34,19 @@ pub struct IndividualQuery {
     pub care_centre: Option<String>,
     /// Only this care pseudonym (id look-ups).
     pub pseudonym: Option<String>,
+    /// Only these individuals (row ids): the carriers of a variant, the owner of a biosample.
+    pub ids: Option<Vec<i64>>,
 }
 
 /// The conditions shared by the count and the page, on `individuals i`. Binds: $1 dataset,
-/// $2 research only, $3 term filters (jsonb array of arrays), $4 care centre, $5 pseudonym.
+/// $2 research only, $3 term filters (jsonb array of arrays), $4 care centre, $5 pseudonym,
+/// $6 row ids.
 const MATCHING: &str = "
     i.dataset_id = $1
     AND (NOT $2 OR i.research_consent)
     AND ($4::text IS NULL OR i.care_centre = $4)
     AND ($5::text IS NULL OR i.pseudonym = $5)
+    AND ($6::bigint[] IS NULL OR i.id = ANY($6))
     AND NOT EXISTS (
         SELECT 1 FROM jsonb_array_elements($3::jsonb) AS f(terms)
         -- COALESCE: a NULL indication must fail the filter, not make it unknown (NOT NULL
@@ -77,9 +83,9 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<IndividualRecord>, StoreError> {
         let sql = format!(
-            "SELECT i.pseudonym, i.sex, i.country, i.region, i.indication, i.care_centre, i.phenotypes, i.diseases
+            "SELECT i.id, i.pseudonym, i.sex, i.country, i.region, i.indication, i.care_centre, i.phenotypes, i.diseases
              FROM individuals i WHERE {MATCHING}
-             ORDER BY i.pseudonym OFFSET $6 LIMIT $7"
+             ORDER BY i.pseudonym OFFSET $7 LIMIT $8"
         );
         let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .bind(offset)
@@ -89,6 +95,7 @@ impl Store {
         rows.iter()
             .map(|row| {
                 Ok(IndividualRecord {
+                    id: row.try_get("id")?,
                     pseudonym: row.try_get("pseudonym")?,
                     sex: row.try_get("sex")?,
                     country: row.try_get("country")?,
@@ -102,18 +109,21 @@ impl Store {
             .collect()
     }
 
-    /// Care pseudonyms of a dataset's individuals matching the query, for resolving research
-    /// identifiers (which are keyed hashes of them).
-    pub async fn individual_pseudonyms(
+    /// (row id, care pseudonym) of a dataset's individuals matching the query, for resolving
+    /// ids: research identifiers are keyed hashes of the pseudonyms.
+    pub async fn individual_keys(
         &self,
         dataset_id: &str,
         query: &IndividualQuery,
-    ) -> Result<Vec<String>, StoreError> {
-        let sql = format!("SELECT i.pseudonym FROM individuals i WHERE {MATCHING} ORDER BY i.pseudonym");
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let sql =
+            format!("SELECT i.id, i.pseudonym FROM individuals i WHERE {MATCHING} ORDER BY i.pseudonym");
         let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(|row| Ok(row.try_get("pseudonym")?)).collect()
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("pseudonym")?)))
+            .collect()
     }
 }
 
@@ -128,4 +138,5 @@ fn bind<'q>(
         .bind(serde_json::json!(query.term_filters))
         .bind(query.care_centre.as_deref())
         .bind(query.pseudonym.as_deref())
+        .bind(query.ids.as_deref())
 }

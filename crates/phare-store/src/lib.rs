@@ -3,12 +3,15 @@
 
 mod audit;
 mod budgets;
+mod carriers;
+mod cohorts;
 mod contributions;
 mod datasets;
 mod entities;
 mod error;
 mod individuals;
 mod ingest;
+mod samples;
 mod variants;
 
 #[cfg(feature = "testing")]
@@ -16,6 +19,8 @@ pub mod testing;
 
 pub use audit::{AuditDecision, AuditEntry, AuditRow, AuditVerification};
 pub use budgets::BudgetDecision;
+pub use carriers::{Carrier, VariantKey, Zygosity};
+pub use cohorts::{Cohort, NewCohort};
 pub use datasets::{
     AnalysisInfo, DEFAULT_MIN_COUNT, Dataset, DatasetSettings, NewDataset, PolicyRow, TableSize,
 };
@@ -24,6 +29,7 @@ pub use error::StoreError;
 pub use individuals::ConsentChange;
 pub use ingest::{IngestOutcome, IngestRequest, IngestSummary};
 pub use phare_vcf::Limits;
+pub use samples::{BiosampleQuery, BiosampleRecord, ColumnQuery, ColumnRecord};
 pub use variants::{StratumCounts, VariantMatch, VariantSearch};
 
 use sqlx::PgPool;

@@ -1,0 +1,352 @@
+//! Cross look-ups between variants and samples, read from the carrier sets: who carries an
+//! allele (`/g_variants/{id}/individuals`, `caseLevelData`), and which alleles a sample column
+//! carries (`/biosamples/{id}/g_variants`, …). Only columns a manifest linked to a biosample
+//! and no later analysis superseded take part.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use roaring::RoaringBitmap;
+use sqlx::Row;
+
+use crate::samples::{ColumnQuery, ColumnRecord};
+use crate::{Store, StoreError, VariantMatch};
+
+/// Carrier rows read per page when scanning an analysis.
+const PAGE: i64 = 20_000;
+
+/// How a sample carries an allele.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zygosity {
+    Heterozygous,
+    Homozygous,
+    Hemizygous,
+}
+
+/// One sample column with a non-reference call of an allele.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Carrier {
+    pub column: ColumnRecord,
+    pub zygosity: Zygosity,
+}
+
+/// An allele as its `variantInternalId` names it, in stored coordinates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VariantKey {
+    /// A sequence allele: 0-based start and the stored (normalised, anchored) bases.
+    Sequence {
+        contig: String,
+        start: u64,
+        reference: String,
+        alternate: String,
+    },
+    /// A symbolic structural allele: its span and stored type (`DEL`, `DUP`, …).
+    Structural {
+        contig: String,
+        start: u64,
+        end: u64,
+        variant_type: String,
+    },
+}
+
+/// The alleles of the dataset counted in the scope ($1 dataset, $2 scope).
+const COUNTED: &str = "FROM variants v
+    JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1
+        AND (CASE WHEN $2 = 'research' THEN c.research_allele_count ELSE c.allele_count END) > 0";
+
+/// Every listing of alleles is in this order (contig as text, as gene queries order).
+const ORDER: &str = "ORDER BY v.contig, v.start, v.reference, v.alternate, v.\"end\"";
+
+fn bitmap(row: &sqlx::postgres::PgRow, column: &str) -> Result<RoaringBitmap, StoreError> {
+    let bytes: Vec<u8> = row.try_get(column)?;
+    RoaringBitmap::deserialize_from(bytes.as_slice())
+        .map_err(|error| StoreError::Internal(format!("corrupt carrier set: {error}")))
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// The stored allele a key names, if any (in any dataset).
+    pub async fn variant_id(&self, key: &VariantKey) -> Result<Option<i64>, StoreError> {
+        let row = match key {
+            VariantKey::Sequence {
+                contig,
+                start,
+                reference,
+                alternate,
+            } => {
+                sqlx::query(
+                    "SELECT id FROM variants
+                     WHERE contig = $1 AND start = $2 AND reference = $3 AND alternate = $4
+                       AND alternate NOT LIKE '<%'",
+                )
+                .bind(contig)
+                .bind(to_i64(*start))
+                .bind(reference)
+                .bind(alternate)
+                .fetch_optional(self.pool())
+                .await?
+            }
+            VariantKey::Structural {
+                contig,
+                start,
+                end,
+                variant_type,
+            } => {
+                sqlx::query(
+                    "SELECT id FROM variants
+                     WHERE contig = $1 AND start = $2 AND \"end\" = $3 AND alternate LIKE '<%'
+                       AND variant_type = $4
+                     ORDER BY id LIMIT 1",
+                )
+                .bind(contig)
+                .bind(to_i64(*start))
+                .bind(to_i64(*end))
+                .bind(variant_type)
+                .fetch_optional(self.pool())
+                .await?
+            }
+        };
+        Ok(row.map(|row| row.try_get("id")).transpose()?)
+    }
+
+    /// The columns carrying each allele (non-reference call) in a dataset, among the columns
+    /// `columns` selects (its `columns` and `biosample_ids` restrictions are ignored).
+    pub async fn carriers(
+        &self,
+        dataset_id: &str,
+        variant_ids: &[i64],
+        columns: &ColumnQuery,
+    ) -> Result<HashMap<i64, Vec<Carrier>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT av.variant_id, av.analysis_id, av.homozygous, av.heterozygous, av.hemizygous
+             FROM analysis_variants av JOIN analyses a ON a.id = av.analysis_id
+             WHERE a.dataset_id = $1 AND av.variant_id = ANY($2)
+             ORDER BY av.variant_id, av.analysis_id",
+        )
+        .bind(dataset_id)
+        .bind(variant_ids)
+        .fetch_all(self.pool())
+        .await?;
+        let mut carried: Vec<(i64, i64, [RoaringBitmap; 3])> = Vec::with_capacity(rows.len());
+        let mut wanted: BTreeSet<(i64, i32)> = BTreeSet::new();
+        for row in &rows {
+            let analysis_id: i64 = row.try_get("analysis_id")?;
+            let sets = [
+                bitmap(row, "heterozygous")?,
+                bitmap(row, "homozygous")?,
+                bitmap(row, "hemizygous")?,
+            ];
+            for set in &sets {
+                for index in set {
+                    wanted.insert((analysis_id, i32::try_from(index).unwrap_or(i32::MAX)));
+                }
+            }
+            carried.push((row.try_get("variant_id")?, analysis_id, sets));
+        }
+        let mut by_column: HashMap<(i64, i32), ColumnRecord> = HashMap::new();
+        if !wanted.is_empty() {
+            let query = ColumnQuery {
+                columns: Some(wanted.into_iter().collect()),
+                biosample_ids: None,
+                ..columns.clone()
+            };
+            for column in self.find_columns(dataset_id, &query, 0, None).await? {
+                by_column.insert((column.analysis_id, column.sample_index), column);
+            }
+        }
+        let mut found: HashMap<i64, Vec<Carrier>> = HashMap::new();
+        for (variant_id, analysis_id, sets) in carried {
+            let list = found.entry(variant_id).or_default();
+            for (set, zygosity) in
+                sets.iter()
+                    .zip([Zygosity::Heterozygous, Zygosity::Homozygous, Zygosity::Hemizygous])
+            {
+                for index in set {
+                    let key = (analysis_id, i32::try_from(index).unwrap_or(i32::MAX));
+                    if let Some(column) = by_column.get(&key) {
+                        list.push(Carrier {
+                            column: column.clone(),
+                            zygosity,
+                        });
+                    }
+                }
+            }
+        }
+        for list in found.values_mut() {
+            list.sort_by_key(|carrier| (carrier.column.analysis_id, carrier.column.sample_index));
+        }
+        Ok(found)
+    }
+
+    /// The alleles that some columns carry (non-reference call) and that count in `scope`, in
+    /// listing order. Each analysis concerned is read in pages: the cost follows its alleles.
+    pub async fn column_variant_ids(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        columns: &[(i64, i32)],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut by_analysis: BTreeMap<i64, RoaringBitmap> = BTreeMap::new();
+        for (analysis_id, sample_index) in columns {
+            if let Ok(index) = u32::try_from(*sample_index) {
+                by_analysis.entry(*analysis_id).or_default().insert(index);
+            }
+        }
+        let mut carried: BTreeSet<i64> = BTreeSet::new();
+        for (analysis_id, samples) in &by_analysis {
+            let mut after = i64::MIN;
+            loop {
+                let rows = sqlx::query(
+                    "SELECT variant_id, homozygous, heterozygous, hemizygous
+                     FROM analysis_variants WHERE analysis_id = $1 AND variant_id > $2
+                     ORDER BY variant_id LIMIT $3",
+                )
+                .bind(analysis_id)
+                .bind(after)
+                .bind(PAGE)
+                .fetch_all(self.pool())
+                .await?;
+                let Some(last) = rows.last() else {
+                    break;
+                };
+                after = last.try_get("variant_id")?;
+                for row in &rows {
+                    let carries = ["homozygous", "heterozygous", "hemizygous"]
+                        .iter()
+                        .map(|column| bitmap(row, column))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .iter()
+                        .any(|set| !set.is_disjoint(samples));
+                    if carries {
+                        carried.insert(row.try_get("variant_id")?);
+                    }
+                }
+            }
+        }
+        let ids: Vec<i64> = carried.into_iter().collect();
+        let sql = format!("SELECT v.id {COUNTED} WHERE v.id = ANY($3) {ORDER}");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dataset_id)
+            .bind(scope)
+            .bind(&ids)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    /// How many alleles count in `scope` in the dataset.
+    pub async fn count_dataset_variants(&self, dataset_id: &str, scope: &str) -> Result<i64, StoreError> {
+        let sql = format!("SELECT count(*) AS n {COUNTED}");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dataset_id)
+            .bind(scope)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// One page of the dataset's alleles counted in `scope`, in listing order.
+    pub async fn dataset_variant_ids(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let sql = format!("SELECT v.id {COUNTED} {ORDER} OFFSET $3 LIMIT $4");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dataset_id)
+            .bind(scope)
+            .bind(offset)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    /// These alleles, those counted in `scope` in the dataset only, in listing order, with
+    /// their per-population counts and annotations.
+    pub async fn variants_by_ids(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        variant_ids: &[i64],
+    ) -> Result<Vec<VariantMatch>, StoreError> {
+        let sql = format!(
+            "SELECT v.id, v.contig, v.start, v.\"end\", v.reference, v.alternate, v.variant_type
+             {COUNTED} WHERE v.id = ANY($3) {ORDER}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dataset_id)
+            .bind(scope)
+            .bind(variant_ids)
+            .fetch_all(self.pool())
+            .await?;
+        let mut matches = Vec::with_capacity(rows.len());
+        for row in &rows {
+            matches.push(VariantMatch {
+                variant_id: row.try_get("id")?,
+                contig: row.try_get("contig")?,
+                start: row.try_get("start")?,
+                end: row.try_get("end")?,
+                reference: row.try_get("reference")?,
+                alternate: row.try_get("alternate")?,
+                variant_type: row.try_get("variant_type")?,
+                strata: Vec::new(),
+                genes: Vec::new(),
+                protein_changes: Vec::new(),
+                effects: Vec::new(),
+            });
+        }
+        let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
+        let mut populations = self.population_counts(dataset_id, scope, &ids).await?;
+        let annotations = sqlx::query(
+            "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
+             WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
+        )
+        .bind(&ids)
+        .fetch_all(self.pool())
+        .await?;
+        for found in &mut matches {
+            found.strata = populations.remove(&found.variant_id).unwrap_or_default();
+        }
+        for row in &annotations {
+            let variant_id: i64 = row.try_get("variant_id")?;
+            let Some(found) = matches.iter_mut().find(|found| found.variant_id == variant_id) else {
+                continue;
+            };
+            for (column, list) in [
+                ("gene", &mut found.genes),
+                ("protein_change", &mut found.protein_changes),
+                ("effect", &mut found.effects),
+            ] {
+                let value: String = row.try_get(column)?;
+                if !value.is_empty() && !list.contains(&value) {
+                    list.push(value);
+                }
+            }
+        }
+        Ok(matches)
+    }
+}
+
+impl Store {
+    /// Whether an allele counts in `scope` in the dataset (AC > 0 there).
+    pub async fn variant_counted(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        variant_id: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!("SELECT count(*) AS n {COUNTED} WHERE v.id = $3");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dataset_id)
+            .bind(scope)
+            .bind(variant_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+}
