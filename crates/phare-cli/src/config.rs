@@ -32,6 +32,16 @@ pub struct Config {
     pub references: References,
     /// Who may ask what (`[access]`): token issuers, visa issuers, budgets (docs/security.md).
     pub access: AccessSection,
+    /// Ontology files (OBO) whose hierarchies filters expand (`includeDescendantTerms`) and
+    /// whose labels `/filtering_terms` shows (docs/vocabulary.md).
+    pub ontologies: OntologiesSection,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OntologiesSection {
+    /// OBO files (HPO, Mondo, ORDO, NCIT…), merged.
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +145,7 @@ impl Default for Config {
             limits: Limits::default(),
             references: References::default(),
             access: AccessSection::default(),
+            ontologies: OntologiesSection::default(),
         }
     }
 }
