@@ -5,6 +5,7 @@
 pub mod documents;
 pub mod error;
 pub mod filters;
+pub mod openapi;
 pub mod request;
 pub mod response;
 
