@@ -1,6 +1,7 @@
 //! The `phare` binary: one node, one command per job (serve, ingest, dataset, demo, db).
 
 mod access;
+mod cohort;
 mod config;
 mod demo;
 mod ingest;
@@ -60,6 +61,9 @@ enum Command {
     /// Development helpers (tokens of the local development issuer)
     #[command(subcommand)]
     Dev(access::DevCommand),
+    /// Define and list cohorts (named term lists, answered at /api/cohorts)
+    #[command(subcommand)]
+    Cohort(cohort::CohortCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -393,6 +397,11 @@ async fn run(cli: Cli) -> Result<()> {
             let config = load_config(arg.config.as_deref())?;
             let store = open_store(&config).await?;
             access::audit(&store, &command).await
+        }
+        Command::Cohort(command) => {
+            let config = load_config(command.config().config.as_deref())?;
+            let store = open_store(&config).await?;
+            cohort::run(&store, command).await
         }
         Command::Dev(access::DevCommand::Token(args)) => {
             let config = load_config(args.config.config.as_deref())?;
