@@ -208,6 +208,8 @@ impl BeaconIdentity {
                     "entryType": entry.id,
                     "rootUrl": root,
                     "singleEntryUrl": format!("{root}/{{id}}"),
+                    "filteringTermsUrl": format!("{root}/filtering_terms"),
+                    "openAPIEndpointsDefinition": format!("{}/openapi.json", self.base_url),
                     "endpoints": lookups,
                 });
                 (entry.id.to_owned(), endpoint)

@@ -506,6 +506,43 @@ fn data_use_conditions(
     Ok(serde_json::to_value(data_use)?)
 }
 
+/// The configured ontology files; the demo, without any, gets the small subsets committed for
+/// tests (tests/data/ontology), so its filter examples expand descendants.
+async fn load_ontologies(config: &Config, demo: bool) -> Result<phare_ontology::Ontology> {
+    let files = config.ontologies.files.clone();
+    if files.is_empty() && demo {
+        let mut bundled = phare_ontology::Ontology::default();
+        for (name, text) in [
+            (
+                "hp-subset.obo",
+                include_str!("../../../tests/data/ontology/hp-subset.obo"),
+            ),
+            (
+                "mondo-subset.obo",
+                include_str!("../../../tests/data/ontology/mondo-subset.obo"),
+            ),
+            (
+                "orpha-subset.obo",
+                include_str!("../../../tests/data/ontology/orpha-subset.obo"),
+            ),
+            (
+                "ncit-sex.obo",
+                include_str!("../../../tests/data/ontology/ncit-sex.obo"),
+            ),
+        ] {
+            bundled = bundled.merge(phare_ontology::Ontology::from_obo_text(name, text)?);
+        }
+        return Ok(bundled);
+    }
+    let ontology = tokio::task::spawn_blocking(move || phare_ontology::Ontology::load(&files))
+        .await?
+        .context("[ontologies] files")?;
+    if !ontology.is_empty() {
+        tracing::info!(terms = ontology.len(), "ontologies loaded");
+    }
+    Ok(ontology)
+}
+
 /// Serves until Ctrl-C or SIGTERM; `banner` is printed once the socket is bound.
 async fn serve(config: &Config, store: Store, banner: Option<String>, trust_dev_issuer: bool) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -526,7 +563,10 @@ async fn serve(config: &Config, store: Store, banner: Option<String>, trust_dev_
     }
     let access = access::access_state(config, trust_dev_issuer)?;
     access::record_access_configuration(&store, config, &access, trust_dev_issuer).await?;
-    let state = AppState::with_references(store, identity(config), references).with_access(access);
+    let ontology = load_ontologies(config, trust_dev_issuer).await?;
+    let state = AppState::with_references(store, identity(config), references)
+        .with_access(access)
+        .with_ontology(ontology);
     phare_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

@@ -61,11 +61,15 @@ fn dataset_policy(dataset: &Dataset) -> DatasetPolicy {
 /// caller may not see is reported exactly like one that does not exist (404), so an answer
 /// never hints at hidden data; a dataset whose data-use conditions exclude the caller's purpose
 /// does not clearly allow is hidden the same way.
+///
+/// With `test_mode` only synthetic datasets are read (`testMode=true`: conformance tools and
+/// trials never touch patients' data).
 pub(crate) async fn visible_datasets(
     state: &AppState,
     caller: &Caller,
     entry_type: &str,
     wanted: Option<&[String]>,
+    test_mode: bool,
 ) -> Result<Vec<Visible>, ApiError> {
     if !may_query(caller) {
         return Err(BeaconError::forbidden(
@@ -75,6 +79,9 @@ pub(crate) async fn visible_datasets(
     }
     let mut visible = Vec::new();
     for dataset in state.store().datasets().await? {
+        if test_mode && !dataset.synthetic {
+            continue;
+        }
         let policy = dataset_policy(&dataset);
         let url = dataset_url(state, &dataset.id);
         let seen = access(caller, &url, &policy, entry_type);

@@ -69,7 +69,7 @@ async fn visible_cohorts(
     state: &AppState,
     context: &RequestContext,
 ) -> Result<Vec<(Cohort, Vec<Visible>)>, ApiError> {
-    let visible = visible_datasets(state, &context.caller, ENTRY_TYPE, None).await?;
+    let visible = visible_datasets(state, &context.caller, ENTRY_TYPE, None, false).await?;
     Ok(state
         .store()
         .cohorts()
@@ -142,8 +142,12 @@ async fn list(
 }
 
 /// Each term is one filter: a member matches them all.
-fn term_filters(cohort: &Cohort) -> Vec<Vec<String>> {
-    cohort.terms.iter().map(|term| vec![term.clone()]).collect()
+fn term_filters(state: &AppState, cohort: &Cohort) -> Vec<Vec<String>> {
+    cohort
+        .terms
+        .iter()
+        .map(|term| crate::individuals::expand_term(state.ontology(), term, true))
+        .collect()
 }
 
 /// A `cohort` record: its terms as inclusion criteria (phenotypes, sexes, diseases; terms that
@@ -201,7 +205,7 @@ async fn record(
         }
         let query = IndividualQuery {
             research_only: seen.access.is_research(),
-            term_filters: term_filters(cohort),
+            term_filters: term_filters(state, cohort),
             ..IndividualQuery::default()
         };
         let count = state.store().count_individuals(&seen.dataset.id, &query).await?;

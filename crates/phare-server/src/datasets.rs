@@ -60,7 +60,7 @@ pub(crate) async fn one_post(
 
 async fn single(state: &AppState, context: &RequestContext, id: &str) -> Result<Json<Value>, ApiError> {
     let (state, context) = (state.clone(), context.clone());
-    let visible = visible_datasets(&state, &context.caller, ENTRY_TYPE, None).await?;
+    let visible = visible_datasets(&state, &context.caller, ENTRY_TYPE, None, false).await?;
     let Some(seen) = visible.into_iter().find(|seen| seen.dataset.id == id) else {
         // The same answer for a hidden dataset as for a missing one.
         return Err(BeaconError::not_found(format!("dataset not found: {id}")).into());
@@ -83,7 +83,16 @@ async fn list(
     context: &RequestContext,
     request: &CollectionRequest,
 ) -> Result<Json<Value>, ApiError> {
-    let visible: Vec<Visible> = visible_datasets(state, &context.caller, ENTRY_TYPE, None).await?;
+    if let Some(filter) = request.filters.first() {
+        // Never silently ignored: datasets are not filtered by terms.
+        return Err(BeaconError::bad_request(format!(
+            "filter `{}`: filters are not answered on /datasets",
+            filter.id
+        ))
+        .into());
+    }
+    let visible: Vec<Visible> =
+        visible_datasets(state, &context.caller, ENTRY_TYPE, None, request.test_mode).await?;
     spend_budget(state, context, &visible).await?;
     let total = visible.len();
     let offset = usize::try_from(request.skip.saturating_mul(request.limit)).unwrap_or(usize::MAX);

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::access::{Visible, check_switches, entry_access, spend_budget, visible_datasets};
 use crate::guard::RequestContext;
+use crate::individuals::IndividualFilters;
 use crate::resolve::{Named, resolve};
 use crate::{ApiError, AppState, cohorts, g_variants, individuals, json_body, query_pairs, records};
 
@@ -250,7 +251,12 @@ pub(crate) async fn answer(
         .into());
     }
     let mut filters = if kind == Kind::Individual {
-        individuals::term_filters(&request.filters)?
+        let used = if request.filters.is_empty() {
+            Vec::new()
+        } else {
+            every_used_term(state).await?
+        };
+        individuals::filters(state, &request.filters, &used)?
     } else if let Some(filter) = request.filters.first() {
         // Never silently ignored: an unanswered filter would widen the answer.
         return Err(BeaconError::bad_request(format!(
@@ -260,15 +266,20 @@ pub(crate) async fn answer(
         ))
         .into());
     } else {
-        Vec::new()
+        IndividualFilters::default()
     };
     let unfiltered = named.is_none() && filters.is_empty() && member_terms.is_empty();
-    filters.extend(member_terms.iter().map(|term| vec![term.clone()]));
+    filters.terms.extend(
+        member_terms
+            .iter()
+            .map(|term| individuals::expand_term(state.ontology(), term, true)),
+    );
     let mut visible = visible_datasets(
         state,
         &context.caller,
         kind.entry_type(),
         request.dataset_ids.as_deref(),
+        request.test_mode,
     )
     .await?;
     if let Some((named_kind, _)) = named
@@ -397,6 +408,25 @@ impl Page {
     }
 }
 
+/// Every term stored for any patient of any dataset, whatever the caller may see: deciding
+/// whether a filter id is known must not depend on (and so reveal) what a caller can see.
+async fn every_used_term(state: &AppState) -> Result<Vec<String>, ApiError> {
+    let datasets: Vec<String> = state
+        .store()
+        .datasets()
+        .await?
+        .into_iter()
+        .map(|dataset| dataset.id)
+        .collect();
+    Ok(state
+        .store()
+        .used_terms(&datasets, false)
+        .await?
+        .into_iter()
+        .map(|(term, _)| term)
+        .collect())
+}
+
 fn empty_answer(dataset_id: &str) -> DatasetAnswer {
     DatasetAnswer {
         dataset_id: dataset_id.to_owned(),
@@ -434,7 +464,7 @@ async fn individuals_of(
     state: &AppState,
     seen: &Visible,
     subject: Option<Named>,
-    filters: &[Vec<String>],
+    filters: &IndividualFilters,
     page: &Page,
 ) -> Result<(i64, Vec<Value>), ApiError> {
     let dataset_id = &seen.dataset.id;
@@ -455,10 +485,11 @@ async fn individuals_of(
     };
     let query = IndividualQuery {
         research_only: seen.access.is_research(),
-        term_filters: filters.to_vec(),
+        term_filters: filters.terms.clone(),
         care_centre: None,
         pseudonym: None,
         ids,
+        age_conditions: filters.ages.clone(),
     };
     let count = state.store().count_individuals(dataset_id, &query).await?;
     if !page.records() {

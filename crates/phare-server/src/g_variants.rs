@@ -65,8 +65,14 @@ pub(crate) async fn answer(
         ))
         .into());
     }
-    let visible =
-        visible_datasets(state, &context.caller, ENTRY_TYPE, request.dataset_ids.as_deref()).await?;
+    let visible = visible_datasets(
+        state,
+        &context.caller,
+        ENTRY_TYPE,
+        request.dataset_ids.as_deref(),
+        request.test_mode,
+    )
+    .await?;
     let targets = targets(state, visible, request).await?;
     spend_budget(
         state,

@@ -6,35 +6,122 @@
 use phare_access::policy::Access;
 use phare_beacon::BeaconError;
 use phare_beacon::filters::{Filter, FilterKind};
-use phare_store::IndividualRecord;
+use phare_ontology::Ontology;
+use phare_store::{AgeCondition, IndividualRecord};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::resolve::individual_id;
 
-const ENTRY_TYPE: &str = "individual";
+/// What the filters of an `/individuals` request select: term lists (a patient matches one when
+/// any of its terms is among the patient's phenotypes, diseases, indication or sex) and age
+/// conditions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct IndividualFilters {
+    pub terms: Vec<Vec<String>>,
+    pub ages: Vec<AgeCondition>,
+}
 
-/// The term lists of the request's filters: a patient matches a filter when one of its terms
-/// is among the patient's phenotypes, diseases, indication or sex.
-pub(crate) fn term_filters(filters: &[Filter]) -> Result<Vec<Vec<String>>, BeaconError> {
-    filters
-        .iter()
-        .map(|filter| match &filter.kind {
+impl IndividualFilters {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.terms.is_empty() && self.ages.is_empty()
+    }
+}
+
+/// Ids of alphanumeric filters on the patient's age (`age`, and NCIT's "Age").
+const AGE_FILTER_IDS: [&str; 2] = ["age", "NCIT:C25150"];
+
+/// The spellings one term may be stored under: the normalised id (`HP:0001250`,
+/// `ORPHA:558`, `PFMG:01`) and, for pre-indications, the manifest's `PFMG-01` form.
+fn spellings(ontology: &Ontology, id: &str) -> Vec<String> {
+    let normalised = ontology.normalise_id(id);
+    let mut spelled = vec![normalised.clone()];
+    if let Some(number) = normalised.strip_prefix("PFMG:") {
+        spelled.push(format!("PFMG-{number}"));
+    }
+    if normalised != id.trim() {
+        spelled.push(id.trim().to_owned());
+    }
+    spelled
+}
+
+/// One filter's terms: the term and, unless `includeDescendantTerms` is false, every term below
+/// it in the loaded ontologies.
+pub(crate) fn expand_term(ontology: &Ontology, id: &str, include_descendants: bool) -> Vec<String> {
+    let mut terms = spellings(ontology, id);
+    if include_descendants {
+        for descendant in ontology.with_descendants(&ontology.normalise_id(id)) {
+            if !terms.contains(&descendant) {
+                terms.push(descendant);
+            }
+        }
+    }
+    terms
+}
+
+/// Whether an id names something this node can filter on: a term of the loaded ontologies, a
+/// PFMG pre-indication, an NCIT sex term, or a term some stored patient carries.
+fn known_term(ontology: &Ontology, id: &str, used: &[String]) -> bool {
+    let normalised = ontology.normalise_id(id);
+    ontology.contains(&normalised)
+        || phare_ontology::pre_indication(&normalised).is_some()
+        || phare_ontology::SEX_TERMS
+            .iter()
+            .any(|(term, _)| *term == normalised)
+        || spellings(ontology, id)
+            .iter()
+            .any(|spelled| used.contains(spelled))
+}
+
+/// Reads the request's filters for `/individuals`. An id the node cannot filter on is a 400
+/// naming it (an unknown filter is never silently ignored: it would widen the answer).
+pub(crate) fn filters(
+    state: &AppState,
+    filters: &[Filter],
+    used_terms: &[String],
+) -> Result<IndividualFilters, BeaconError> {
+    let ontology = state.ontology();
+    let mut selected = IndividualFilters::default();
+    for filter in filters {
+        if let Some(scope) = filter
+            .scope
+            .as_deref()
+            .filter(|scope| !matches!(*scope, "individual" | "individuals"))
+        {
+            return Err(BeaconError::bad_request(format!(
+                "filter `{}`: scope `{scope}` is not answered on /individuals (use `individual`)",
+                filter.id
+            )));
+        }
+        match &filter.kind {
             FilterKind::Ontology | FilterKind::Custom => {
-                if let Some(scope) = filter.scope.as_deref().filter(|scope| *scope != ENTRY_TYPE) {
+                if !known_term(ontology, &filter.id, used_terms) {
                     return Err(BeaconError::bad_request(format!(
-                        "filter `{}`: scope `{scope}` is not answered on /individuals (use `individual`)",
+                        "unknown filter `{}`: not a term of this node's ontologies or vocabulary (see /api/filtering_terms)",
                         filter.id
                     )));
                 }
-                Ok(vec![filter.id.clone()])
+                selected
+                    .terms
+                    .push(expand_term(ontology, &filter.id, filter.include_descendants));
             }
-            FilterKind::Alphanumeric { .. } => Err(BeaconError::bad_request(format!(
-                "filter `{}`: alphanumeric filters are not answered on /individuals",
-                filter.id
-            ))),
-        })
-        .collect()
+            FilterKind::Alphanumeric { operator, value } => {
+                if !AGE_FILTER_IDS.contains(&filter.id.as_str()) {
+                    return Err(BeaconError::bad_request(format!(
+                        "unknown filter `{}`: the alphanumeric filter answered is `age` (ISO 8601 duration)",
+                        filter.id
+                    )));
+                }
+                let days = phare_ontology::parse_iso8601_age(value)
+                    .map_err(|error| BeaconError::bad_request(format!("filter `{}`: {error}", filter.id)))?;
+                selected.ages.push(AgeCondition {
+                    operator: operator.as_str().to_owned(),
+                    days: days.round() as i64,
+                });
+            }
+        }
+    }
+    Ok(selected)
 }
 
 /// An `individual` record of the default model.

@@ -7,6 +7,7 @@ mod cohorts;
 mod datasets;
 mod entries;
 mod error;
+mod filtering_terms;
 mod g_variants;
 mod guard;
 mod individuals;
@@ -80,6 +81,8 @@ struct Inner {
     /// Reference genomes per assembly: sequence queries are left-aligned like ingestion.
     references: Vec<(Assembly, Arc<Mutex<ReferenceGenome>>)>,
     access: Arc<AccessState>,
+    /// Term hierarchies for `includeDescendantTerms` and labels for `/filtering_terms`.
+    ontology: Arc<phare_ontology::Ontology>,
 }
 
 impl AppState {
@@ -94,6 +97,19 @@ impl AppState {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// The same node with term hierarchies loaded (`[ontologies] files`).
+    pub fn with_ontology(self, ontology: phare_ontology::Ontology) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.ontology = Arc::new(ontology);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn ontology(&self) -> &phare_ontology::Ontology {
+        &self.inner.ontology
     }
 
     pub fn access(&self) -> &AccessState {
@@ -117,6 +133,7 @@ impl AppState {
                 identity,
                 references,
                 access: Arc::new(AccessState::anonymous_only()),
+                ontology: Arc::new(phare_ontology::Ontology::default()),
             }),
         }
     }
@@ -151,7 +168,19 @@ pub fn router(state: AppState) -> Router {
         .route("/datasets", get(datasets::get).post(datasets::post))
         .route("/datasets/{id}", get(datasets::one).post(datasets::one_post))
         .route("/cohorts", get(cohorts::get).post(cohorts::post))
-        .route("/cohorts/{id}", get(cohorts::one_get).post(cohorts::one_post));
+        .route("/cohorts/{id}", get(cohorts::one_get).post(cohorts::one_post))
+        .route("/filtering_terms", get(filtering_terms::individuals))
+        .route("/individuals/filtering_terms", get(filtering_terms::individuals))
+        .route("/datasets/{id}/filtering_terms", get(filtering_terms::dataset))
+        .route("/cohorts/{id}/filtering_terms", get(filtering_terms::cohort))
+        .route("/g_variants/filtering_terms", get(filtering_terms::none))
+        .route("/biosamples/filtering_terms", get(filtering_terms::none))
+        .route("/runs/filtering_terms", get(filtering_terms::none))
+        .route("/analyses/filtering_terms", get(filtering_terms::none))
+        .route("/datasets/filtering_terms", get(filtering_terms::none))
+        .route("/cohorts/filtering_terms", get(filtering_terms::none))
+        .route("/openapi.json", get(openapi))
+        .route("/docs", get(api_page));
     // The entry types and cross look-ups of `entries.rs`, from its one table of routes.
     for (path, ..) in entries::ROUTES {
         beacon = if path.contains("{id}") {
@@ -219,6 +248,14 @@ async fn map(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 async fn configuration(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.identity().configuration())
+}
+
+async fn openapi(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.identity().openapi())
+}
+
+async fn api_page(State(state): State<AppState>) -> axum::response::Html<String> {
+    axum::response::Html(state.identity().api_page())
 }
 
 async fn entry_types(State(state): State<AppState>) -> Json<serde_json::Value> {

@@ -36,17 +36,41 @@ pub struct IndividualQuery {
     pub pseudonym: Option<String>,
     /// Only these individuals (row ids): the carriers of a variant, the owner of a biosample.
     pub ids: Option<Vec<i64>>,
+    /// Age conditions, all of which must hold; a patient without a recorded age fails them.
+    pub age_conditions: Vec<AgeCondition>,
+}
+
+/// `age <operator> days`, with the operators of Beacon alphanumeric filters.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AgeCondition {
+    /// `=`, `!`, `<`, `<=`, `>`, `>=`.
+    pub operator: String,
+    /// Whole days (ISO 8601 durations read with 1 Y = 365.25 d, 1 M = 30.4375 d); stored ages
+    /// are rounded to whole days the same way (half away from zero, as Rust's `f64::round`; SQL's
+    /// `round` on floats rounds half to even) before comparing, so `P10Y` equals `P10Y`.
+    pub days: i64,
 }
 
 /// The conditions shared by the count and the page, on `individuals i`. Binds: $1 dataset,
 /// $2 research only, $3 term filters (jsonb array of arrays), $4 care centre, $5 pseudonym,
-/// $6 row ids.
+/// $6 row ids, $7 age conditions (jsonb array of {operator, days}).
 const MATCHING: &str = "
     i.dataset_id = $1
     AND (NOT $2 OR i.research_consent)
     AND ($4::text IS NULL OR i.care_centre = $4)
     AND ($5::text IS NULL OR i.pseudonym = $5)
     AND ($6::bigint[] IS NULL OR i.id = ANY($6))
+    AND NOT EXISTS (
+        SELECT 1 FROM jsonb_array_elements($7::jsonb) AS c(condition)
+        WHERE NOT COALESCE(CASE c.condition->>'operator'
+            WHEN '=' THEN floor(i.age_days + 0.5) = (c.condition->>'days')::float8
+            WHEN '!' THEN floor(i.age_days + 0.5) <> (c.condition->>'days')::float8
+            WHEN '<' THEN floor(i.age_days + 0.5) < (c.condition->>'days')::float8
+            WHEN '<=' THEN floor(i.age_days + 0.5) <= (c.condition->>'days')::float8
+            WHEN '>' THEN floor(i.age_days + 0.5) > (c.condition->>'days')::float8
+            WHEN '>=' THEN floor(i.age_days + 0.5) >= (c.condition->>'days')::float8
+        END, false)
+    )
     AND NOT EXISTS (
         SELECT 1 FROM jsonb_array_elements($3::jsonb) AS f(terms)
         -- COALESCE: a NULL indication must fail the filter, not make it unknown (NOT NULL
@@ -85,7 +109,7 @@ impl Store {
         let sql = format!(
             "SELECT i.id, i.pseudonym, i.sex, i.country, i.region, i.indication, i.care_centre, i.phenotypes, i.diseases
              FROM individuals i WHERE {MATCHING}
-             ORDER BY i.pseudonym OFFSET $7 LIMIT $8"
+             ORDER BY i.pseudonym OFFSET $8 LIMIT $9"
         );
         let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .bind(offset)
@@ -127,6 +151,34 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The terms (phenotypes, diseases, indications) patients of these datasets carry, with how
+    /// many patients carry each; research scope leaves out patients who objected.
+    pub async fn used_terms(
+        &self,
+        dataset_ids: &[String],
+        research_only: bool,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.term, count(DISTINCT i.id) AS patients
+             FROM individuals i
+             CROSS JOIN LATERAL (
+                 SELECT unnest(i.phenotypes) UNION SELECT unnest(i.diseases)
+                 UNION SELECT i.indication WHERE i.indication IS NOT NULL
+             ) AS t(term)
+             WHERE i.dataset_id = ANY($1) AND (NOT $2 OR i.research_consent)
+             GROUP BY t.term ORDER BY t.term",
+        )
+        .bind(dataset_ids)
+        .bind(research_only)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("term")?, row.try_get("patients")?)))
+            .collect()
+    }
+}
+
 fn bind<'q>(
     statement: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     dataset_id: &'q str,
@@ -139,4 +191,5 @@ fn bind<'q>(
         .bind(query.care_centre.as_deref())
         .bind(query.pseudonym.as_deref())
         .bind(query.ids.as_deref())
+        .bind(serde_json::json!(query.age_conditions))
 }

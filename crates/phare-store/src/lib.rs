@@ -24,7 +24,7 @@ pub use cohorts::{Cohort, NewCohort};
 pub use datasets::{
     AnalysisInfo, DEFAULT_MIN_COUNT, Dataset, DatasetSettings, NewDataset, PolicyRow, TableSize,
 };
-pub use entities::{IndividualQuery, IndividualRecord};
+pub use entities::{AgeCondition, IndividualQuery, IndividualRecord};
 pub use error::StoreError;
 pub use individuals::ConsentChange;
 pub use ingest::{IngestOutcome, IngestRequest, IngestSummary};

@@ -1,0 +1,142 @@
+//! `/filtering_terms` and its scoped forms: the filters each endpoint answers. Only
+//! `/individuals` (and what reads individuals: datasets, cohorts) takes filters, so the other
+//! entry types list none. A term carried by fewer patients than a dataset's small-count
+//! threshold is not listed in research and open answers: its mere presence would tell that a
+//! rare phenotype is among the patients.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::Json;
+use phare_beacon::BeaconError;
+use phare_ontology::{FilteringTerm, FilteringTermKind, PRE_INDICATIONS, SEX_TERMS};
+use phare_store::Cohort;
+use serde_json::{Value, json};
+
+use crate::access::{Visible, spend_budget, visible_datasets};
+use crate::guard::RequestContext;
+use crate::{ApiError, AppState};
+
+const SCOPE: &str = "individual";
+
+/// `/filtering_terms`, `/individuals/filtering_terms`: every term of the datasets the caller
+/// sees individuals of.
+pub(crate) async fn individuals(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+) -> Result<Json<Value>, ApiError> {
+    let visible = visible_datasets(&state, &context.caller, SCOPE, None, false).await?;
+    spend_budget(&state, &context, &visible).await?;
+    let terms = individual_terms(&state, &visible).await?;
+    Ok(Json(document(&state, &terms)))
+}
+
+/// `/datasets/{id}/filtering_terms`: the terms of one dataset (404 when hidden or missing).
+pub(crate) async fn dataset(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let wanted = [id];
+    let visible = visible_datasets(&state, &context.caller, SCOPE, Some(&wanted), false).await?;
+    spend_budget(&state, &context, &visible).await?;
+    let terms = individual_terms(&state, &visible).await?;
+    Ok(Json(document(&state, &terms)))
+}
+
+/// `/cohorts/{id}/filtering_terms`: the terms defining the cohort.
+pub(crate) async fn cohort(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let visible = visible_datasets(&state, &context.caller, "cohort", None, false).await?;
+    let cohorts: Vec<Cohort> = state.store().cohorts().await?;
+    let Some(cohort) = cohorts.into_iter().find(|cohort| {
+        cohort.id == id
+            && cohort
+                .dataset_id
+                .as_ref()
+                .is_none_or(|dataset| visible.iter().any(|seen| &seen.dataset.id == dataset))
+    }) else {
+        return Err(BeaconError::not_found(format!("cohort not found: {id}")).into());
+    };
+    spend_budget(&state, &context, &visible).await?;
+    let terms: Vec<FilteringTerm> = cohort.terms.iter().map(|term| describe(&state, term)).collect();
+    Ok(Json(document(&state, &terms)))
+}
+
+/// The filtering terms of entry types that take no filters: an empty, valid list.
+pub(crate) async fn none(State(state): State<AppState>) -> Json<Value> {
+    Json(document(&state, &[]))
+}
+
+fn document(state: &AppState, terms: &[FilteringTerm]) -> Value {
+    json!({
+        "meta": state.identity().informational_meta(&[json!({
+            "entityType": "filteringTerm",
+            "schema": "beacon-filtering-terms-v2.0.0",
+        })]),
+        "response": state.ontology().filtering_terms_document(terms),
+    })
+}
+
+/// A term with its label (from the loaded ontologies, the PFMG vocabulary or NCIT sex terms)
+/// and its kind.
+fn describe(state: &AppState, id: &str) -> FilteringTerm {
+    let ontology = state.ontology();
+    let normalised = ontology.normalise_id(id);
+    if let Some(indication) = phare_ontology::pre_indication(&normalised) {
+        return FilteringTerm {
+            id: indication.id.to_owned(),
+            label: Some(indication.label_en.to_owned()),
+            kind: FilteringTermKind::Custom,
+            scopes: vec![SCOPE],
+        };
+    }
+    let label = ontology.label(&normalised).map(str::to_owned).or_else(|| {
+        SEX_TERMS
+            .iter()
+            .find(|(term, _)| *term == normalised)
+            .map(|(_, label)| (*label).to_owned())
+    });
+    let kind = if normalised.contains(':') {
+        FilteringTermKind::OntologyTerm
+    } else {
+        FilteringTermKind::Custom
+    };
+    FilteringTerm {
+        id: normalised,
+        label,
+        kind,
+        scopes: vec![SCOPE],
+    }
+}
+
+/// Terms stored for the patients of these datasets that the caller may learn of, plus the
+/// vocabulary every node answers: sex terms, the PFMG pre-indications and `age`.
+async fn individual_terms(state: &AppState, visible: &[Visible]) -> Result<Vec<FilteringTerm>, ApiError> {
+    let mut ids: Vec<String> = SEX_TERMS.iter().map(|(term, _)| (*term).to_owned()).collect();
+    ids.extend(PRE_INDICATIONS.iter().map(|indication| indication.id.to_owned()));
+    for seen in visible {
+        let used = state
+            .store()
+            .used_terms(std::slice::from_ref(&seen.dataset.id), seen.access.is_research())
+            .await?;
+        let threshold = i64::from(seen.access.min_count);
+        for (term, patients) in used {
+            let id = state.ontology().normalise_id(&term);
+            if patients >= threshold && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    let mut terms: Vec<FilteringTerm> = ids.iter().map(|id| describe(state, id)).collect();
+    terms.sort_by(|left, right| left.id.cmp(&right.id));
+    terms.push(FilteringTerm {
+        id: "age".into(),
+        label: Some("age at sampling (ISO 8601 duration, e.g. P40Y)".into()),
+        kind: FilteringTermKind::Alphanumeric,
+        scopes: vec![SCOPE],
+    });
+    Ok(terms)
+}
