@@ -410,7 +410,7 @@ impl Page {
 
 /// Every term stored for any patient of any dataset, whatever the caller may see: deciding
 /// whether a filter id is known must not depend on (and so reveal) what a caller can see.
-async fn every_used_term(state: &AppState) -> Result<Vec<String>, ApiError> {
+pub(crate) async fn every_used_term(state: &AppState) -> Result<Vec<String>, ApiError> {
     let datasets: Vec<String> = state
         .store()
         .datasets()

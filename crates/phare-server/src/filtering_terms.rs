@@ -1,6 +1,6 @@
-//! `/filtering_terms` and its scoped forms: the filters each endpoint answers. Only
-//! `/individuals` (and what reads individuals: datasets, cohorts) takes filters, so the other
-//! entry types list none. A term carried by fewer patients than a dataset's small-count
+//! `/filtering_terms` and its scoped forms: the filters each endpoint answers. `/individuals`
+//! takes filters, and `/g_variants` reads the same ones (variants carried by the individuals
+//! they select); biosamples, runs, analyses, datasets and cohorts take none and list none. A term carried by fewer patients than a dataset's small-count
 //! threshold is not listed in research and open answers: its mere presence would tell that a
 //! rare phenotype is among the patients.
 
@@ -18,8 +18,8 @@ use crate::{ApiError, AppState};
 
 const SCOPE: &str = "individual";
 
-/// `/filtering_terms`, `/individuals/filtering_terms`: every term of the datasets the caller
-/// sees individuals of.
+/// `/filtering_terms`, `/individuals/filtering_terms`, `/g_variants/filtering_terms`: every
+/// term of the datasets the caller sees individuals of.
 pub(crate) async fn individuals(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,

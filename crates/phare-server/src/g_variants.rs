@@ -49,7 +49,66 @@ pub(crate) async fn post(
 /// One dataset the caller may see, with the search translated to its assembly.
 struct Target {
     visible: Visible,
-    search: VariantSearch,
+    /// `None` for a query of filters alone: every variant the selected individuals carry.
+    search: Option<VariantSearch>,
+}
+
+/// A genomic query combined with filters reads at most this many candidate alleles per dataset
+/// before keeping those the selected individuals carry (docs/api.md).
+const MAX_FILTERED_CANDIDATES: i64 = 100_000;
+
+/// The variants carried, in non-superseded sample columns of the research scope when the
+/// caller is in it, by the individuals the filters select.
+async fn carried_by(
+    state: &AppState,
+    seen: &Visible,
+    filters: &crate::individuals::IndividualFilters,
+) -> Result<std::collections::HashSet<i64>, ApiError> {
+    let store = state.store();
+    let dataset_id = &seen.dataset.id;
+    let research_only = seen.access.is_research();
+    let individuals = phare_store::IndividualQuery {
+        research_only,
+        term_filters: filters.terms.clone(),
+        age_conditions: filters.ages.clone(),
+        ..phare_store::IndividualQuery::default()
+    };
+    let individual_ids: Vec<i64> = store
+        .individual_keys(dataset_id, &individuals)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    if individual_ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let biosamples = phare_store::BiosampleQuery {
+        research_only,
+        individual_ids: Some(individual_ids),
+        ..phare_store::BiosampleQuery::default()
+    };
+    let biosample_ids: Vec<i64> = store
+        .find_biosamples(dataset_id, &biosamples, 0, None)
+        .await?
+        .iter()
+        .map(|biosample| biosample.id)
+        .collect();
+    let columns = ColumnQuery {
+        research_only,
+        biosample_ids: Some(biosample_ids),
+        ..ColumnQuery::default()
+    };
+    let keys: Vec<(i64, i32)> = store
+        .find_columns(dataset_id, &columns, 0, None)
+        .await?
+        .iter()
+        .map(|column| (column.analysis_id, column.sample_index))
+        .collect();
+    Ok(store
+        .column_variant_ids(dataset_id, seen.access.scope.as_str(), &keys)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 pub(crate) async fn answer(
@@ -57,14 +116,14 @@ pub(crate) async fn answer(
     context: &RequestContext,
     request: &QueryRequest,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(filter) = request.filters.first() {
-        // Never silently ignored: an unanswered filter would widen the answer.
-        return Err(BeaconError::bad_request(format!(
-            "filter `{}`: filters are not answered on /g_variants yet (ask /individuals)",
-            filter.id
-        ))
-        .into());
-    }
+    // Filters select the variants carried by the individuals they describe (scope
+    // `individual`); they are read like `/individuals` filters, unknown ids refused.
+    let carriers_filter = if request.filters.is_empty() {
+        None
+    } else {
+        let used = crate::entries::every_used_term(state).await?;
+        Some(crate::individuals::filters(state, &request.filters, &used)?)
+    };
     let visible = visible_datasets(
         state,
         &context.caller,
@@ -73,7 +132,17 @@ pub(crate) async fn answer(
         request.test_mode,
     )
     .await?;
-    let targets = targets(state, visible, request).await?;
+    let targets = if request.query.is_none() && carriers_filter.is_some() {
+        visible
+            .into_iter()
+            .map(|visible| Target {
+                visible,
+                search: None,
+            })
+            .collect()
+    } else {
+        targets(state, visible, request).await?
+    };
     spend_budget(
         state,
         context,
@@ -96,16 +165,53 @@ pub(crate) async fn answer(
         let access = &target.visible.access;
         let dataset = &target.visible.dataset;
         let scope = access.scope.as_str();
-        let count = store.count_variants(&dataset.id, scope, &target.search).await?;
-        let disclosed = disclose(u64::try_from(count).unwrap_or(0), access.min_count);
-        let records = if returned == Granularity::Record {
-            let found = store
-                .find_variants(&dataset.id, scope, &target.search, offset, limit)
-                .await?;
-            records(state, context, &target.visible, &found).await?
-        } else {
-            Vec::new()
+        let (count, records) = match (&carriers_filter, &target.search) {
+            (None, Some(search)) => {
+                let count = store.count_variants(&dataset.id, scope, search).await?;
+                let records = if returned == Granularity::Record {
+                    let found = store
+                        .find_variants(&dataset.id, scope, search, offset, limit)
+                        .await?;
+                    records(state, context, &target.visible, &found).await?
+                } else {
+                    Vec::new()
+                };
+                (count, records)
+            }
+            (Some(filters), search) => {
+                let carried = carried_by(state, &target.visible, filters).await?;
+                let ids: Vec<i64> = match search {
+                    None => carried.into_iter().collect(),
+                    Some(search) => store
+                        .find_variants(&dataset.id, scope, search, 0, MAX_FILTERED_CANDIDATES)
+                        .await?
+                        .iter()
+                        .map(|variant| variant.variant_id)
+                        .filter(|id| carried.contains(id))
+                        .collect(),
+                };
+                let mut ids = ids;
+                ids.sort_unstable();
+                let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+                let records = if returned == Granularity::Record {
+                    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ids.len());
+                    let end = start
+                        .saturating_add(usize::try_from(limit).unwrap_or(usize::MAX))
+                        .min(ids.len());
+                    let found = store
+                        .variants_by_ids(&dataset.id, scope, &ids[start..end])
+                        .await?;
+                    records(state, context, &target.visible, &found).await?
+                } else {
+                    Vec::new()
+                };
+                (count, records)
+            }
+            (None, None) => {
+                return Err(BeaconError::bad_request(phare_beacon::request::GENOMIC_QUERY_NEEDED).into());
+            }
         };
+        let disclosed = disclose(u64::try_from(count).unwrap_or(0), access.min_count);
         answers.push(DatasetAnswer {
             dataset_id: dataset.id.clone(),
             count: disclosed.value,
@@ -168,7 +274,7 @@ async fn targets(
         let search = left_aligned(state, seen.dataset.assembly, search_for(query, contig)?).await?;
         targets.push(Target {
             visible: seen,
-            search,
+            search: Some(search),
         });
     }
     Ok(targets)

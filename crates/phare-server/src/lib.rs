@@ -173,7 +173,7 @@ pub fn router(state: AppState) -> Router {
         .route("/individuals/filtering_terms", get(filtering_terms::individuals))
         .route("/datasets/{id}/filtering_terms", get(filtering_terms::dataset))
         .route("/cohorts/{id}/filtering_terms", get(filtering_terms::cohort))
-        .route("/g_variants/filtering_terms", get(filtering_terms::none))
+        .route("/g_variants/filtering_terms", get(filtering_terms::individuals))
         .route("/biosamples/filtering_terms", get(filtering_terms::none))
         .route("/runs/filtering_terms", get(filtering_terms::none))
         .route("/analyses/filtering_terms", get(filtering_terms::none))

@@ -192,6 +192,58 @@ async fn ontology_filters_expand_descendants_unless_told_not_to() {
     assert_eq!(node.care_count("access", json!(["hp:0001250"])).await, 6);
 }
 
+/// Variants carried by the individuals the filters select: a cross-entity query.
+#[tokio::test]
+async fn filters_on_g_variants_select_variants_carried_by_matching_individuals() {
+    let node = spawn_node().await;
+    let count = |query: &str| {
+        let path = format!("/g_variants?{query}&requestedGranularity=count&datasetIds=access");
+        let node = &node;
+        async move {
+            let (status, document) = node.get(true, &path).await;
+            assert_eq!(status, 200, "{path}: {document:#}");
+            document["responseSummary"]["numTotalResults"].as_i64().unwrap()
+        }
+    };
+    // Global developmental delay (P03 P05 P08 P10) carry 1:100000 (P03, P08) and 1:300000
+    // (P03, P05, P10); not the singleton 1:200000 (P01).
+    assert_eq!(count("filters=HP:0001263").await, 2);
+    assert_eq!(
+        count("filters=HP:0001263&referenceName=1&start=0&end=1000000").await,
+        2
+    );
+    assert_eq!(
+        count("filters=HP:0001263&referenceName=1&start=199999&referenceBases=C&alternateBases=T").await,
+        0
+    );
+    // Seizure (P01 P02 P04 P06 P07 P09): the singleton (P01) and 1:300000.
+    assert_eq!(count("filters=HP:0001250").await, 2);
+    assert_eq!(
+        count("filters=HP:0001250&referenceName=1&start=199999&referenceBases=C&alternateBases=T").await,
+        1
+    );
+    // Seizure and male (P02 P04 P06): 1:300000 only.
+    assert_eq!(count("filters=HP:0001250,NCIT:C20197").await, 1);
+    // Aged 45 (P06–P10): 1:100000 (P08) and 1:300000 (P06 P07 P09 P10).
+    let (status, document) = node
+        .post(
+            true,
+            "/g_variants",
+            json!({"query": {"filters": [{"id": "age", "operator": ">", "value": "P40Y"}],
+                   "requestedGranularity": "record", "datasetIds": ["access"]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{document:#}");
+    assert_eq!(document["responseSummary"]["numTotalResults"], 2);
+    let starts: Vec<i64> = document["response"]["resultSets"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["info"]["vcfStyle"]["start"].as_i64().unwrap())
+        .collect();
+    assert_eq!(starts, [99_999, 299_999]);
+}
+
 #[tokio::test]
 async fn pre_indications_match_in_both_spellings() {
     let node = spawn_node().await;
@@ -242,14 +294,15 @@ async fn unknown_filters_are_refused_never_ignored() {
     }
     // A term of the ontology nobody carries is known: zero, not an error.
     assert_eq!(node.care_count("access", json!(["HP:0001166"])).await, 0);
-    // Endpoints that take no filters refuse them.
+    // /g_variants reads filters like /individuals: unknown ids are refused there too.
     let (status, _) = node
         .get(
             false,
-            "/g_variants?referenceName=1&start=299999&alternateBases=A&filters=HP:0001250",
+            "/g_variants?referenceName=1&start=299999&alternateBases=A&filters=HP:9999999",
         )
         .await;
     assert_eq!(status, 400);
+    // Endpoints that take no filters refuse them.
     let (status, _) = node.get(false, "/biosamples?filters=HP:0001250").await;
     assert_eq!(status, 400);
 }
