@@ -10,6 +10,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+mod access;
+mod cohort;
+
 use phare_domain::Assembly;
 use phare_store::testing::{TestDatabase, fresh_database};
 use sqlx::{PgPool, Row};
@@ -80,6 +83,8 @@ impl Node {
             .args(args)
             .env("PHARE_DATABASE_URL", &self.database.url)
             .env("PHARE_DATA_DIR", self.dir.path())
+            // The account administrative audit rows name.
+            .env("USER", "operator-test")
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
         for (key, value) in extra {
@@ -92,6 +97,13 @@ impl Node {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         };
         assert!(!run.stderr.contains("panicked"), "phare {args:?} panicked: {run}");
+        run
+    }
+
+    /// Runs `phare ARGS` and insists it succeeds.
+    async fn ok(&self, args: &[&str]) -> Run {
+        let run = self.phare(args).await;
+        assert!(run.success(), "phare {args:?}: {run}");
         run
     }
 

@@ -2,86 +2,11 @@
 //! small-count thresholds and data-use conditions at dataset creation, policy rows, the audit
 //! rows of administrative actions and `phare audit verify` finding an edited row.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::fmt;
-use std::path::PathBuf;
-use std::process::Stdio;
-
 use phare_access::dev::DevIssuer;
 use phare_access::{AccessConfig, Authenticator};
-use phare_store::testing::{TestDatabase, fresh_database};
 use sqlx::{Executor, Row};
 
-fn data(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name);
-    std::fs::canonicalize(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl fmt::Display for Run {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            formatter,
-            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-struct Node {
-    database: TestDatabase,
-    dir: tempfile::TempDir,
-}
-
-impl Node {
-    async fn new() -> Self {
-        Self {
-            database: fresh_database().await,
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    async fn phare(&self, args: &[&str]) -> Run {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_phare"));
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().into_owned();
-            if key.starts_with("PHARE_") && key != "PHARE_TEST_DATABASE_URL" {
-                command.env_remove(key);
-            }
-        }
-        let output = command
-            .args(args)
-            .env("PHARE_DATABASE_URL", &self.database.url)
-            .env("PHARE_DATA_DIR", self.dir.path())
-            .env("USER", "operator-test")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .unwrap();
-        let run = Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
-        assert!(!run.stderr.contains("panicked"), "phare {args:?} panicked: {run}");
-        run
-    }
-
-    async fn ok(&self, args: &[&str]) -> Run {
-        let run = self.phare(args).await;
-        assert_eq!(run.code, Some(0), "phare {args:?}: {run}");
-        run
-    }
-}
+use super::{Node, data};
 
 #[tokio::test]
 async fn dev_tokens_carry_what_was_asked_and_verify_against_the_dev_issuer() {
