@@ -234,7 +234,12 @@ pub async fn record_access_configuration(
     state: &AccessState,
     trust_dev_issuer: bool,
 ) -> Result<()> {
-    let mut issuers: Vec<&str> = config.access.issuers.iter().map(|issuer| issuer.issuer.as_str()).collect();
+    let mut issuers: Vec<&str> = config
+        .access
+        .issuers
+        .iter()
+        .map(|issuer| issuer.issuer.as_str())
+        .collect();
     if trust_dev_issuer || config.access.trust_dev_issuer {
         issuers.push(phare_access::dev::DEV_ISSUER);
     }
