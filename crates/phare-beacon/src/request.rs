@@ -251,6 +251,7 @@ const SUPPORTED: &[&str] = &[
 const NOT_YET: &[&str] = &["mateName"];
 /// Framework parameters of a GET query string.
 const FRAMEWORK: &[&str] = &[
+    "requestedSchema",
     "requestedGranularity",
     "datasetIds",
     "includeResultsetResponses",
@@ -300,7 +301,9 @@ impl QueryRequest {
             test_mode: framework.get("testMode"),
             filters: framework.get("filters"),
         };
-        Self::build(&genomic, &settings)
+        let mut request = Self::build(&genomic, &settings)?;
+        request.summary["requestedSchemas"] = requested_schemas(framework.get("requestedSchema"))?;
+        Ok(request)
     }
 
     /// From a POST `beaconRequestBody`; `requestParameters` may be flat or under `g_variant`.
@@ -999,13 +1002,27 @@ pub struct CollectionRequest {
     pub summary: Value,
 }
 
+/// Parameters a collection (`/datasets`, `/cohorts`) takes. `requestedGranularity` and
+/// `includeResultsetResponses` are read for the echo (and checked): a collections answer is
+/// always the list itself.
+const COLLECTION_PARAMETERS: &[&str] = &[
+    "skip",
+    "limit",
+    "filters",
+    "testMode",
+    "requestedGranularity",
+    "includeResultsetResponses",
+    "requestedSchema",
+];
+
 impl CollectionRequest {
     pub fn from_query_pairs(pairs: &[(String, String)]) -> Result<Self, BeaconError> {
         let mut given = Map::new();
         for (name, value) in pairs {
-            if !matches!(name.as_str(), "skip" | "limit" | "filters" | "testMode") {
+            if !COLLECTION_PARAMETERS.contains(&name.as_str()) {
                 return Err(BeaconError::bad_request(format!(
-                    "unknown request parameter `{name}`: collections take `skip`, `limit`, `filters` and `testMode`"
+                    "unknown request parameter `{name}`: collections take {}",
+                    COLLECTION_PARAMETERS.join(", ")
                 )));
             }
             if given.insert(name.clone(), Value::String(value.clone())).is_some() {
@@ -1014,19 +1031,29 @@ impl CollectionRequest {
                 )));
             }
         }
-        Self::build(
+        let mut request = Self::build(
             given.get("skip"),
             given.get("limit"),
             given.get("filters"),
             given.get("testMode"),
-        )
+            given.get("requestedGranularity"),
+            given.get("includeResultsetResponses"),
+        )?;
+        request.summary["requestedSchemas"] = requested_schemas(given.get("requestedSchema"))?;
+        Ok(request)
     }
 
     pub fn from_body(body: &Value) -> Result<Self, BeaconError> {
         let query = body_query(
             body,
-            &["pagination", "filters", "testMode"],
-            "query (collections take `pagination`, `filters` and `testMode`)",
+            &[
+                "pagination",
+                "filters",
+                "testMode",
+                "requestedGranularity",
+                "includeResultsetResponses",
+            ],
+            "query (collections take `pagination`, `filters`, `testMode`, `requestedGranularity` and `includeResultsetResponses`)",
         )?;
         let pagination = pagination(query)?;
         Self::build(
@@ -1034,6 +1061,8 @@ impl CollectionRequest {
             pagination.and_then(|pagination| pagination.get("limit")),
             query.and_then(|query| query.get("filters")),
             query.and_then(|query| query.get("testMode")),
+            query.and_then(|query| query.get("requestedGranularity")),
+            query.and_then(|query| query.get("includeResultsetResponses")),
         )
     }
 
@@ -1042,6 +1071,8 @@ impl CollectionRequest {
         limit: Option<&Value>,
         filters: Option<&Value>,
         test_mode_value: Option<&Value>,
+        granularity: Option<&Value>,
+        include_resultsets: Option<&Value>,
     ) -> Result<Self, BeaconError> {
         let skip = skip
             .map(|value| as_integer(value, "skip"))
@@ -1050,11 +1081,31 @@ impl CollectionRequest {
         let limit = page_limit(limit)?;
         let filters = filters.map(parse_filters).transpose()?.unwrap_or_default();
         let test_mode = test_mode(test_mode_value)?;
+        let requested_granularity = match granularity {
+            None => "record".to_owned(),
+            Some(value) => {
+                let text = as_text(value, "requestedGranularity")?;
+                if !matches!(text.as_str(), "boolean" | "count" | "record") {
+                    return Err(BeaconError::bad_request(format!(
+                        "`requestedGranularity` must be boolean, count or record, not `{text}`"
+                    )));
+                }
+                text
+            }
+        };
+        if let Some(value) = include_resultsets {
+            let text = as_text(value, "includeResultsetResponses")?.to_ascii_uppercase();
+            if !matches!(text.as_str(), "ALL" | "HIT" | "MISS" | "NONE") {
+                return Err(BeaconError::bad_request(format!(
+                    "`includeResultsetResponses` must be ALL, HIT, MISS or NONE, not `{text}`"
+                )));
+            }
+        }
         let summary = json!({
             "apiVersion": crate::API_VERSION,
             "requestedSchemas": [],
             "pagination": { "skip": skip, "limit": limit },
-            "requestedGranularity": "record",
+            "requestedGranularity": requested_granularity,
             "filters": filters_summary(&filters),
             "testMode": test_mode,
         });
@@ -1066,6 +1117,19 @@ impl CollectionRequest {
             summary,
         })
     }
+}
+
+/// `requestedSchema` of a GET query string, echoed as `requestedSchemas`. The answer is given in
+/// the entry type's default schema whatever is asked, and `returnedSchemas` says which.
+fn requested_schemas(value: Option<&Value>) -> Result<Value, BeaconError> {
+    let Some(value) = value else {
+        return Ok(json!([]));
+    };
+    let schema = as_text(value, "requestedSchema")?;
+    if schema.trim().is_empty() {
+        return Err(BeaconError::bad_request("`requestedSchema` is empty"));
+    }
+    Ok(json!([{ "schema": schema }]))
 }
 
 /// `limit`: absent → the default page, 0 → the maximum (the specification's reading).

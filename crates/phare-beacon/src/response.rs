@@ -42,7 +42,7 @@ pub fn query_response(
         returned,
         request.summary.clone(),
         &[BeaconIdentity::returned_schema(entry_type)],
-        false,
+        request.test_mode,
     );
     match returned {
         Granularity::None | Granularity::Boolean => json!({
@@ -89,12 +89,13 @@ pub fn collections_response(
     total: usize,
     collections: Vec<Value>,
 ) -> Value {
+    let test_mode = summary["testMode"].as_bool().unwrap_or(false);
     json!({
         "meta": identity.response_meta(
             Granularity::Record,
             summary,
             &[BeaconIdentity::returned_schema(entry_type)],
-            false,
+            test_mode,
         ),
         "responseSummary": { "exists": total > 0, "numTotalResults": total },
         "response": { "collections": collections },

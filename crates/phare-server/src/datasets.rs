@@ -42,11 +42,12 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    single(&state, &context, &id).await
+    let request = CollectionRequest::from_query_pairs(&query_pairs(query.as_deref())?)?;
+    single(&state, &context, &id, &request).await
 }
 
-/// `POST /datasets/{id}`: the body may only carry pagination, which one dataset does not need.
 pub(crate) async fn one_post(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,
@@ -54,26 +55,36 @@ pub(crate) async fn one_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    CollectionRequest::from_body(&json_body(&headers, &body)?)?;
-    single(&state, &context, &id).await
+    let request = CollectionRequest::from_body(&json_body(&headers, &body)?)?;
+    single(&state, &context, &id, &request).await
 }
 
-async fn single(state: &AppState, context: &RequestContext, id: &str) -> Result<Json<Value>, ApiError> {
-    let (state, context) = (state.clone(), context.clone());
-    let visible = visible_datasets(&state, &context.caller, ENTRY_TYPE, None, false).await?;
+async fn single(
+    state: &AppState,
+    context: &RequestContext,
+    id: &str,
+    request: &CollectionRequest,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(filter) = request.filters.first() {
+        // Never silently ignored: datasets are not filtered by terms.
+        return Err(BeaconError::bad_request(format!(
+            "filter `{}`: filters are not answered on /datasets",
+            filter.id
+        ))
+        .into());
+    }
+    let visible = visible_datasets(state, &context.caller, ENTRY_TYPE, None, request.test_mode).await?;
     let Some(seen) = visible.into_iter().find(|seen| seen.dataset.id == id) else {
         // The same answer for a hidden dataset as for a missing one.
         return Err(BeaconError::not_found(format!("dataset not found: {id}")).into());
     };
-    spend_budget(&state, &context, std::slice::from_ref(&seen)).await?;
-    let dataset = seen.dataset;
-    let request = CollectionRequest::from_query_pairs(&[])?;
+    spend_budget(state, context, std::slice::from_ref(&seen)).await?;
     let document = collections_response(
         state.identity(),
-        request.summary,
+        request.summary.clone(),
         ENTRY_TYPE,
         1,
-        vec![record(&dataset)],
+        vec![record(&seen.dataset)],
     );
     Ok(Json(document))
 }

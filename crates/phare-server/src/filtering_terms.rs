@@ -5,16 +5,16 @@
 //! rare phenotype is among the patients.
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::Json;
-use phare_beacon::BeaconError;
+use phare_beacon::{BeaconError, CollectionRequest};
 use phare_ontology::{FilteringTerm, FilteringTermKind, PRE_INDICATIONS, SEX_TERMS};
 use phare_store::Cohort;
 use serde_json::{Value, json};
 
 use crate::access::{Visible, spend_budget, visible_datasets};
 use crate::guard::RequestContext;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, query_pairs};
 
 const SCOPE: &str = "individual";
 
@@ -23,11 +23,13 @@ const SCOPE: &str = "individual";
 pub(crate) async fn individuals(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let paging = Paging::read(query.as_deref())?;
     let visible = visible_datasets(&state, &context.caller, SCOPE, None, false).await?;
     spend_budget(&state, &context, &visible).await?;
     let terms = individual_terms(&state, &visible).await?;
-    Ok(Json(document(&state, &terms)))
+    Ok(Json(document(&state, &paging.of(terms))))
 }
 
 /// `/datasets/{id}/filtering_terms`: the terms of one dataset (404 when hidden or missing).
@@ -35,12 +37,14 @@ pub(crate) async fn dataset(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let paging = Paging::read(query.as_deref())?;
     let wanted = [id];
     let visible = visible_datasets(&state, &context.caller, SCOPE, Some(&wanted), false).await?;
     spend_budget(&state, &context, &visible).await?;
     let terms = individual_terms(&state, &visible).await?;
-    Ok(Json(document(&state, &terms)))
+    Ok(Json(document(&state, &paging.of(terms))))
 }
 
 /// `/cohorts/{id}/filtering_terms`: the terms defining the cohort.
@@ -48,7 +52,9 @@ pub(crate) async fn cohort(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let paging = Paging::read(query.as_deref())?;
     let visible = visible_datasets(&state, &context.caller, "cohort", None, false).await?;
     let cohorts: Vec<Cohort> = state.store().cohorts().await?;
     let Some(cohort) = cohorts.into_iter().find(|cohort| {
@@ -62,12 +68,50 @@ pub(crate) async fn cohort(
     };
     spend_budget(&state, &context, &visible).await?;
     let terms: Vec<FilteringTerm> = cohort.terms.iter().map(|term| describe(&state, term)).collect();
-    Ok(Json(document(&state, &terms)))
+    Ok(Json(document(&state, &paging.of(terms))))
 }
 
 /// The filtering terms of entry types that take no filters: an empty, valid list.
-pub(crate) async fn none(State(state): State<AppState>) -> Json<Value> {
-    Json(document(&state, &[]))
+pub(crate) async fn none(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    Paging::read(query.as_deref())?;
+    Ok(Json(document(&state, &[])))
+}
+
+/// `skip` (pages) and `limit` of a filtering-terms listing; any other parameter is a 400.
+struct Paging {
+    skip: usize,
+    limit: usize,
+}
+
+impl Paging {
+    fn read(query: Option<&str>) -> Result<Self, ApiError> {
+        let pairs = query_pairs(query)?;
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(name, _)| !matches!(name.as_str(), "skip" | "limit"))
+        {
+            return Err(BeaconError::bad_request(format!(
+                "unknown request parameter `{name}`: filtering terms take `skip` and `limit`"
+            ))
+            .into());
+        }
+        let request = CollectionRequest::from_query_pairs(&pairs)?;
+        Ok(Self {
+            skip: usize::try_from(request.skip).unwrap_or(usize::MAX),
+            limit: usize::try_from(request.limit).unwrap_or(usize::MAX),
+        })
+    }
+
+    fn of(&self, terms: Vec<FilteringTerm>) -> Vec<FilteringTerm> {
+        terms
+            .into_iter()
+            .skip(self.skip.saturating_mul(self.limit))
+            .take(self.limit)
+            .collect()
+    }
 }
 
 fn document(state: &AppState, terms: &[FilteringTerm]) -> Value {

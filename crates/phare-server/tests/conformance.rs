@@ -21,8 +21,7 @@
 //! `tests/data/small.vcf` (samples S1–S4) has no allele at 1:299999 and has 1:999 A>G (S1 het,
 //! S2 hom, S4 het), which access.vcf has not.
 //!
-//! Deviations found by the suite are the `bug_*` tests at the end, ignored until fixed: run them
-//! with `--run-ignored only`.
+//! The `bug_*` tests at the end are regression tests of deviations this suite found (fixed).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -1287,13 +1286,11 @@ async fn test_mode_is_echoed_and_reads_synthetic_datasets_only() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server bugs and deviations from the specification found by this suite. Each test states what
-// the specification (or the node's own documentation) asks; it fails today, hence `#[ignore]`.
-// Run them with `cargo nextest run -p phare-server --test conformance --run-ignored only`.
+// Deviations from the specification this suite found, kept as regression tests. Each test
+// states what the specification (or the node's own documentation) asks.
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-#[ignore = "server bug: meta.testMode is always false, even when the request was in test mode and the answer read synthetic datasets only"]
 async fn bug_response_meta_says_test_mode_when_the_request_was_in_test_mode() {
     let node = spawn_test_mode_node().await;
     for path in [
@@ -1315,7 +1312,6 @@ async fn bug_response_meta_says_test_mode_when_the_request_was_in_test_mode() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: GET/POST /datasets/{id} ignore their query string and body: `?colour=red` is a 200 (400 on /datasets and /cohorts/{id}), and the pagination asked for is not echoed"]
 async fn bug_one_dataset_reads_its_request_like_one_cohort_does() {
     let node = spawn_rare_node().await;
     // /cohorts/{id} refuses an unknown parameter, as docs/api.md says collections do.
@@ -1341,7 +1337,6 @@ async fn bug_one_dataset_reads_its_request_like_one_cohort_does() {
 }
 
 #[tokio::test]
-#[ignore = "spec deviation: a schema-valid beaconRequestBody with requestedGranularity or includeResultsetResponses is a 400 on /datasets and /cohorts, and the GET parameter requestedSchema that the model's endpoints.json lists is a 400"]
 async fn bug_collections_accept_every_schema_valid_request() {
     let node = spawn_rare_node().await;
     let body = json!({
@@ -1368,7 +1363,6 @@ async fn bug_collections_accept_every_schema_valid_request() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: the /filtering_terms endpoints ignore their query string: `skip`/`limit` (GET parameters of the model's filtering_terms endpoints) page nothing, and an unknown parameter is a 200"]
 async fn bug_filtering_terms_read_their_query_string() {
     let node = spawn_rare_node().await;
     let everything = node.get(LYON, "/filtering_terms").await.ok();
