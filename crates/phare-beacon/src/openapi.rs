@@ -336,7 +336,7 @@ impl BeaconIdentity {
              </head><body>\n<h1>{name} — GA4GH Beacon {API_VERSION}</h1>\n<p>{description}</p>\n\
              <p>Machine-readable: <a href=\"{base}/openapi.json\">OpenAPI 3.1</a>. Without credentials a caller is anonymous; \
              a bearer token (RS256/ES256) from a trusted issuer raises what each dataset shows. Errors use the Beacon error \
-             envelope (400, 401, 403, 404, 429).</p>\n<table>\n<tr><th>method</th><th>URL</th><th>answers</th></tr>\n{rows}</table>\n</body></html>\n",
+             envelope (400, 401, 403, 404, 405, 413, 415, 429, 500, 503; see docs/api.md).</p>\n<table>\n<tr><th>method</th><th>URL</th><th>answers</th></tr>\n{rows}</table>\n</body></html>\n",
             name = escape(&self.name),
             description = escape(&self.description),
             base = escape(&self.base_url),

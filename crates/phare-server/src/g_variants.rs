@@ -181,17 +181,31 @@ pub(crate) async fn answer(
             (Some(filters), search) => {
                 let carried = carried_by(state, &target.visible, filters).await?;
                 let ids: Vec<i64> = match search {
-                    None => carried.into_iter().collect(),
-                    Some(search) => store
-                        .find_variants(&dataset.id, scope, search, 0, MAX_FILTERED_CANDIDATES)
-                        .await?
-                        .iter()
-                        .map(|variant| variant.variant_id)
-                        .filter(|id| carried.contains(id))
-                        .collect(),
+                    None => {
+                        let mut carried: Vec<i64> = carried.into_iter().collect();
+                        carried.sort_unstable();
+                        carried
+                    }
+                    Some(search) => {
+                        let candidates = store
+                            .find_variants(&dataset.id, scope, search, 0, MAX_FILTERED_CANDIDATES + 1)
+                            .await?;
+                        if candidates.len() > usize::try_from(MAX_FILTERED_CANDIDATES).unwrap_or(usize::MAX) {
+                            // Never a silently partial answer: the caller narrows the query.
+                            return Err(BeaconError::bad_request(format!(
+                                "the genomic part of this filtered query matches more than {MAX_FILTERED_CANDIDATES} alleles in dataset `{}`: narrow the range",
+                                dataset.id
+                            ))
+                            .into());
+                        }
+                        // In the order of the genomic search (by position).
+                        candidates
+                            .iter()
+                            .map(|variant| variant.variant_id)
+                            .filter(|id| carried.contains(id))
+                            .collect()
+                    }
                 };
-                let mut ids = ids;
-                ids.sort_unstable();
                 let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
                 let records = if returned == Granularity::Record {
                     let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ids.len());
