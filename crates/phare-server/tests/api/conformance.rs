@@ -22,27 +22,17 @@
 //! S2 hom, S4 het), which access.vcf has not.
 //!
 //! The `bug_*` tests at the end are regression tests of deviations this suite found (fixed).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use phare_access::dev::{DevIssuer, TokenSpec};
-use phare_access::pseudonyms::KeyedDigest;
-use phare_access::{AccessConfig, Authenticator};
-use phare_beacon::BeaconIdentity;
 use phare_beacon::openapi::{ENDPOINTS, Endpoint, EndpointKind};
-use phare_domain::{Assembly, Granularity, Manifest};
-use phare_schema::{BeaconSchemas, Schema};
-use phare_server::{AccessState, AppState, QueryBudget};
-use phare_store::{DatasetSettings, IngestOutcome, IngestRequest, NewCohort, NewDataset, Store};
+use phare_schema::Schema;
+use phare_store::NewCohort;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const RESEARCH_AUDIENCE: &str = "phare";
-const CARE_AUDIENCE: &str = "phare-care";
-const RESEARCH_SECRET: &[u8] = b"conformance test research secret";
+use crate::support::{Answer, Body, Dataset, Node, Who, encoded, schemas};
+
 /// A sequence query for 1:299999 G>A (in access.vcf, not in small.vcf), as GET pairs.
 const COMMON_QUERY: &str = "referenceName=1&start=299999&referenceBases=G&alternateBases=A";
 /// A sequence query for 1:999 A>G (in small.vcf, not in access.vcf).
@@ -54,70 +44,27 @@ const GRANULARITIES: [&str; 3] = ["boolean", "count", "record"];
 const LYON: Who = Who::Care("CHU-LYON");
 const LILLE: Who = Who::Care("CHU-LILLE");
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
-
 fn spec_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/beacon-v2")
 }
 
-fn schemas() -> &'static BeaconSchemas {
-    phare_schema::vendored_cached().expect("beacon schemas load")
+/// Dataset `rare`: access.vcf with its manifest.
+fn rare() -> Dataset {
+    Dataset::access("rare")
 }
 
-/// `:` and `<`, `>` percent-encoded, as a client building a URL from an id would.
-fn encoded(id: &str) -> String {
-    id.replace(':', "%3A").replace('<', "%3C").replace('>', "%3E")
+/// Dataset `small`: small.vcf with its manifest.
+fn small() -> Dataset {
+    Dataset::new("small", "small.vcf").manifest("small.manifest.json")
 }
 
-/// A dataset of the node: id, VCF and manifest of tests/data.
-struct Fixture {
-    id: &'static str,
-    vcf: &'static str,
-    manifest: &'static str,
-}
-
-const RARE: Fixture = Fixture {
-    id: "rare",
-    vcf: "access.vcf",
-    manifest: "access.manifest.json",
-};
-
-const SMALL: Fixture = Fixture {
-    id: "small",
-    vcf: "small.vcf",
-    manifest: "small.manifest.json",
-};
-
-/// A tier of caller, as tokens of the development issuer make them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Who {
-    Anonymous,
-    Registered,
-    /// A bona fide researcher granted every dataset of the node.
-    Controlled,
-    /// A clinician of this care centre.
-    Care(&'static str),
-    /// A bearer token that does not verify: a 401 everywhere, never an anonymous answer.
-    Forged,
-}
-
-impl Who {
-    /// The default ceiling of the tier (docs/security.md) for datasets created with
-    /// `anonymous_max: boolean` and no policy row.
-    fn ceiling(self) -> &'static str {
-        match self {
-            Self::Anonymous | Self::Forged => "boolean",
-            Self::Registered => "count",
-            Self::Controlled | Self::Care(_) => "record",
-        }
-    }
-
-    fn is_care(self) -> bool {
-        matches!(self, Self::Care(_))
+/// The default ceiling of the tier (docs/security.md) for datasets created with
+/// `anonymous_max: boolean` and no policy row.
+fn ceiling(who: Who) -> &'static str {
+    match who {
+        Who::Anonymous | Who::Forged => "boolean",
+        Who::Registered => "count",
+        Who::Controlled | Who::Granted(_) | Who::Care(_) => "record",
     }
 }
 
@@ -135,132 +82,9 @@ fn lower<'a>(a: &'a str, b: &'a str) -> &'a str {
     if rank(a) <= rank(b) { a } else { b }
 }
 
-struct Node {
-    api: String,
-    client: reqwest::Client,
-    store: Store,
-    dev: DevIssuer,
-    datasets: Vec<&'static str>,
-    _keys: tempfile::TempDir,
-}
-
-/// One HTTP answer, whatever its status and content type.
-struct Answer {
-    status: u16,
-    content_type: String,
-    allow: Option<String>,
-    text: String,
-    /// `GET /api/...` and the tier, for failure messages.
-    request: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|error| panic!("{}: not JSON ({error}): {}", self.request, self.text))
-    }
-
-    fn ok(&self) -> Value {
-        assert_eq!(self.status, 200, "{}: {}", self.request, self.text);
-        assert!(
-            self.content_type.starts_with("application/json"),
-            "{}: content type {}",
-            self.request,
-            self.content_type
-        );
-        self.json()
-    }
-}
-
-/// A request body.
-enum Body {
-    None,
-    Json(Value),
-    /// Raw bytes with this content type.
-    Raw(&'static str, &'static str),
-}
-
-async fn spawn_node(fixtures: &[Fixture]) -> Node {
-    let database = phare_store::testing::fresh_database().await;
-    let store = database.store.clone();
-    for fixture in fixtures {
-        let manifest =
-            Manifest::from_json(&std::fs::read_to_string(data(fixture.manifest)).expect("manifest"))
-                .expect("valid manifest");
-        store
-            .create_dataset_with(
-                &NewDataset {
-                    id: fixture.id.into(),
-                    name: fixture.id.into(),
-                    assembly: Assembly::Grch38,
-                    anonymous_max: Granularity::Boolean,
-                },
-                &DatasetSettings {
-                    min_count: 5,
-                    data_use: None,
-                },
-            )
-            .await
-            .expect("create dataset");
-        let outcome = store
-            .ingest(IngestRequest {
-                dataset_id: fixture.id.into(),
-                path: data(fixture.vcf),
-                manifest: Some(manifest),
-                pass_only: true,
-                progress: None,
-                limits: Default::default(),
-                reference_fasta: None,
-            })
-            .await
-            .expect("ingest");
-        assert!(matches!(outcome, IngestOutcome::Ingested(_)));
-    }
-    let keys = tempfile::tempdir().expect("tempdir");
-    let dev = DevIssuer::load_or_create(keys.path()).expect("dev issuer");
-    let (issuer, visa_issuer) = dev.access_config();
-    let authenticator = Authenticator::new(AccessConfig {
-        issuers: vec![issuer],
-        visa_issuers: vec![visa_issuer],
-        ..AccessConfig::default()
-    })
-    .expect("authenticator");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let root = format!("http://{}", listener.local_addr().expect("address"));
-    let identity = BeaconIdentity {
-        id: "org.example.phare.conformance".into(),
-        name: "Phare conformance test".into(),
-        description: "test node".into(),
-        organization_id: "org.example".into(),
-        organization_name: "Example".into(),
-        organization_url: "https://www.example.org".into(),
-        environment: "test".into(),
-        base_url: format!("{root}/api"),
-        software_version: "0.0.0".into(),
-    };
-    let state = AppState::new(store.clone(), identity).with_access(AccessState {
-        authenticator,
-        keys: KeyedDigest::new(RESEARCH_SECRET),
-        budget: QueryBudget {
-            queries: 0,
-            window: Duration::from_secs(60),
-        },
-        public_min_allele_number: 40,
-    });
-    tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
-    Node {
-        api: format!("{root}/api"),
-        client: reqwest::Client::new(),
-        store,
-        dev,
-        datasets: fixtures.iter().map(|fixture| fixture.id).collect(),
-        _keys: keys,
-    }
-}
-
 /// A node with dataset `rare` (access.vcf) and cohort `epilepsy` (HP:0001250 in `rare`).
 async fn spawn_rare_node() -> Node {
-    let node = spawn_node(&[RARE]).await;
+    let node = Node::builder().dataset(rare()).spawn().await;
     node.store
         .create_cohort(&NewCohort {
             id: "epilepsy".into(),
@@ -271,81 +95,6 @@ async fn spawn_rare_node() -> Node {
         .await
         .expect("cohort");
     node
-}
-
-impl Node {
-    fn token(&self, who: Who) -> Option<String> {
-        let spec = match who {
-            Who::Anonymous => return None,
-            Who::Forged => return Some("eyJhbGciOiJub25lIn0.e30.".into()),
-            Who::Registered => TokenSpec {
-                bona_fide: true,
-                ..TokenSpec::new("researcher-1", RESEARCH_AUDIENCE)
-            },
-            Who::Controlled => TokenSpec {
-                bona_fide: true,
-                grants: self
-                    .datasets
-                    .iter()
-                    .map(|dataset| format!("{}/datasets/{dataset}", self.api))
-                    .collect(),
-                ..TokenSpec::new("researcher-2", RESEARCH_AUDIENCE)
-            },
-            Who::Care(centre) => TokenSpec {
-                roles: vec!["clinician".into()],
-                care_centre: Some(centre.into()),
-                ..TokenSpec::new(&format!("dr-{centre}"), CARE_AUDIENCE)
-            },
-        };
-        Some(self.dev.access_token(&spec).expect("mint"))
-    }
-
-    async fn call(&self, who: Who, method: Method, path_and_query: &str, body: Body) -> Answer {
-        let request_name = format!("{who:?} {method} /api{path_and_query}");
-        let mut request = self
-            .client
-            .request(method, format!("{}{path_and_query}", self.api));
-        if let Some(token) = self.token(who) {
-            request = request.bearer_auth(token);
-        }
-        request = match body {
-            Body::None => request,
-            Body::Json(document) => request.json(&document),
-            Body::Raw(content_type, text) => request
-                .header(reqwest::header::CONTENT_TYPE, content_type)
-                .body(text),
-        };
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("{request_name}: {error}"));
-        let header = |name: reqwest::header::HeaderName| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
-        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
-        let allow = header(reqwest::header::ALLOW);
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
-        Answer {
-            status,
-            content_type,
-            allow,
-            text,
-            request: request_name,
-        }
-    }
-
-    async fn get(&self, who: Who, path_and_query: &str) -> Answer {
-        self.call(who, Method::GET, path_and_query, Body::None).await
-    }
-
-    async fn post(&self, who: Who, path: &str, body: &Value) -> Answer {
-        self.call(who, Method::POST, path, Body::Json(body.clone())).await
-    }
 }
 
 /// The ids substituted for `{id}`: what each collection's `{id}` names.
@@ -456,7 +205,7 @@ fn results(document: &Value) -> Vec<Value> {
 async fn discover_ids(node: &Node, who: Who) -> Ids {
     let record = "requestedGranularity=record&limit=50";
     let variant_query = node
-        .get(LYON, &format!("/g_variants?{COMMON_QUERY}&{record}"))
+        .get_answer(LYON, &format!("/g_variants?{COMMON_QUERY}&{record}"))
         .await
         .ok();
     let variant = records(&variant_query)
@@ -465,7 +214,7 @@ async fn discover_ids(node: &Node, who: Who) -> Ids {
         .unwrap_or_else(|| panic!("1:299999 G>A not found: {variant_query:#}"));
     let lister = if who.is_care() { LYON } else { Who::Controlled };
     let list = |path: &'static str| async move {
-        let document = node.get(lister, &format!("{path}?{record}")).await.ok();
+        let document = node.get_answer(lister, &format!("{path}?{record}")).await.ok();
         results(&document)
     };
     let (individuals, biosamples, runs, analyses) = (
@@ -605,9 +354,9 @@ fn check_query_answer(answer: &Answer, endpoint: &Endpoint, who: Who, requested:
     );
     assert_eq!(
         returned,
-        lower(requested, who.ceiling()),
+        lower(requested, ceiling(who)),
         "{request}: the tier's ceiling is {}",
-        who.ceiling()
+        ceiling(who)
     );
     let summary = &meta["receivedRequestSummary"];
     assert_eq!(
@@ -734,7 +483,9 @@ fn check_collection_answer(answer: &Answer, endpoint: &Endpoint, who: Who) {
         let size = &collections[0]["cohortSize"];
         match who {
             Who::Care(_) => assert_eq!(*size, 6, "{request}"),
-            Who::Registered | Who::Controlled => assert_eq!(*size, 5, "{request}"),
+            Who::Registered | Who::Controlled | Who::Granted(_) => {
+                assert_eq!(*size, 5, "{request}")
+            }
             Who::Anonymous | Who::Forged => {
                 assert!(size.is_null(), "{request}: a size for a boolean tier");
             }
@@ -819,7 +570,7 @@ async fn run_matrix(who: Who) {
         let path = ids.substitute(endpoint.path);
         match endpoint.kind {
             EndpointKind::Framework => {
-                let answer = node.get(who, &path).await;
+                let answer = node.get_answer(who, &path).await;
                 match endpoint.path {
                     "/openapi.json" => check_openapi(&answer),
                     "/docs" => check_docs(&answer),
@@ -831,9 +582,9 @@ async fn run_matrix(who: Who) {
                 answers += 1;
             }
             EndpointKind::FilteringTerms => {
-                let mut got = vec![node.get(who, &path).await];
+                let mut got = vec![node.get_answer(who, &path).await];
                 if endpoint.post {
-                    got.push(node.post(who, &path, &collection_body()).await);
+                    got.push(node.post_answer(who, &path, &collection_body()).await);
                 }
                 for answer in got {
                     assert_valid(Schema::FilteringTermsResponse, &answer.ok(), &answer.request);
@@ -842,10 +593,10 @@ async fn run_matrix(who: Who) {
             }
             EndpointKind::Collection => {
                 let get = node
-                    .get(who, &format!("{path}?skip={PAGE_SKIP}&limit={PAGE_LIMIT}"))
+                    .get_answer(who, &format!("{path}?skip={PAGE_SKIP}&limit={PAGE_LIMIT}"))
                     .await;
                 check_collection_answer(&get, endpoint, who);
-                let post = node.post(who, &path, &collection_body()).await;
+                let post = node.post_answer(who, &path, &collection_body()).await;
                 check_collection_answer(&post, endpoint, who);
                 answers += 2;
                 // Listings echo the page asked for.
@@ -862,11 +613,15 @@ async fn run_matrix(who: Who) {
             }
             EndpointKind::Query => {
                 for granularity in GRANULARITIES {
-                    let get = node.get(who, &query_get(endpoint, &ids, granularity)).await;
+                    let get = node
+                        .get_answer(who, &query_get(endpoint, &ids, granularity))
+                        .await;
                     check_query_answer(&get, endpoint, who, granularity);
                     answers += 1;
                     if endpoint.post {
-                        let post = node.post(who, &path, &query_body(endpoint, granularity)).await;
+                        let post = node
+                            .post_answer(who, &path, &query_body(endpoint, granularity))
+                            .await;
                         check_query_answer(&post, endpoint, who, granularity);
                         answers += 1;
                     }
@@ -934,14 +689,14 @@ async fn every_endpoint_answers_errors_in_the_beacon_envelope() {
                 if endpoint.kind == EndpointKind::Query {
                     // One bad parameter.
                     let bad = node
-                        .get(who, &format!("{path}?requestedGranularity=everything"))
+                        .get_answer(who, &format!("{path}?requestedGranularity=everything"))
                         .await;
                     check_error(&bad, 400);
                     checked += 1;
                 }
                 if endpoint.kind == EndpointKind::Collection && !endpoint.path.contains("{id}") {
                     // A page larger than the node serves (`limit` is at most 1000).
-                    check_error(&node.get(who, &format!("{path}?limit=5000")).await, 400);
+                    check_error(&node.get_answer(who, &format!("{path}?limit=5000")).await, 400);
                     checked += 1;
                 }
                 // Malformed JSON, and a body that is not declared as JSON.
@@ -965,13 +720,13 @@ async fn every_endpoint_answers_errors_in_the_beacon_envelope() {
                 check_error(&wrong_type, 415);
                 checked += 2;
             } else {
-                check_error(&node.post(who, &path, &json!({})).await, 405);
+                check_error(&node.post_answer(who, &path, &json!({})).await, 405);
                 checked += 1;
             }
             // An id that names nothing.
             if endpoint.path.contains("{id}") {
                 let missing = unknown.substitute(endpoint.path);
-                check_error(&node.get(who, &missing).await, 404);
+                check_error(&node.get_answer(who, &missing).await, 404);
                 checked += 1;
                 if endpoint.post {
                     let posted = if endpoint.kind == EndpointKind::Query {
@@ -979,19 +734,19 @@ async fn every_endpoint_answers_errors_in_the_beacon_envelope() {
                     } else {
                         collection_body()
                     };
-                    check_error(&node.post(who, &missing, &posted).await, 404);
+                    check_error(&node.post_answer(who, &missing, &posted).await, 404);
                     checked += 1;
                 }
             }
             // Credentials that do not verify.
             if who == LYON {
-                check_error(&node.get(Who::Forged, &path).await, 401);
+                check_error(&node.get_answer(Who::Forged, &path).await, 401);
                 checked += 1;
             }
         }
     }
     // An unknown path is the same envelope.
-    check_error(&node.get(Who::Anonymous, "/no_such_endpoint").await, 404);
+    check_error(&node.get_answer(Who::Anonymous, "/no_such_endpoint").await, 404);
     println!("{} error answers validated", checked + 1);
 }
 
@@ -1001,7 +756,7 @@ async fn individual_pages(node: &Node, who: Who, limit: u64, pages: u64) -> Vec<
     let mut found = Vec::new();
     for skip in 0..pages {
         let answer = node
-            .get(
+            .get_answer(
                 who,
                 &format!("/individuals?requestedGranularity=record&limit={limit}&skip={skip}"),
             )
@@ -1058,7 +813,7 @@ async fn pagination_pages_never_repeat_and_keep_the_count() {
     // `limit=0` is the maximum page, echoed as 1000.
     for (who, shown, total) in [(LYON, 5, 10), (Who::Controlled, 8, 5)] {
         let answer = node
-            .get(who, "/individuals?requestedGranularity=record&limit=0")
+            .get_answer(who, "/individuals?requestedGranularity=record&limit=0")
             .await;
         let document = answer.ok();
         assert_eq!(
@@ -1071,7 +826,7 @@ async fn pagination_pages_never_repeat_and_keep_the_count() {
         assert_eq!(document["responseSummary"]["numTotalResults"], total);
         // Beyond the end: an empty page, the same count.
         let beyond = node
-            .get(who, "/individuals?requestedGranularity=record&limit=10&skip=7")
+            .get_answer(who, "/individuals?requestedGranularity=record&limit=10&skip=7")
             .await
             .ok();
         assert!(records(&beyond).is_empty(), "{beyond:#}");
@@ -1079,7 +834,7 @@ async fn pagination_pages_never_repeat_and_keep_the_count() {
         assert_eq!(beyond["response"]["resultSets"][0]["resultsCount"], total);
         // No pagination: the default page.
         let default = node
-            .get(who, "/individuals?requestedGranularity=record")
+            .get_answer(who, "/individuals?requestedGranularity=record")
             .await
             .ok();
         assert_eq!(
@@ -1088,8 +843,7 @@ async fn pagination_pages_never_repeat_and_keep_the_count() {
         );
     }
     // POST pages as GET does.
-    let posted = node
-        .post(
+    let posted = node.post_answer(
             LYON,
             "/individuals",
             &json!({"meta": {"apiVersion": "v2.0"}, "query": {"requestedGranularity": "record", "pagination": {"skip": 1, "limit": 3}}}),
@@ -1097,7 +851,7 @@ async fn pagination_pages_never_repeat_and_keep_the_count() {
         .await
         .ok();
     let got = node
-        .get(LYON, "/individuals?requestedGranularity=record&skip=1&limit=3")
+        .get_answer(LYON, "/individuals?requestedGranularity=record&skip=1&limit=3")
         .await
         .ok();
     assert_eq!(posted["response"], got["response"]);
@@ -1109,7 +863,7 @@ async fn pagination_pages_never_repeat_and_keep_the_count() {
     let mut variants = Vec::new();
     for (skip, expected) in [(0, 2), (1, 1), (2, 0)] {
         let page = node
-            .get(
+            .get_answer(
                 LYON,
                 &format!("/datasets/rare/g_variants?requestedGranularity=record&limit=2&skip={skip}"),
             )
@@ -1146,7 +900,7 @@ fn result_sets(document: &Value) -> Vec<(String, bool, i64)> {
 
 #[tokio::test]
 async fn include_resultset_responses_picks_datasets_with_and_without_hits() {
-    let node = spawn_node(&[RARE, SMALL]).await;
+    let node = Node::builder().dataset(rare()).dataset(small()).spawn().await;
     let variant_id = encoded("NC_000001.11:299999:G:A");
     for who in [LYON, Who::Controlled] {
         // 1:299999 G>A is in `rare` only, 1:999 A>G in `small` only.
@@ -1165,7 +919,7 @@ async fn include_resultset_responses_picks_datasets_with_and_without_hits() {
                     format!("&includeResultsetResponses={value}")
                 });
                 let answer = node
-                    .get(
+                    .get_answer(
                         who,
                         &format!("/g_variants?{query}&requestedGranularity=record{parameter}"),
                     )
@@ -1201,8 +955,7 @@ async fn include_resultset_responses_picks_datasets_with_and_without_hits() {
             }
         }
         // POST and the look-up by id answer the same way.
-        let posted = node
-            .post(
+        let posted = node.post_answer(
                 who,
                 "/g_variants",
                 &json!({"meta": {"apiVersion": "v2.0"}, "query": {
@@ -1218,8 +971,7 @@ async fn include_resultset_responses_picks_datasets_with_and_without_hits() {
             ("MISS", vec!["small"]),
             ("ALL", vec!["rare", "small"]),
         ] {
-            let document = node
-                .get(
+            let document = node.get_answer(
                     who,
                     &format!("/g_variants/{variant_id}?requestedGranularity=record&includeResultsetResponses={include}"),
                 )
@@ -1238,17 +990,18 @@ async fn include_resultset_responses_picks_datasets_with_and_without_hits() {
 /// A node with `rare` (access.vcf) and `small` (small.vcf) marked synthetic: what
 /// `testMode=true` answers from.
 async fn spawn_test_mode_node() -> Node {
-    let node = spawn_node(&[RARE, SMALL]).await;
-    node.store.set_synthetic("small", true).await.expect("synthetic");
-    node
+    Node::builder()
+        .dataset(rare())
+        .dataset(small().synthetic())
+        .spawn()
+        .await
 }
 
 #[tokio::test]
 async fn test_mode_is_echoed_and_reads_synthetic_datasets_only() {
     let node = spawn_test_mode_node().await;
     // 1:999 A>G is in `small` (synthetic) only; with ALL, only `small` is searched at all.
-    let answer = node
-        .get(
+    let answer = node.get_answer(
             LYON,
             &format!("/g_variants?{SMALL_ONLY_QUERY}&requestedGranularity=record&includeResultsetResponses=ALL&testMode=true"),
         )
@@ -1262,14 +1015,13 @@ async fn test_mode_is_echoed_and_reads_synthetic_datasets_only() {
     assert_eq!(sets, ["small"], "{document:#}");
     // 1:299999 G>A is in `rare` only: not found in test mode.
     let common = node
-        .get(LYON, &format!("/g_variants?{COMMON_QUERY}&testMode=true"))
+        .get_answer(LYON, &format!("/g_variants?{COMMON_QUERY}&testMode=true"))
         .await
         .ok();
     assert_eq!(common["responseSummary"]["exists"], false, "{common:#}");
     assert_valid(Schema::BooleanResponse, &common, "test mode boolean");
     // small.vcf has four patients, S1–S4: care counts them all.
-    let posted = node
-        .post(
+    let posted = node.post_answer(
             LYON,
             "/individuals",
             &json!({"meta": {"apiVersion": "v2.0"}, "query": {"requestedGranularity": "count", "testMode": true}}),
@@ -1279,7 +1031,7 @@ async fn test_mode_is_echoed_and_reads_synthetic_datasets_only() {
     assert_valid(Schema::CountResponse, &posted, "POST /individuals testMode");
     assert_eq!(posted["meta"]["receivedRequestSummary"]["testMode"], true);
     assert_eq!(posted["responseSummary"]["numTotalResults"], 4, "{posted:#}");
-    let datasets = node.get(LYON, "/datasets?testMode=true").await.ok();
+    let datasets = node.get_answer(LYON, "/datasets?testMode=true").await.ok();
     assert_valid(Schema::CollectionsResponse, &datasets, "GET /datasets testMode");
     assert_eq!(datasets["response"]["collections"][0]["id"], "small");
     assert_eq!(datasets["responseSummary"]["numTotalResults"], 1);
@@ -1298,7 +1050,7 @@ async fn bug_response_meta_says_test_mode_when_the_request_was_in_test_mode() {
         "/individuals?requestedGranularity=count&testMode=true".to_owned(),
         "/datasets?testMode=true".to_owned(),
     ] {
-        let answer = node.get(LYON, &path).await;
+        let answer = node.get_answer(LYON, &path).await;
         let document = answer.ok();
         assert_eq!(document["meta"]["receivedRequestSummary"]["testMode"], true);
         // beaconResponseMeta.testMode (TestMode): "Used for indicating that a request or
@@ -1315,21 +1067,27 @@ async fn bug_response_meta_says_test_mode_when_the_request_was_in_test_mode() {
 async fn bug_one_dataset_reads_its_request_like_one_cohort_does() {
     let node = spawn_rare_node().await;
     // /cohorts/{id} refuses an unknown parameter, as docs/api.md says collections do.
-    let cohort = node.get(LYON, "/cohorts/epilepsy?colour=red").await;
+    let cohort = node.get_answer(LYON, "/cohorts/epilepsy?colour=red").await;
     check_error(&cohort, 400);
-    let dataset = node.get(LYON, "/datasets/rare?colour=red").await;
+    let dataset = node.get_answer(LYON, "/datasets/rare?colour=red").await;
     check_error(&dataset, 400);
     // receivedRequestSummary echoes the request: /cohorts/{id} echoes limit 20, /datasets/{id}
     // echoes the default 10.
     let page = json!({ "skip": 0, "limit": 20 });
-    let cohort = node.get(LYON, "/cohorts/epilepsy?skip=0&limit=20").await.ok();
+    let cohort = node
+        .get_answer(LYON, "/cohorts/epilepsy?skip=0&limit=20")
+        .await
+        .ok();
     assert_eq!(cohort["meta"]["receivedRequestSummary"]["pagination"], page);
-    let got = node.get(LYON, "/datasets/rare?skip=0&limit=20").await.ok();
+    let got = node.get_answer(LYON, "/datasets/rare?skip=0&limit=20").await.ok();
     assert_eq!(
         got["meta"]["receivedRequestSummary"]["pagination"], page,
         "GET: {got:#}"
     );
-    let posted = node.post(LYON, "/datasets/rare", &collection_body()).await.ok();
+    let posted = node
+        .post_answer(LYON, "/datasets/rare", &collection_body())
+        .await
+        .ok();
     assert_eq!(
         posted["meta"]["receivedRequestSummary"]["pagination"], page,
         "POST: {posted:#}"
@@ -1349,7 +1107,7 @@ async fn bug_collections_accept_every_schema_valid_request() {
     });
     assert_valid(Schema::RequestBody, &body, "the test's own request body");
     for path in ["/datasets", "/cohorts"] {
-        let answer = node.post(LYON, path, &body).await;
+        let answer = node.post_answer(LYON, path, &body).await;
         assert_valid(Schema::CollectionsResponse, &answer.ok(), &answer.request);
     }
     // models/json/beacon-v2-default-model/{datasets,individuals}/endpoints.json list
@@ -1358,20 +1116,23 @@ async fn bug_collections_accept_every_schema_valid_request() {
         "/datasets?requestedSchema=beacon-dataset-v2.0.0",
         "/individuals?requestedSchema=beacon-individual-v2.0.0&requestedGranularity=count",
     ] {
-        node.get(LYON, path).await.ok();
+        node.get_answer(LYON, path).await.ok();
     }
 }
 
 #[tokio::test]
 async fn bug_filtering_terms_read_their_query_string() {
     let node = spawn_rare_node().await;
-    let everything = node.get(LYON, "/filtering_terms").await.ok();
+    let everything = node.get_answer(LYON, "/filtering_terms").await.ok();
     let all = everything["response"]["filteringTerms"]
         .as_array()
         .map_or(0, Vec::len);
     assert!(all > 2, "{everything:#}");
-    let page = node.get(LYON, "/filtering_terms?skip=0&limit=2").await.ok();
+    let page = node
+        .get_answer(LYON, "/filtering_terms?skip=0&limit=2")
+        .await
+        .ok();
     let shown = page["response"]["filteringTerms"].as_array().map_or(0, Vec::len);
     assert_eq!(shown, 2, "limit=2 gave {shown} of {all} terms");
-    check_error(&node.get(LYON, "/filtering_terms?colour=red").await, 400);
+    check_error(&node.get_answer(LYON, "/filtering_terms?colour=red").await, 400);
 }

@@ -9,24 +9,14 @@
 //! | 1:99999 A>G | P03 het, P08 hom (objectors only) |
 //! | 1:199999 C>T | P01 het |
 //! | 1:299999 G>A | P01–P07 het, P09 and P10 hom (P08 0/0) |
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use phare_access::dev::{DevIssuer, TokenSpec};
 use phare_access::pseudonyms::KeyedDigest;
-use phare_access::{AccessConfig, Authenticator};
-use phare_beacon::BeaconIdentity;
-use phare_domain::{Assembly, Granularity, Manifest};
-use phare_schema::{BeaconSchemas, Schema};
-use phare_server::{AccessState, AppState, QueryBudget};
-use phare_store::{DatasetSettings, IngestOutcome, IngestRequest, NewCohort, NewDataset, PolicyRow, Store};
+use phare_domain::Granularity;
+use phare_schema::Schema;
+use phare_store::{NewCohort, PolicyRow};
 use serde_json::{Value, json};
 
-const RESEARCH_AUDIENCE: &str = "phare";
-const CARE_AUDIENCE: &str = "phare-care";
-const RESEARCH_SECRET: &[u8] = b"entities test research secret";
+use crate::support::{Dataset, Node, RESEARCH_SECRET, Who, encoded, schemas};
+
 /// 1:300000 G>A, as records name it.
 const COMMON: &str = "NC_000001.11:299999:G:A";
 /// 1:200000 C>T, carried by P01 only.
@@ -34,179 +24,21 @@ const SINGLETON: &str = "NC_000001.11:199999:C:T";
 /// 1:100000 A>G, carried by the two objectors only.
 const OBJECTORS_ONLY: &str = "NC_000001.11:99999:A:G";
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
-
-fn schemas() -> &'static BeaconSchemas {
-    phare_schema::vendored_cached().expect("beacon schemas load")
-}
-
-/// `:` and `<`, `>` percent-encoded, as a client building a URL from an id would.
-fn encoded(id: &str) -> String {
-    id.replace(':', "%3A").replace('<', "%3C").replace('>', "%3E")
-}
-
-struct Node {
-    api: String,
-    client: reqwest::Client,
-    store: Store,
-    dev: DevIssuer,
-    /// The analysis (file) `access.vcf` became in dataset `rare`.
-    analysis: i64,
-    _keys: tempfile::TempDir,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Who {
-    Anonymous,
-    Registered,
-    Controlled,
-    Care(&'static str),
-}
-
 /// A node with dataset `rare` (access.vcf with its manifest, small counts rounded to 5) and
 /// dataset `sv` (sv.vcf, no manifest, open release at record level).
 async fn spawn_node() -> Node {
-    let database = phare_store::testing::fresh_database().await;
-    let store = database.store.clone();
-    let manifest =
-        Manifest::from_json(&std::fs::read_to_string(data("access.manifest.json")).expect("manifest"))
-            .expect("valid manifest");
-    for (id, file, manifest, min_count, anonymous_max) in [
-        ("rare", "access.vcf", Some(manifest), 5, Granularity::Boolean),
-        ("sv", "sv.vcf", None, 0, Granularity::Record),
-    ] {
-        store
-            .create_dataset_with(
-                &NewDataset {
-                    id: id.into(),
-                    name: id.into(),
-                    assembly: Assembly::Grch38,
-                    anonymous_max,
-                },
-                &DatasetSettings {
-                    min_count,
-                    data_use: None,
-                },
-            )
-            .await
-            .expect("create dataset");
-        let outcome = store
-            .ingest(IngestRequest {
-                dataset_id: id.into(),
-                path: data(file),
-                manifest,
-                pass_only: true,
-                progress: None,
-                limits: Default::default(),
-                reference_fasta: None,
-            })
-            .await
-            .expect("ingest");
-        assert!(matches!(outcome, IngestOutcome::Ingested(_)));
-    }
-    let analysis = store.analyses("rare").await.expect("analyses")[0].id;
-    let keys = tempfile::tempdir().expect("tempdir");
-    let dev = DevIssuer::load_or_create(keys.path()).expect("dev issuer");
-    let (issuer, visa_issuer) = dev.access_config();
-    let authenticator = Authenticator::new(AccessConfig {
-        issuers: vec![issuer],
-        visa_issuers: vec![visa_issuer],
-        ..AccessConfig::default()
-    })
-    .expect("authenticator");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let root = format!("http://{}", listener.local_addr().expect("address"));
-    let identity = BeaconIdentity {
-        id: "org.example.phare.entities".into(),
-        name: "Phare entities test".into(),
-        description: "test node".into(),
-        organization_id: "org.example".into(),
-        organization_name: "Example".into(),
-        organization_url: "https://www.example.org".into(),
-        environment: "test".into(),
-        base_url: format!("{root}/api"),
-        software_version: "0.0.0".into(),
-    };
-    let state = AppState::new(store.clone(), identity).with_access(AccessState {
-        authenticator,
-        keys: KeyedDigest::new(RESEARCH_SECRET),
-        budget: QueryBudget {
-            queries: 0,
-            window: Duration::from_secs(60),
-        },
-        public_min_allele_number: 40,
-    });
-    tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
-    Node {
-        api: format!("{root}/api"),
-        client: reqwest::Client::new(),
-        store,
-        dev,
-        analysis,
-        _keys: keys,
-    }
+    Node::builder()
+        .dataset(Dataset::access("rare"))
+        .dataset(Dataset::open("sv", "sv.vcf", Granularity::Record))
+        .spawn()
+        .await
 }
 
 impl Node {
-    fn token(&self, who: Who) -> Option<String> {
-        let spec = match who {
-            Who::Anonymous => return None,
-            Who::Registered => TokenSpec {
-                bona_fide: true,
-                ..TokenSpec::new("researcher-1", RESEARCH_AUDIENCE)
-            },
-            Who::Controlled => TokenSpec {
-                bona_fide: true,
-                grants: vec![format!("{}/datasets/rare", self.api)],
-                ..TokenSpec::new("researcher-2", RESEARCH_AUDIENCE)
-            },
-            Who::Care(centre) => TokenSpec {
-                roles: vec!["clinician".into()],
-                care_centre: Some(centre.into()),
-                ..TokenSpec::new(&format!("dr-{centre}"), CARE_AUDIENCE)
-            },
-        };
-        Some(self.dev.access_token(&spec).expect("mint"))
-    }
-
-    async fn status(&self, who: Who, path_and_query: &str) -> (u16, Value) {
-        let url = if path_and_query.starts_with("http") {
-            path_and_query.to_owned()
-        } else {
-            format!("{}{path_and_query}", self.api)
-        };
-        let mut request = self.client.get(url);
-        if let Some(token) = self.token(who) {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("get");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("json body"))
-    }
-
-    async fn get(&self, who: Who, path_and_query: &str) -> Value {
-        let (status, document) = self.status(who, path_and_query).await;
-        assert_eq!(status, 200, "{who:?} {path_and_query}: {document:#}");
-        document
-    }
-
-    async fn post(&self, who: Who, path: &str, body: &Value) -> Value {
-        let mut request = self.client.post(format!("{}{path}", self.api)).json(body);
-        if let Some(token) = self.token(who) {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("post");
-        assert_eq!(response.status().as_u16(), 200, "{who:?} POST {path}");
-        response.json().await.expect("json body")
-    }
-
-    /// The care id of the run (or, with `analysis-`, the analysis) of file column `index`.
+    /// The care id of the run (or, with `analysis-`, the analysis) of file column `index` of
+    /// dataset `rare`.
     fn column(&self, prefix: &str, index: usize) -> String {
-        format!("{prefix}-{}-{index}", self.analysis)
+        format!("{prefix}-{}-{index}", self.analysis("rare"))
     }
 }
 
@@ -708,8 +540,8 @@ async fn research_ids_round_trip_and_carry_no_care_identifier() {
         answers.push(node.get(Who::Registered, &path).await);
         answers.push(node.get(Who::Anonymous, &path).await);
     }
-    let care_runs = format!("run-{}-", node.analysis);
-    let care_analyses = format!("analysis-{}-", node.analysis);
+    let care_runs = format!("run-{}-", node.analysis("rare"));
+    let care_analyses = format!("analysis-{}-", node.analysis("rare"));
     for answer in &answers {
         let text = answer.to_string();
         for care_only in [

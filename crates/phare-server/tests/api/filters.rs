@@ -4,67 +4,17 @@
 //! Expected values are worked out by hand from tests/data/access.vcf + access.manifest.json
 //! (P01–P10; P03 and P08 objected; HP:0001250 for P01 P02 P04 P06 P07 P09, HP:0001263 for the
 //! others) and small.manifest.json (PFMG-01 for S1 and S3, S3 objected).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::{Path, PathBuf};
-
-use phare_access::dev::{DevIssuer, TokenSpec};
-use phare_access::pseudonyms::KeyedDigest;
-use phare_access::{AccessConfig, Authenticator};
-use phare_beacon::BeaconIdentity;
-use phare_domain::{Assembly, Granularity, Manifest};
+use phare_domain::{Granularity, Manifest};
 use phare_schema::Schema;
-use phare_server::{AccessState, AppState, QueryBudget};
-use phare_store::{DatasetSettings, IngestRequest, NewDataset, Store};
 use serde_json::{Value, json};
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
+use crate::support::{Dataset, Node, Who, data};
 
-struct Node {
-    api: String,
-    client: reqwest::Client,
-    care_token: String,
-    _keys: tempfile::TempDir,
-}
-
-async fn ingest(store: &Store, id: &str, min_count: u32, vcf: &Path, manifest: &Manifest) {
-    store
-        .create_dataset_with(
-            &NewDataset {
-                id: id.into(),
-                name: id.into(),
-                assembly: Assembly::Grch38,
-                anonymous_max: Granularity::Count,
-            },
-            &DatasetSettings {
-                min_count,
-                data_use: None,
-            },
-        )
-        .await
-        .expect("dataset");
-    store
-        .ingest(IngestRequest {
-            dataset_id: id.into(),
-            path: vcf.to_path_buf(),
-            manifest: Some(manifest.clone()),
-            pass_only: true,
-            progress: None,
-            limits: Default::default(),
-            reference_fasta: None,
-        })
-        .await
-        .expect("ingest");
-}
+/// The care space (exact counts).
+const CARE: Who = Who::Care("CHU-LYON");
 
 /// `access` (threshold 5) with ages added to its manifest, `small` and a synthetic `synth`.
 async fn spawn_node() -> Node {
-    let database = phare_store::testing::fresh_database().await;
-    let store = &database.store;
     let mut access: Value =
         serde_json::from_str(&std::fs::read_to_string(data("access.manifest.json")).unwrap()).unwrap();
     for (index, entry) in access["samples"].as_array_mut().unwrap().iter_mut().enumerate() {
@@ -72,92 +22,30 @@ async fn spawn_node() -> Node {
         entry["age"] = json!(if index < 5 { "P10Y" } else { "P45Y" });
     }
     let access = Manifest::from_json(&access.to_string()).expect("manifest with ages");
-    ingest(store, "access", 5, &data("access.vcf"), &access).await;
-    let small = Manifest::from_json(&std::fs::read_to_string(data("small.manifest.json")).unwrap()).unwrap();
-    ingest(store, "small", 5, &data("small.vcf"), &small).await;
-    ingest(store, "synth", 5, &data("access.vcf"), &access).await;
-    store.set_synthetic("synth", true).await.expect("synthetic");
-
+    let dataset = |id, file| Dataset::new(id, file).anonymous_max(Granularity::Count);
     let ontology = phare_ontology::Ontology::load(&[
         data("ontology/hp-subset.obo"),
         data("ontology/orpha-subset.obo"),
         data("ontology/ncit-sex.obo"),
     ])
     .expect("ontology subsets");
-    let keys = tempfile::tempdir().unwrap();
-    let dev = DevIssuer::load_or_create(keys.path()).unwrap();
-    let (issuer, visa_issuer) = dev.access_config();
-    let care_token = dev
-        .access_token(&TokenSpec {
-            roles: vec!["clinician".into()],
-            care_centre: Some("CHU-LYON".into()),
-            ..TokenSpec::new("dr-a", "phare-care")
-        })
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let root = format!("http://{}", listener.local_addr().unwrap());
-    let identity = BeaconIdentity {
-        id: "org.example.phare.filters".into(),
-        name: "Phare filters test".into(),
-        description: "test node".into(),
-        organization_id: "org.example".into(),
-        organization_name: "Example".into(),
-        organization_url: "https://www.example.org".into(),
-        environment: "test".into(),
-        base_url: format!("{root}/api"),
-        software_version: "0.0.0".into(),
-    };
-    let state = AppState::new(database.store.clone(), identity)
-        .with_access(AccessState {
-            authenticator: Authenticator::new(AccessConfig {
-                issuers: vec![issuer],
-                visa_issuers: vec![visa_issuer],
-                ..AccessConfig::default()
-            })
-            .unwrap(),
-            keys: KeyedDigest::new(b"filters test secret"),
-            budget: QueryBudget {
-                queries: 0,
-                window: std::time::Duration::from_secs(60),
-            },
-            public_min_allele_number: 40,
-        })
-        .with_ontology(ontology);
-    tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
-    Node {
-        api: format!("{root}/api"),
-        client: reqwest::Client::new(),
-        care_token,
-        _keys: keys,
-    }
+    Node::builder()
+        .dataset(dataset("access", "access.vcf").with_manifest(access.clone()))
+        .dataset(dataset("small", "small.vcf").manifest("small.manifest.json"))
+        .dataset(dataset("synth", "access.vcf").with_manifest(access).synthetic())
+        .ontology(ontology)
+        .spawn()
+        .await
 }
 
 impl Node {
-    async fn get(&self, care: bool, path: &str) -> (u16, Value) {
-        let mut request = self.client.get(format!("{}{path}", self.api));
-        if care {
-            request = request.bearer_auth(&self.care_token);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
-    }
-
-    async fn post(&self, care: bool, path: &str, body: Value) -> (u16, Value) {
-        let mut request = self.client.post(format!("{}{path}", self.api)).json(&body);
-        if care {
-            request = request.bearer_auth(&self.care_token);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
-    }
-
     /// `numTotalResults` of a care (exact) count of individuals of one dataset.
     async fn care_count(&self, dataset: &str, filters: Value) -> i64 {
         let (status, document) = self
-            .post(
-                true,
+            .post_status(
+                CARE,
                 "/individuals",
-                json!({"query": {"filters": filters, "requestedGranularity": "count", "datasetIds": [dataset]}}),
+                &json!({"query": {"filters": filters, "requestedGranularity": "count", "datasetIds": [dataset]}}),
             )
             .await;
         assert_eq!(status, 200, "{filters}: {document:#}");
@@ -200,7 +88,7 @@ async fn filters_on_g_variants_select_variants_carried_by_matching_individuals()
         let path = format!("/g_variants?{query}&requestedGranularity=count&datasetIds=access");
         let node = &node;
         async move {
-            let (status, document) = node.get(true, &path).await;
+            let (status, document) = node.status(CARE, &path).await;
             assert_eq!(status, 200, "{path}: {document:#}");
             document["responseSummary"]["numTotalResults"].as_i64().unwrap()
         }
@@ -226,10 +114,10 @@ async fn filters_on_g_variants_select_variants_carried_by_matching_individuals()
     assert_eq!(count("filters=HP:0001250,NCIT:C20197").await, 1);
     // Aged 45 (P06–P10): 1:100000 (P08) and 1:300000 (P06 P07 P09 P10).
     let (status, document) = node
-        .post(
-            true,
+        .post_status(
+            CARE,
             "/g_variants",
-            json!({"query": {"filters": [{"id": "age", "operator": ">", "value": "P40Y"}],
+            &json!({"query": {"filters": [{"id": "age", "operator": ">", "value": "P40Y"}],
                    "requestedGranularity": "record", "datasetIds": ["access"]}}),
         )
         .await;
@@ -264,10 +152,10 @@ async fn age_filters_compare_iso_durations() {
     // small.vcf's patients have no recorded age: no age condition holds for them.
     assert_eq!(node.care_count("small", age(">=", "P0D")).await, 0);
     let (status, document) = node
-        .post(
-            true,
+        .post_status(
+            CARE,
             "/individuals",
-            json!({"query": {"filters": age(">", "forty")}}),
+            &json!({"query": {"filters": age(">", "forty")}}),
         )
         .await;
     assert_eq!(status, 400, "{document:#}");
@@ -286,7 +174,7 @@ async fn unknown_filters_are_refused_never_ignored() {
         (json!([{"id": "HP:0001250", "scope": "biosample"}]), "HP:0001250"),
     ] {
         let (status, document) = node
-            .post(true, "/individuals", json!({"query": {"filters": filters}}))
+            .post_status(CARE, "/individuals", &json!({"query": {"filters": filters}}))
             .await;
         assert_eq!(status, 400, "{filters}: {document:#}");
         let message = document["error"]["errorMessage"].as_str().unwrap();
@@ -296,14 +184,16 @@ async fn unknown_filters_are_refused_never_ignored() {
     assert_eq!(node.care_count("access", json!(["HP:0001166"])).await, 0);
     // /g_variants reads filters like /individuals: unknown ids are refused there too.
     let (status, _) = node
-        .get(
-            false,
+        .status(
+            Who::Anonymous,
             "/g_variants?referenceName=1&start=299999&alternateBases=A&filters=HP:9999999",
         )
         .await;
     assert_eq!(status, 400);
     // Endpoints that take no filters refuse them.
-    let (status, _) = node.get(false, "/biosamples?filters=HP:0001250").await;
+    let (status, _) = node
+        .status(Who::Anonymous, "/biosamples?filters=HP:0001250")
+        .await;
     assert_eq!(status, 400);
 }
 
@@ -311,7 +201,7 @@ async fn unknown_filters_are_refused_never_ignored() {
 async fn filtering_terms_list_what_can_be_asked_without_revealing_rare_terms() {
     let node = spawn_node().await;
     let schemas = phare_schema::vendored_cached().expect("schemas");
-    let (status, public) = node.get(false, "/filtering_terms?limit=0").await;
+    let (status, public) = node.status(Who::Anonymous, "/filtering_terms?limit=0").await;
     assert_eq!(status, 200, "{public:#}");
     if let Err(errors) = schemas.validate(Schema::FilteringTermsResponse, &public) {
         panic!("{errors:#?}\n{public:#}");
@@ -341,31 +231,33 @@ async fn filtering_terms_list_what_can_be_asked_without_revealing_rare_terms() {
         .unwrap();
     assert_eq!(seizure["label"], "Seizure");
     // The care space sees every term.
-    let (_, care) = node.get(true, "/filtering_terms?limit=0").await;
+    let (_, care) = node.status(CARE, "/filtering_terms?limit=0").await;
     assert!(ids(&care).contains(&"HP:0001263".to_owned()));
     // Entry types that take no filters list none; scoped forms answer.
-    let (status, none) = node.get(false, "/biosamples/filtering_terms").await;
+    let (status, none) = node.status(Who::Anonymous, "/biosamples/filtering_terms").await;
     assert_eq!(status, 200);
     assert!(ids(&none).is_empty());
-    let (status, _) = node.get(false, "/datasets/access/filtering_terms").await;
+    let (status, _) = node
+        .status(Who::Anonymous, "/datasets/access/filtering_terms")
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = node.get(false, "/datasets/nope/filtering_terms").await;
+    let (status, _) = node
+        .status(Who::Anonymous, "/datasets/nope/filtering_terms")
+        .await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn test_mode_answers_from_synthetic_datasets_only() {
     let node = spawn_node().await;
-    let (_, everything) = node.get(false, "/datasets").await;
+    let (_, everything) = node.status(Who::Anonymous, "/datasets").await;
     assert_eq!(everything["responseSummary"]["numTotalResults"], 3);
-    let (_, synthetic) = node.get(false, "/datasets?testMode=true").await;
+    let (_, synthetic) = node.status(Who::Anonymous, "/datasets?testMode=true").await;
     assert_eq!(synthetic["responseSummary"]["numTotalResults"], 1);
     assert_eq!(synthetic["response"]["collections"][0]["id"], "synth");
     assert_eq!(synthetic["meta"]["receivedRequestSummary"]["testMode"], true);
     let (status, document) = node
-        .get(
-            true,
-            "/g_variants?referenceName=1&start=299999&referenceBases=G&alternateBases=A&requestedGranularity=record&testMode=true&includeResultsetResponses=ALL",
+        .status(CARE, "/g_variants?referenceName=1&start=299999&referenceBases=G&alternateBases=A&requestedGranularity=record&testMode=true&includeResultsetResponses=ALL",
         )
         .await;
     assert_eq!(status, 200, "{document:#}");
@@ -377,8 +269,8 @@ async fn test_mode_answers_from_synthetic_datasets_only() {
         .collect();
     assert_eq!(sets, ["synth"]);
     let (status, _) = node
-        .get(
-            false,
+        .status(
+            Who::Anonymous,
             "/g_variants?referenceName=1&start=299999&alternateBases=A&testMode=true&datasetIds=access",
         )
         .await;
@@ -388,7 +280,7 @@ async fn test_mode_answers_from_synthetic_datasets_only() {
 #[tokio::test]
 async fn the_openapi_document_and_the_api_page_describe_every_endpoint() {
     let node = spawn_node().await;
-    let (status, openapi) = node.get(false, "/openapi.json").await;
+    let (status, openapi) = node.status(Who::Anonymous, "/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(openapi["openapi"], "3.1.0");
     let paths = openapi["paths"].as_object().unwrap();

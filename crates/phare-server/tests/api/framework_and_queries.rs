@@ -1,136 +1,36 @@
 //! End-to-end: real PostgreSQL, real VCF/BCF files ingested, the real server on a socket, real
 //! HTTP. Every response is validated against the official Beacon v2 schemas, and counts are
 //! checked against bcftools on the same files.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use phare_beacon::BeaconIdentity;
 use phare_domain::{Assembly, Granularity};
-use phare_schema::{BeaconSchemas, Schema};
-use phare_server::AppState;
-use phare_store::{DatasetSettings, IngestOutcome, IngestRequest, NewDataset, Store};
+use phare_schema::Schema;
+use phare_store::IngestRequest;
 use serde_json::{Value, json};
 
-const OPEN_RELEASE: DatasetSettings = DatasetSettings {
-    min_count: 0,
-    data_use: None,
-};
+use crate::support::{Dataset, Node, Who, data, schemas};
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
+// These tests check what is counted, so their datasets are published as open data
+// (`Dataset::open`: small-count threshold 0, exact counts); suppression has its own tests
+// (security.rs). Their nodes trust no issuer: every caller is anonymous.
 
-fn schemas() -> &'static BeaconSchemas {
-    phare_schema::vendored_cached().expect("beacon schemas load")
-}
-
-struct App {
-    api: String,
-    root: String,
-    client: reqwest::Client,
-    store: Store,
-}
-
-/// These tests check what is counted, so their datasets are published as open data (small-count
-/// threshold 0, exact counts); suppression has its own tests (tests/security.rs).
-async fn create_and_ingest(store: &Store, id: &str, anonymous_max: Granularity, file: &str) {
-    store
-        .create_dataset_with(
-            &NewDataset {
-                id: id.into(),
-                name: format!("dataset {id}"),
-                assembly: Assembly::Grch38,
-                anonymous_max,
-            },
-            &OPEN_RELEASE,
-        )
-        .await
-        .expect("create dataset");
-    let outcome = store
-        .ingest(IngestRequest {
-            dataset_id: id.into(),
-            path: data(file),
-            manifest: None,
-            pass_only: true,
-            progress: None,
-            limits: Default::default(),
-            reference_fasta: None,
-        })
-        .await
-        .expect("ingest");
-    assert!(matches!(outcome, IngestOutcome::Ingested(_)));
-}
-
-/// A node on port 0 of its own fresh database, with `datasets` ingested.
-async fn spawn_app(datasets: &[(&str, Granularity, &str)]) -> App {
-    let database = phare_store::testing::fresh_database().await;
-    for (id, anonymous_max, file) in datasets {
-        create_and_ingest(&database.store, id, *anonymous_max, file).await;
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let root = format!("http://{address}");
-    let identity = BeaconIdentity {
-        id: "org.example.phare.test".into(),
-        name: "Phare test".into(),
-        description: "test node".into(),
-        organization_id: "org.example".into(),
-        organization_name: "Example".into(),
-        organization_url: "https://www.example.org".into(),
-        environment: "test".into(),
-        base_url: format!("{root}/api"),
-        software_version: "0.0.0".into(),
-    };
-    let state = AppState::new(database.store.clone(), identity);
-    tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
-    App {
-        api: format!("{root}/api"),
-        root,
-        client: reqwest::Client::new(),
-        store: database.store,
-    }
-}
-
-impl App {
-    async fn get(&self, path_and_query: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path_and_query}", self.api))
-            .send()
-            .await
-            .expect("get");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("json body"))
-    }
-
+impl Node {
     /// `numTotalResults` of a count query (`/g_variants?QUERY&requestedGranularity=count`),
     /// checked for status and schema.
     async fn count(&self, query: impl AsRef<str>) -> i64 {
         let text = query.as_ref();
         let (status, document) = self
-            .get(&format!("/g_variants?{text}&requestedGranularity=count"))
+            .status(
+                Who::Anonymous,
+                &format!("/g_variants?{text}&requestedGranularity=count"),
+            )
             .await;
         assert_eq!(status, 200, "{text}: {document:#}");
         assert_valid_query("count", &document);
         document["responseSummary"]["numTotalResults"]
             .as_i64()
             .expect("count")
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.api))
-            .json(body)
-            .send()
-            .await
-            .expect("post");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("json body"))
     }
 }
 
@@ -155,7 +55,7 @@ fn assert_valid_query(granularity: &str, document: &Value) {
 
 #[tokio::test]
 async fn framework_endpoints_answer_schema_valid_documents() {
-    let app = spawn_app(&[]).await;
+    let app = Node::builder().anonymous_only().spawn().await;
     for (path, schema) in [
         ("", Schema::InfoResponse),
         ("/info", Schema::InfoResponse),
@@ -164,16 +64,16 @@ async fn framework_endpoints_answer_schema_valid_documents() {
         ("/configuration", Schema::ConfigurationResponse),
         ("/entry_types", Schema::EntryTypesResponse),
     ] {
-        let (status, document) = app.get(path).await;
+        let (status, document) = app.status(Who::Anonymous, path).await;
         assert_eq!(status, 200, "{path}");
         assert_valid(schema, &document);
     }
-    let (_, service) = app.get("/service-info").await;
+    let (_, service) = app.status(Who::Anonymous, "/service-info").await;
     assert_eq!(
         service["type"],
         json!({"group": "org.ga4gh", "artifact": "beacon", "version": "v2.0.0"})
     );
-    let (_, map) = app.get("/map").await;
+    let (_, map) = app.status(Who::Anonymous, "/map").await;
     let root = map["response"]["endpointSets"]["genomicVariation"]["rootUrl"]
         .as_str()
         .expect("root url");
@@ -242,12 +142,13 @@ fn total_counts(document: &Value, dataset: &str) -> Option<(i64, i64)> {
 
 #[tokio::test]
 async fn every_variant_answers_the_allele_counts_bcftools_computes_from_vcf_bgzf_and_bcf() {
-    let app = spawn_app(&[
-        ("plain", Granularity::Record, "small.vcf"),
-        ("bgzf", Granularity::Record, "small.vcf.gz"),
-        ("bcf", Granularity::Record, "small.bcf"),
-    ])
-    .await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("plain", "small.vcf", Granularity::Record))
+        .dataset(Dataset::open("bgzf", "small.vcf.gz", Granularity::Record))
+        .dataset(Dataset::open("bcf", "small.bcf", Granularity::Record))
+        .spawn()
+        .await;
     for (chromosome, position, reference, alternate, allele_count, allele_number) in
         bcftools_counts(&data("small.vcf"))
     {
@@ -257,7 +158,7 @@ async fn every_variant_answers_the_allele_counts_bcftools_computes_from_vcf_bgzf
             "/g_variants?referenceName={chromosome}&start={}&referenceBases={reference}&alternateBases={alternate}&requestedGranularity=record&includeResultsetResponses=ALL",
             position - 1
         );
-        let (status, document) = app.get(&query).await;
+        let (status, document) = app.status(Who::Anonymous, &query).await;
         assert_eq!(status, 200, "{query}: {document:#}");
         assert_valid_query("record", &document);
         for dataset in ["plain", "bgzf", "bcf"] {
@@ -277,15 +178,22 @@ async fn every_variant_answers_the_allele_counts_bcftools_computes_from_vcf_bgzf
 
 #[tokio::test]
 async fn get_and_post_agree_at_every_granularity_and_validate() {
-    let app = spawn_app(&[("plain", Granularity::Record, "small.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("plain", "small.vcf", Granularity::Record))
+        .spawn()
+        .await;
     // Chromosome 1, [999, 6002): by hand from small.tsv, the alleles with AC > 0 starting in it
     // or overlapping it: 999 A>G, 1999 C>A, 1999 C>T, 2999 GTC>G, 3999 T>TAA, 5000 C>T,
     // 5999 ATG>A, 5999 A>ATG — 8 (7999 T>C has AC 0).
     for granularity in ["boolean", "count", "record"] {
         let (status, get) = app
-            .get(&format!(
-                "/g_variants?referenceName=chr1&start=999&end=6002&requestedGranularity={granularity}"
-            ))
+            .status(
+                Who::Anonymous,
+                &format!(
+                    "/g_variants?referenceName=chr1&start=999&end=6002&requestedGranularity={granularity}"
+                ),
+            )
             .await;
         assert_eq!(status, 200);
         assert_valid_query(granularity, &get);
@@ -296,7 +204,7 @@ async fn get_and_post_agree_at_every_granularity_and_validate() {
                 "requestedGranularity": granularity,
             }
         });
-        let (status, post) = app.post("/g_variants", &body).await;
+        let (status, post) = app.post_status(Who::Anonymous, "/g_variants", &body).await;
         assert_eq!(status, 200);
         assert_valid_query(granularity, &post);
         assert_eq!(get["responseSummary"], post["responseSummary"], "{granularity}");
@@ -310,7 +218,11 @@ async fn get_and_post_agree_at_every_granularity_and_validate() {
 
 #[tokio::test]
 async fn range_queries_find_overlapping_alleles_by_hand_worked_bounds() {
-    let app = spawn_app(&[("plain", Granularity::Count, "small.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("plain", "small.vcf", Granularity::Count))
+        .spawn()
+        .await;
     let count = |start: u64, end: u64| app.count(format!("referenceName=1&start={start}&end={end}"));
     // The deletion GTC>G spans [2999, 3002): a query on its last base [3001, 3002) overlaps it.
     assert_eq!(count(3001, 3002).await, 1);
@@ -321,45 +233,64 @@ async fn range_queries_find_overlapping_alleles_by_hand_worked_bounds() {
     assert_eq!(count(999, 1000).await, 1);
     // 1 never matches 19, 17 never matches 1.
     let (_, nineteen) = app
-        .get("/g_variants?referenceName=19&start=0&end=10000&requestedGranularity=count")
+        .status(
+            Who::Anonymous,
+            "/g_variants?referenceName=19&start=0&end=10000&requestedGranularity=count",
+        )
         .await;
     assert_eq!(nineteen["responseSummary"]["numTotalResults"], 0);
     // The chrX multi-allelic site: two alleles at 6999999, by hand.
     let (_, x) = app
-        .get("/g_variants?referenceName=X&start=6999999&end=7000000&requestedGranularity=count")
+        .status(
+            Who::Anonymous,
+            "/g_variants?referenceName=X&start=6999999&end=7000000&requestedGranularity=count",
+        )
         .await;
     assert_eq!(x["responseSummary"]["numTotalResults"], 2);
     // variantType narrows a range to deletions: 2999 GTC>G and 5999 ATG>A on chromosome 1.
     let (_, deletions) = app
-        .get("/g_variants?referenceName=1&start=0&end=10000&variantType=DEL&requestedGranularity=count")
+        .status(
+            Who::Anonymous,
+            "/g_variants?referenceName=1&start=0&end=10000&variantType=DEL&requestedGranularity=count",
+        )
         .await;
     assert_eq!(deletions["responseSummary"]["numTotalResults"], 2);
 }
 
 #[tokio::test]
 async fn granularity_is_capped_by_the_dataset_and_reported() {
-    let app = spawn_app(&[
-        ("open", Granularity::Record, "small.vcf"),
-        ("closed", Granularity::Boolean, "chr_prefixed.vcf"),
-        ("hidden", Granularity::None, "small.vcf.gz"),
-    ])
-    .await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("open", "small.vcf", Granularity::Record))
+        .dataset(Dataset::open("closed", "chr_prefixed.vcf", Granularity::Boolean))
+        .dataset(Dataset::open("hidden", "small.vcf.gz", Granularity::None))
+        .spawn()
+        .await;
     let (_, both) = app
-        .get("/g_variants?referenceName=1&start=999&alternateBases=G&requestedGranularity=record")
+        .status(
+            Who::Anonymous,
+            "/g_variants?referenceName=1&start=999&alternateBases=G&requestedGranularity=record",
+        )
         .await;
     assert_eq!(both["meta"]["returnedGranularity"], "boolean");
     assert_valid_query("boolean", &both);
     let (_, open) = app
-        .get("/g_variants?referenceName=1&start=999&alternateBases=G&requestedGranularity=record&datasetIds=open")
+        .status(Who::Anonymous, "/g_variants?referenceName=1&start=999&alternateBases=G&requestedGranularity=record&datasetIds=open")
         .await;
     assert_eq!(open["meta"]["returnedGranularity"], "record");
     assert_valid_query("record", &open);
     // A hidden dataset is indistinguishable from a missing one.
     let (hidden_status, hidden) = app
-        .get("/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=hidden")
+        .status(
+            Who::Anonymous,
+            "/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=hidden",
+        )
         .await;
     let (missing_status, missing) = app
-        .get("/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=nosuch")
+        .status(
+            Who::Anonymous,
+            "/g_variants?referenceName=1&start=999&alternateBases=G&datasetIds=nosuch",
+        )
         .await;
     assert_eq!((hidden_status, missing_status), (404, 404));
     assert_valid(Schema::ErrorResponse, &hidden);
@@ -375,7 +306,11 @@ async fn granularity_is_capped_by_the_dataset_and_reported() {
 
 #[tokio::test]
 async fn pagination_skips_whole_pages() {
-    let app = spawn_app(&[("plain", Granularity::Record, "small.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("plain", "small.vcf", Granularity::Record))
+        .spawn()
+        .await;
     let starts = |document: &Value| -> Vec<i64> {
         document["response"]["resultSets"][0]["results"]
             .as_array()
@@ -399,10 +334,10 @@ async fn pagination_skips_whole_pages() {
     // Chromosome 1 alleles with AC > 0, in order, VRS (fully trimmed) starts by hand:
     // 999, 1999, 1999, 3000 (GTC>G deletes TC at 3000), 4000 (T>TAA inserts after 3999), 5000,
     // 6000 (ATG>A), 6000 (A>ATG inserts after 5999).
-    let (_, first) = app.get(&page(0)).await;
-    let (_, second) = app.get(&page(1)).await;
-    let (_, third) = app.get(&page(2)).await;
-    let (_, beyond) = app.get(&page(3)).await;
+    let (_, first) = app.status(Who::Anonymous, &page(0)).await;
+    let (_, second) = app.status(Who::Anonymous, &page(1)).await;
+    let (_, third) = app.status(Who::Anonymous, &page(2)).await;
+    let (_, beyond) = app.status(Who::Anonymous, &page(3)).await;
     assert_eq!(starts(&first), vec![999, 1999, 1999]);
     assert_eq!(starts(&second), vec![3000, 4000, 5000]);
     assert_eq!(starts(&third), vec![6000, 6000]);
@@ -417,11 +352,15 @@ async fn pagination_skips_whole_pages() {
 
 #[tokio::test]
 async fn records_carry_vrs_hgvs_and_population_frequencies() {
-    let app = spawn_app(&[("plain", Granularity::Record, "small.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("plain", "small.vcf", Granularity::Record))
+        .spawn()
+        .await;
     // The chrX SNV at POS 5,000,000 (G>A): S1 0/1, S2 1 (haploid), S3 1/1, S4 0 by the fixture's
     // README: AC 4 = het 1 + 2·hom 1 + hemi 1, AN 6.
     let (_, document) =
-        app.get("/g_variants?referenceName=X&start=4999999&referenceBases=G&alternateBases=A&requestedGranularity=record").await;
+        app.status(Who::Anonymous, "/g_variants?referenceName=X&start=4999999&referenceBases=G&alternateBases=A&requestedGranularity=record").await;
     assert_valid_query("record", &document);
     let record = &document["response"]["resultSets"][0]["results"][0];
     assert_eq!(
@@ -453,7 +392,11 @@ async fn records_carry_vrs_hgvs_and_population_frequencies() {
 
 #[tokio::test]
 async fn bad_requests_get_the_error_envelope_naming_the_problem() {
-    let app = spawn_app(&[("plain", Granularity::Record, "small.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("plain", "small.vcf", Granularity::Record))
+        .spawn()
+        .await;
     let cases = [
         ("/g_variants?referenceName=1&start=abc&end=10", 400, "`start`"),
         ("/g_variants?referenceName=chrQ&start=1&end=10", 400, "chrQ"),
@@ -475,7 +418,7 @@ async fn bad_requests_get_the_error_envelope_naming_the_problem() {
         ("/nowhere", 404, "no such endpoint"),
     ];
     for (path, expected_status, named) in cases {
-        let (status, document) = app.get(path).await;
+        let (status, document) = app.status(Who::Anonymous, path).await;
         assert_eq!(status, expected_status, "{path}: {document:#}");
         assert_valid(Schema::ErrorResponse, &document);
         assert_eq!(document["error"]["errorCode"], expected_status);
@@ -526,12 +469,16 @@ fn frequency(document: &Value, population: &str) -> Option<Value> {
 
 #[tokio::test]
 async fn aggregate_files_answer_the_counts_they_state_and_omit_what_they_do_not() {
-    let app = spawn_app(&[("summary", Granularity::Record, "aggregate.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("summary", "aggregate.vcf", Granularity::Record))
+        .spawn()
+        .await;
     let record = |start: u64, alternate: &'static str| {
         let app = &app;
         async move {
             let (status, document) = app
-                .get(&format!(
+                .status(Who::Anonymous, &format!(
                     "/g_variants?referenceName=1&start={start}&alternateBases={alternate}&requestedGranularity=record"
                 ))
                 .await;
@@ -565,14 +512,21 @@ async fn aggregate_files_answer_the_counts_they_state_and_omit_what_they_do_not(
         Some(json!(1))
     );
     let (_, count) = app
-        .get("/g_variants?referenceName=X&start=0&end=156040895&requestedGranularity=count")
+        .status(
+            Who::Anonymous,
+            "/g_variants?referenceName=X&start=0&end=156040895&requestedGranularity=count",
+        )
         .await;
     assert_eq!(count["responseSummary"]["numTotalResults"], 1);
 }
 
 #[tokio::test]
 async fn a_dataset_holds_genotype_files_or_aggregate_files_not_both() {
-    let app = spawn_app(&[("mixed", Granularity::Record, "small.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("mixed", "small.vcf", Granularity::Record))
+        .spawn()
+        .await;
     let error = app
         .store
         .ingest(IngestRequest {
@@ -592,7 +546,11 @@ async fn a_dataset_holds_genotype_files_or_aggregate_files_not_both() {
 
 #[tokio::test]
 async fn structural_variants_are_found_by_their_span_and_type() {
-    let app = spawn_app(&[("sv", Granularity::Record, "sv.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("sv", "sv.vcf", Granularity::Record))
+        .spawn()
+        .await;
     let count = |query: &'static str| app.count(format!("referenceName=1&{query}"));
     // By hand (tests/data/README.md): DEL [10000, 15000), DUP [20000, 23000), INS [29999, 30000),
     // INV [40000, 41000); the breakend and <NON_REF> are not stored.
@@ -604,7 +562,10 @@ async fn structural_variants_are_found_by_their_span_and_type() {
     assert_eq!(count("start=0&end=100000&variantType=INV").await, 1);
     assert_eq!(count("start=49000&end=61000").await, 0);
     let (_, document) = app
-        .get("/g_variants?referenceName=1&start=11000&end=11001&requestedGranularity=record")
+        .status(
+            Who::Anonymous,
+            "/g_variants?referenceName=1&start=11000&end=11001&requestedGranularity=record",
+        )
         .await;
     assert_valid_query("record", &document);
     let record = &document["response"]["resultSets"][0]["results"][0];
@@ -623,7 +584,11 @@ async fn structural_variants_are_found_by_their_span_and_type() {
 
 #[tokio::test]
 async fn gene_and_amino_acid_queries_read_the_files_annotations() {
-    let app = spawn_app(&[("annotated", Granularity::Record, "annotated.vcf")]).await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("annotated", "annotated.vcf", Granularity::Record))
+        .spawn()
+        .await;
     let count = |query: &'static str| app.count(query);
     // By hand (tests/data/README.md, `annotated.vcf`).
     assert_eq!(count("geneId=BRAF").await, 1);
@@ -637,7 +602,10 @@ async fn gene_and_amino_acid_queries_read_the_files_annotations() {
     assert_eq!(count("geneId=TP53&variantType=DEL").await, 1);
     assert_eq!(count("geneId=KRAS").await, 0);
     let (_, document) = app
-        .get("/g_variants?geneId=BRAF&aminoacidChange=V600E&requestedGranularity=record")
+        .status(
+            Who::Anonymous,
+            "/g_variants?geneId=BRAF&aminoacidChange=V600E&requestedGranularity=record",
+        )
         .await;
     assert_valid_query("record", &document);
     let record = &document["response"]["resultSets"][0]["results"][0];
@@ -650,13 +618,14 @@ async fn gene_and_amino_acid_queries_read_the_files_annotations() {
         record["identifiers"]["genomicHGVSId"],
         "NC_000007.14:g.140753336A>T"
     );
-    let (status, _) = app.get("/g_variants?geneId=BRAF&referenceName=7&start=1").await;
+    let (status, _) = app
+        .status(Who::Anonymous, "/g_variants?geneId=BRAF&referenceName=7&start=1")
+        .await;
     assert_eq!(status, 400);
 }
 
 #[tokio::test]
 async fn with_a_reference_genome_an_indel_is_found_whichever_way_the_query_writes_it() {
-    let database = phare_store::testing::fresh_database().await;
     let directory = tempfile::tempdir().expect("tempdir");
     // MT (16,569 bases in both assemblies) with `TCACACACAG` at 0-based 100..110.
     let mut bases: Vec<u8> = b"AGT".iter().copied().cycle().take(16_569).collect();
@@ -677,62 +646,25 @@ async fn with_a_reference_genome_an_indel_is_found_whichever_way_the_query_write
          #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\nMT\t107\t.\tACA\tA\t.\tPASS\t.\tGT\t1\n",
     )
     .expect("vcf");
-    let store = &database.store;
-    store
-        .create_dataset_with(
-            &NewDataset {
-                id: "mt".into(),
-                name: "mt".into(),
-                assembly: Assembly::Grch38,
-                anonymous_max: Granularity::Count,
-            },
-            &OPEN_RELEASE,
-        )
-        .await
-        .expect("dataset");
-    store
-        .ingest(IngestRequest {
-            dataset_id: "mt".into(),
-            path: vcf,
-            manifest: None,
-            pass_only: true,
-            progress: None,
-            limits: Default::default(),
-            reference_fasta: Some(fasta_path.clone()),
-        })
-        .await
-        .expect("ingest");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let root = format!("http://{}", listener.local_addr().expect("address"));
-    let identity = BeaconIdentity {
-        id: "org.example.phare.test".into(),
-        name: "Phare test".into(),
-        description: "test node".into(),
-        organization_id: "org.example".into(),
-        organization_name: "Example".into(),
-        organization_url: "https://www.example.org".into(),
-        environment: "test".into(),
-        base_url: format!("{root}/api"),
-        software_version: "0.0.0".into(),
-    };
     let genome = phare_vcf::ReferenceGenome::open(&fasta_path, Assembly::Grch38).expect("genome");
-    let state = AppState::with_references(store.clone(), identity, vec![(Assembly::Grch38, genome)]);
-    tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
-    let client = reqwest::Client::new();
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(
+            Dataset::at("mt", vcf)
+                .anonymous_max(Granularity::Count)
+                .min_count(0)
+                .reference_fasta(fasta_path.clone()),
+        )
+        .reference(Assembly::Grch38, genome)
+        .spawn()
+        .await;
     // The CA deletion stored left-aligned (MT:100 TCA>T); asked at the right end of the repeat
     // (MT:106 ACA>A, as the file wrote it) and at the left end: both find it.
     for (start, reference, alternate) in [(106, "ACA", "A"), (100, "TCA", "T")] {
         let url = format!(
-            "{root}/api/g_variants?referenceName=MT&start={start}&referenceBases={reference}&alternateBases={alternate}&requestedGranularity=count"
+            "/g_variants?referenceName=MT&start={start}&referenceBases={reference}&alternateBases={alternate}&requestedGranularity=count"
         );
-        let document: Value = client
-            .get(&url)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let (_, document) = app.status(Who::Anonymous, &url).await;
         assert_eq!(
             document["responseSummary"]["numTotalResults"], 1,
             "{url}: {document:#}"
@@ -742,13 +674,14 @@ async fn with_a_reference_genome_an_indel_is_found_whichever_way_the_query_write
 
 #[tokio::test]
 async fn datasets_are_listed_as_collections_the_caller_may_see() {
-    let app = spawn_app(&[
-        ("open", Granularity::Record, "small.vcf"),
-        ("closed", Granularity::Boolean, "chr_prefixed.vcf"),
-        ("hidden", Granularity::None, "small.vcf.gz"),
-    ])
-    .await;
-    let (status, list) = app.get("/datasets").await;
+    let app = Node::builder()
+        .anonymous_only()
+        .dataset(Dataset::open("open", "small.vcf", Granularity::Record))
+        .dataset(Dataset::open("closed", "chr_prefixed.vcf", Granularity::Boolean))
+        .dataset(Dataset::open("hidden", "small.vcf.gz", Granularity::None))
+        .spawn()
+        .await;
+    let (status, list) = app.status(Who::Anonymous, "/datasets").await;
     assert_eq!(status, 200, "{list:#}");
     assert_valid(Schema::CollectionsResponse, &list);
     let ids: Vec<&str> = list["response"]["collections"]
@@ -763,19 +696,19 @@ async fn datasets_are_listed_as_collections_the_caller_may_see() {
     // Ordered by id; the dataset anonymous callers may not see is not listed.
     assert_eq!(ids, vec!["closed", "open"]);
     assert_eq!(list["responseSummary"]["numTotalResults"], 2);
-    let (_, second_page) = app.get("/datasets?limit=1&skip=1").await;
+    let (_, second_page) = app.status(Who::Anonymous, "/datasets?limit=1&skip=1").await;
     assert_eq!(second_page["response"]["collections"][0]["id"], "open");
     let body = json!({"query": {"pagination": {"skip": 0, "limit": 1}}});
-    let (status, posted) = app.post("/datasets", &body).await;
+    let (status, posted) = app.post_status(Who::Anonymous, "/datasets", &body).await;
     assert_eq!(status, 200);
     assert_eq!(posted["response"]["collections"][0]["id"], "closed");
 
-    let (status, one) = app.get("/datasets/open").await;
+    let (status, one) = app.status(Who::Anonymous, "/datasets/open").await;
     assert_eq!(status, 200);
     assert_valid(Schema::CollectionsResponse, &one);
     assert_eq!(one["response"]["collections"][0]["info"]["assemblyId"], "GRCh38");
-    let (hidden_status, hidden) = app.get("/datasets/hidden").await;
-    let (missing_status, missing) = app.get("/datasets/nosuch").await;
+    let (hidden_status, hidden) = app.status(Who::Anonymous, "/datasets/hidden").await;
+    let (missing_status, missing) = app.status(Who::Anonymous, "/datasets/nosuch").await;
     assert_eq!((hidden_status, missing_status), (404, 404));
     assert_valid(Schema::ErrorResponse, &hidden);
     assert_eq!(
@@ -786,9 +719,9 @@ async fn datasets_are_listed_as_collections_the_caller_may_see() {
             .as_str()
             .map(|text| text.replace("nosuch", "X"))
     );
-    let (status, _) = app.get("/datasets?colour=red").await;
+    let (status, _) = app.status(Who::Anonymous, "/datasets?colour=red").await;
     assert_eq!(status, 400);
-    let (_, map) = app.get("/map").await;
+    let (_, map) = app.status(Who::Anonymous, "/map").await;
     assert_eq!(
         map["response"]["endpointSets"]["dataset"]["singleEntryUrl"],
         format!("{}/datasets/{{id}}", app.api)

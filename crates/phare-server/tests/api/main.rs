@@ -1,5 +1,6 @@
 //! The server's integration tests, one binary: real PostgreSQL, real VCF/BCF files ingested, the
-//! real server on a socket, real HTTP. Every module spawns its nodes with `support::Node`.
+//! real server on a socket, real HTTP. Every module spawns its nodes with the one harness of
+//! `support` (`Node::builder()…spawn()`), and mints its callers' tokens there.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod conformance;
@@ -7,3 +8,4 @@ mod entities;
 mod filters;
 mod framework_and_queries;
 mod security;
+mod support;

@@ -2,195 +2,27 @@
 //! by the development issuer (ES256), real HTTP. The fixture `tests/data/access.vcf` has ten
 //! patients of two care centres, two of whom objected (P03, P08); expected values are worked out
 //! by hand in `tests/data/README.md` and cross-checked with bcftools below.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use phare_access::dev::{DevIssuer, TokenSpec};
-use phare_access::pseudonyms::KeyedDigest;
-use phare_access::{AccessConfig, Authenticator, BONA_FIDE_VALUE, ResearchPurpose};
-use phare_beacon::BeaconIdentity;
-use phare_domain::{Assembly, Granularity, Manifest};
-use phare_schema::{BeaconSchemas, Schema};
-use phare_server::{AccessState, AppState, QueryBudget};
-use phare_store::{AuditDecision, DatasetSettings, IngestOutcome, IngestRequest, NewDataset, Store};
+use phare_access::BONA_FIDE_VALUE;
+use phare_access::ResearchPurpose;
+use phare_access::dev::TokenSpec;
+use phare_domain::Granularity;
+use phare_schema::Schema;
+use phare_server::QueryBudget;
+use phare_store::AuditDecision;
 use serde_json::{Value, json};
 
-const RESEARCH_AUDIENCE: &str = "phare";
-const CARE_AUDIENCE: &str = "phare-care";
+use crate::support::{Dataset, Node, RESEARCH_AUDIENCE, Who, data, schemas};
+
 const COMMON: &str = "referenceName=1&start=299999&referenceBases=G&alternateBases=A";
 const SINGLETON: &str = "referenceName=1&start=199999&referenceBases=C&alternateBases=T";
 const OBJECTORS_ONLY: &str = "referenceName=1&start=99999&referenceBases=A&alternateBases=G";
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
-
-fn schemas() -> &'static BeaconSchemas {
-    phare_schema::vendored_cached().expect("beacon schemas load")
-}
-
-struct Node {
-    api: String,
-    client: reqwest::Client,
-    store: Store,
-    dev: DevIssuer,
-    _keys: tempfile::TempDir,
-}
-
-struct DatasetSpec {
-    id: &'static str,
-    min_count: u32,
-    data_use: Option<Value>,
-}
-
-async fn spawn_node(datasets: &[DatasetSpec], budget: QueryBudget) -> Node {
-    let database = phare_store::testing::fresh_database().await;
-    let manifest =
-        Manifest::from_json(&std::fs::read_to_string(data("access.manifest.json")).expect("manifest"))
-            .expect("valid manifest");
-    for spec in datasets {
-        database
-            .store
-            .create_dataset_with(
-                &NewDataset {
-                    id: spec.id.into(),
-                    name: spec.id.into(),
-                    assembly: Assembly::Grch38,
-                    anonymous_max: Granularity::Boolean,
-                },
-                &DatasetSettings {
-                    min_count: spec.min_count,
-                    data_use: spec.data_use.clone(),
-                },
-            )
-            .await
-            .expect("create dataset");
-        let outcome = database
-            .store
-            .ingest(IngestRequest {
-                dataset_id: spec.id.into(),
-                path: data("access.vcf"),
-                manifest: Some(manifest.clone()),
-                pass_only: true,
-                progress: None,
-                limits: Default::default(),
-                reference_fasta: None,
-            })
-            .await
-            .expect("ingest");
-        assert!(matches!(outcome, IngestOutcome::Ingested(_)));
-    }
-    let keys = tempfile::tempdir().expect("tempdir");
-    let dev = DevIssuer::load_or_create(keys.path()).expect("dev issuer");
-    let (issuer, visa_issuer) = dev.access_config();
-    let authenticator = Authenticator::new(AccessConfig {
-        issuers: vec![issuer],
-        visa_issuers: vec![visa_issuer],
-        ..AccessConfig::default()
-    })
-    .expect("authenticator");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let root = format!("http://{}", listener.local_addr().expect("address"));
-    let identity = BeaconIdentity {
-        id: "org.example.phare.security".into(),
-        name: "Phare security test".into(),
-        description: "test node".into(),
-        organization_id: "org.example".into(),
-        organization_name: "Example".into(),
-        organization_url: "https://www.example.org".into(),
-        environment: "test".into(),
-        base_url: format!("{root}/api"),
-        software_version: "0.0.0".into(),
-    };
-    let state = AppState::new(database.store.clone(), identity).with_access(AccessState {
-        authenticator,
-        keys: KeyedDigest::new(b"security test research secret"),
-        budget,
-        public_min_allele_number: 40,
-    });
-    tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
-    Node {
-        api: format!("{root}/api"),
-        client: reqwest::Client::new(),
-        store: database.store,
-        dev,
-        _keys: keys,
-    }
-}
-
-fn no_budget() -> QueryBudget {
-    QueryBudget {
-        queries: 0,
-        window: Duration::from_secs(60),
-    }
-}
-
-fn rare() -> DatasetSpec {
-    DatasetSpec {
-        id: "rare",
-        min_count: 5,
-        data_use: None,
-    }
-}
-
-/// A tier of caller, as tokens of the development issuer make them.
-#[derive(Clone, Copy, Debug)]
-enum Who {
-    Anonymous,
-    Registered,
-    Controlled(&'static str),
-    Care(&'static str),
-}
-
-impl Node {
-    fn token(&self, who: Who) -> Option<String> {
-        let spec = match who {
-            Who::Anonymous => return None,
-            Who::Registered => TokenSpec {
-                bona_fide: true,
-                ..TokenSpec::new("researcher-1", RESEARCH_AUDIENCE)
-            },
-            Who::Controlled(dataset) => TokenSpec {
-                bona_fide: true,
-                grants: vec![format!("{}/datasets/{dataset}", self.api)],
-                ..TokenSpec::new("researcher-2", RESEARCH_AUDIENCE)
-            },
-            Who::Care(centre) => TokenSpec {
-                roles: vec!["clinician".into()],
-                care_centre: Some(centre.into()),
-                ..TokenSpec::new(&format!("dr-{centre}"), CARE_AUDIENCE)
-            },
-        };
-        Some(self.dev.access_token(&spec).expect("mint"))
-    }
-
-    async fn get_as(
-        &self,
-        token: Option<&str>,
-        path_and_query: &str,
-    ) -> (u16, reqwest::header::HeaderMap, Value) {
-        let mut request = self.client.get(format!("{}{path_and_query}", self.api));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("get");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.json().await.expect("json body");
-        (status, headers, body)
-    }
-
-    async fn get(&self, who: Who, path_and_query: &str) -> Value {
-        let token = self.token(who);
-        let (status, _, document) = self.get_as(token.as_deref(), path_and_query).await;
-        assert_eq!(status, 200, "{who:?} {path_and_query}: {document:#}");
-        document
-    }
+/// `access.vcf` as dataset `rare`: small counts rounded to 5.
+fn rare() -> Dataset {
+    Dataset::access("rare")
 }
 
 fn returned_granularity(document: &Value) -> &str {
@@ -265,7 +97,7 @@ fn bcftools_ac_an(exclude: &str) -> (i64, i64) {
 
 #[tokio::test]
 async fn every_token_of_the_bad_token_corpus_is_refused_with_401_and_audited() {
-    let node = spawn_node(&[rare()], no_budget()).await;
+    let node = Node::builder().dataset(rare()).spawn().await;
     let corpus = phare_access::testing::bad_tokens(&node.dev, RESEARCH_AUDIENCE);
     assert!(corpus.len() >= 15, "corpus too small: {}", corpus.len());
     for (name, token) in &corpus {
@@ -326,12 +158,12 @@ async fn every_token_of_the_bad_token_corpus_is_refused_with_401_and_audited() {
 
 #[tokio::test]
 async fn each_tier_gets_exactly_its_granularity() {
-    let node = spawn_node(&[rare()], no_budget()).await;
+    let node = Node::builder().dataset(rare()).spawn().await;
     for (who, expected) in [
         (Who::Anonymous, "boolean"),
         (Who::Registered, "count"),
-        (Who::Controlled("rare"), "record"),
-        (Who::Controlled("another-dataset"), "count"),
+        (Who::Granted("rare"), "record"),
+        (Who::Granted("another-dataset"), "count"),
         (Who::Care("CHU-LYON"), "record"),
     ] {
         for path in [
@@ -370,15 +202,12 @@ async fn each_tier_gets_exactly_its_granularity() {
         .await
         .expect("policy");
     let individuals = node
-        .get(
-            Who::Controlled("rare"),
-            "/individuals?requestedGranularity=record",
-        )
+        .get(Who::Granted("rare"), "/individuals?requestedGranularity=record")
         .await;
     assert_eq!(returned_granularity(&individuals), "count");
     let variants = node
         .get(
-            Who::Controlled("rare"),
+            Who::Granted("rare"),
             &format!("/g_variants?{COMMON}&requestedGranularity=record"),
         )
         .await;
@@ -387,10 +216,10 @@ async fn each_tier_gets_exactly_its_granularity() {
 
 #[tokio::test]
 async fn care_pseudonyms_never_appear_in_research_answers() {
-    let node = spawn_node(&[rare()], no_budget()).await;
+    let node = Node::builder().dataset(rare()).spawn().await;
     let research = node
         .get(
-            Who::Controlled("rare"),
+            Who::Granted("rare"),
             "/individuals?requestedGranularity=record&limit=50",
         )
         .await;
@@ -410,14 +239,14 @@ async fn care_pseudonyms_never_appear_in_research_answers() {
     // A research identifier looks the patient up again, and only in research answers.
     let one = node
         .get(
-            Who::Controlled("rare"),
+            Who::Granted("rare"),
             &format!("/individuals/{}?requestedGranularity=record", ids[0]),
         )
         .await;
     assert_eq!(one["response"]["resultSets"][0]["results"][0]["id"], ids[0]);
     assert!(!one.to_string().contains("PAT-"));
     // A care pseudonym names nobody in a research answer: the same 404 as an unknown id.
-    let token = node.token(Who::Controlled("rare"));
+    let token = node.token(Who::Granted("rare"));
     let (status, _, by_pseudonym) = node
         .get_as(
             token.as_deref(),
@@ -458,18 +287,14 @@ async fn care_pseudonyms_never_appear_in_research_answers() {
 
 #[tokio::test]
 async fn objecting_patients_never_count_in_research_or_open_answers() {
-    let open = DatasetSpec {
-        id: "open",
-        min_count: 0,
-        data_use: None,
-    };
-    let node = spawn_node(&[rare(), open], no_budget()).await;
+    let open = Dataset::access("open").min_count(0);
+    let node = Node::builder().dataset(rare()).dataset(open).spawn().await;
     // The allele only P03 and P08 carry: invisible outside care.
     for who in [
         Who::Anonymous,
         Who::Registered,
-        Who::Controlled("rare"),
-        Who::Controlled("open"),
+        Who::Granted("rare"),
+        Who::Granted("open"),
     ] {
         let document = node
             .get(
@@ -492,7 +317,7 @@ async fn objecting_patients_never_count_in_research_or_open_answers() {
     // Frequencies: research without P03 and P08, care with everyone (bcftools on the same file).
     let research = node
         .get(
-            Who::Controlled("open"),
+            Who::Granted("open"),
             &format!("/g_variants?{COMMON}&requestedGranularity=record&datasetIds=open"),
         )
         .await;
@@ -511,7 +336,7 @@ async fn objecting_patients_never_count_in_research_or_open_answers() {
     // Individuals: 8 in research, 10 in care.
     let research_count = node
         .get(
-            Who::Controlled("open"),
+            Who::Granted("open"),
             "/individuals?requestedGranularity=count&datasetIds=open",
         )
         .await;
@@ -527,7 +352,7 @@ async fn objecting_patients_never_count_in_research_or_open_answers() {
 
 #[tokio::test]
 async fn counts_below_five_never_leave_the_node_in_research_or_open_answers() {
-    let node = spawn_node(&[rare()], no_budget()).await;
+    let node = Node::builder().dataset(rare()).spawn().await;
     let queries = [
         format!("/g_variants?{SINGLETON}&requestedGranularity=record"),
         format!("/g_variants?{COMMON}&requestedGranularity=record"),
@@ -540,7 +365,7 @@ async fn counts_below_five_never_leave_the_node_in_research_or_open_answers() {
         "/individuals?requestedGranularity=count&filters=HP:0001250,NCIT:C20197".to_owned(),
     ];
     let mut seen_rounding = false;
-    for who in [Who::Anonymous, Who::Registered, Who::Controlled("rare")] {
+    for who in [Who::Anonymous, Who::Registered, Who::Granted("rare")] {
         for query in &queries {
             let document = node.get(who, query).await;
             let mut found = Vec::new();
@@ -561,7 +386,7 @@ async fn counts_below_five_never_leave_the_node_in_research_or_open_answers() {
     // The singleton (P01 only) is reported as 5 with its interval, never as 1.
     let singleton = node
         .get(
-            Who::Controlled("rare"),
+            Who::Granted("rare"),
             &format!("/g_variants?{SINGLETON}&requestedGranularity=record"),
         )
         .await;
@@ -594,7 +419,7 @@ async fn an_exhausted_budget_answers_429_with_retry_after() {
         queries: 3,
         window: Duration::from_secs(60),
     };
-    let node = spawn_node(&[rare()], budget).await;
+    let node = Node::builder().dataset(rare()).budget(budget).spawn().await;
     for _ in 0..3 {
         node.get(Who::Anonymous, &format!("/g_variants?{COMMON}")).await;
     }
@@ -620,12 +445,13 @@ async fn an_exhausted_budget_answers_429_with_retry_after() {
 
 #[tokio::test]
 async fn data_use_conditions_open_datasets_only_to_compatible_purposes() {
-    let disease_specific = DatasetSpec {
-        id: "cardio",
-        min_count: 5,
-        data_use: Some(json!({"permission": "DUO:0000007", "disease": "MONDO:0004994", "modifiers": []})),
-    };
-    let node = spawn_node(&[rare(), disease_specific], no_budget()).await;
+    let disease_specific = Dataset::access("cardio")
+        .data_use(json!({"permission": "DUO:0000007", "disease": "MONDO:0004994", "modifiers": []}));
+    let node = Node::builder()
+        .dataset(rare())
+        .dataset(disease_specific)
+        .spawn()
+        .await;
     let purpose = |codes: &[&str], disease: Option<&str>| {
         node.dev
             .access_token(&TokenSpec {
@@ -667,7 +493,7 @@ async fn data_use_conditions_open_datasets_only_to_compatible_purposes() {
 
 #[tokio::test]
 async fn platforms_cannot_query_and_audit_rows_hold_no_coordinates() {
-    let node = spawn_node(&[rare()], no_budget()).await;
+    let node = Node::builder().dataset(rare()).spawn().await;
     let platform = node
         .dev
         .access_token(&TokenSpec {
@@ -681,7 +507,7 @@ async fn platforms_cannot_query_and_audit_rows_hold_no_coordinates() {
         .await;
     assert_eq!(status, 403, "{document:#}");
     node.get(
-        Who::Controlled("rare"),
+        Who::Granted("rare"),
         &format!("/g_variants?{COMMON}&requestedGranularity=record"),
     )
     .await;
