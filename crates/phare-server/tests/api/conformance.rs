@@ -27,11 +27,10 @@ use std::path::{Path, PathBuf};
 
 use phare_beacon::openapi::{ENDPOINTS, Endpoint, EndpointKind};
 use phare_schema::Schema;
-use phare_store::NewCohort;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Answer, Body, Dataset, Node, Who, encoded, schemas};
+use crate::support::{Answer, Body, Dataset, Node, NodeBuilder, Who, encoded, schemas};
 
 /// A sequence query for 1:299999 G>A (in access.vcf, not in small.vcf), as GET pairs.
 const COMMON_QUERY: &str = "referenceName=1&start=299999&referenceBases=G&alternateBases=A";
@@ -83,18 +82,10 @@ fn lower<'a>(a: &'a str, b: &'a str) -> &'a str {
 }
 
 /// A node with dataset `rare` (access.vcf) and cohort `epilepsy` (HP:0001250 in `rare`).
-async fn spawn_rare_node() -> Node {
-    let node = Node::builder().dataset(rare()).spawn().await;
-    node.store
-        .create_cohort(&NewCohort {
-            id: "epilepsy".into(),
-            name: "Epilepsy".into(),
-            dataset_id: Some("rare".into()),
-            terms: vec!["HP:0001250".into()],
-        })
-        .await
-        .expect("cohort");
-    node
+fn rare_node() -> NodeBuilder {
+    Node::builder()
+        .dataset(rare())
+        .cohort("epilepsy", "Epilepsy", "rare", &["HP:0001250"])
 }
 
 /// The ids substituted for `{id}`: what each collection's `{id}` names.
@@ -563,7 +554,7 @@ fn check_docs(answer: &Answer) {
 /// Calls every endpoint of `ENDPOINTS` as `who`: GET, and POST where served, at every
 /// granularity for queries, and checks each answer.
 async fn run_matrix(who: Who) {
-    let node = spawn_rare_node().await;
+    let node = rare_node().spawn().await;
     let ids = discover_ids(&node, who).await;
     let mut answers = 0usize;
     for endpoint in ENDPOINTS {
@@ -675,7 +666,7 @@ fn check_error(answer: &Answer, status: u16) {
 
 #[tokio::test]
 async fn every_endpoint_answers_errors_in_the_beacon_envelope() {
-    let node = spawn_rare_node().await;
+    let node = rare_node().spawn().await;
     let mut checked = 0usize;
     for who in [LYON, Who::Controlled] {
         let ids = discover_ids(&node, who).await;
@@ -786,7 +777,7 @@ fn names(prefix: &str, numbers: std::ops::RangeInclusive<u32>) -> BTreeSet<Strin
 
 #[tokio::test]
 async fn pagination_pages_never_repeat_and_keep_the_count() {
-    let node = spawn_rare_node().await;
+    let node = rare_node().spawn().await;
     // Care: ten patients counted, records of the clinician's own centre only (five each).
     for (who, own) in [(LYON, names("PAT-P", 1..=5)), (LILLE, names("PAT-P", 6..=10))] {
         let pages = individual_pages(&node, who, 3, 5).await;
@@ -989,17 +980,13 @@ async fn include_resultset_responses_picks_datasets_with_and_without_hits() {
 
 /// A node with `rare` (access.vcf) and `small` (small.vcf) marked synthetic: what
 /// `testMode=true` answers from.
-async fn spawn_test_mode_node() -> Node {
-    Node::builder()
-        .dataset(rare())
-        .dataset(small().synthetic())
-        .spawn()
-        .await
+fn test_mode_node() -> NodeBuilder {
+    Node::builder().dataset(rare()).dataset(small().synthetic())
 }
 
 #[tokio::test]
 async fn test_mode_is_echoed_and_reads_synthetic_datasets_only() {
-    let node = spawn_test_mode_node().await;
+    let node = test_mode_node().spawn().await;
     // 1:999 A>G is in `small` (synthetic) only; with ALL, only `small` is searched at all.
     let answer = node.get_answer(
             LYON,
@@ -1044,7 +1031,7 @@ async fn test_mode_is_echoed_and_reads_synthetic_datasets_only() {
 
 #[tokio::test]
 async fn bug_response_meta_says_test_mode_when_the_request_was_in_test_mode() {
-    let node = spawn_test_mode_node().await;
+    let node = test_mode_node().spawn().await;
     for path in [
         format!("/g_variants?{SMALL_ONLY_QUERY}&requestedGranularity=record&testMode=true"),
         "/individuals?requestedGranularity=count&testMode=true".to_owned(),
@@ -1065,7 +1052,7 @@ async fn bug_response_meta_says_test_mode_when_the_request_was_in_test_mode() {
 
 #[tokio::test]
 async fn bug_one_dataset_reads_its_request_like_one_cohort_does() {
-    let node = spawn_rare_node().await;
+    let node = rare_node().spawn().await;
     // /cohorts/{id} refuses an unknown parameter, as docs/api.md says collections do.
     let cohort = node.get_answer(LYON, "/cohorts/epilepsy?colour=red").await;
     check_error(&cohort, 400);
@@ -1096,7 +1083,7 @@ async fn bug_one_dataset_reads_its_request_like_one_cohort_does() {
 
 #[tokio::test]
 async fn bug_collections_accept_every_schema_valid_request() {
-    let node = spawn_rare_node().await;
+    let node = rare_node().spawn().await;
     let body = json!({
         "meta": { "apiVersion": "v2.0" },
         "query": {
@@ -1122,7 +1109,7 @@ async fn bug_collections_accept_every_schema_valid_request() {
 
 #[tokio::test]
 async fn bug_filtering_terms_read_their_query_string() {
-    let node = spawn_rare_node().await;
+    let node = rare_node().spawn().await;
     let everything = node.get_answer(LYON, "/filtering_terms").await.ok();
     let all = everything["response"]["filteringTerms"]
         .as_array()

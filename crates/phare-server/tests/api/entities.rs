@@ -12,10 +12,10 @@
 use phare_access::pseudonyms::KeyedDigest;
 use phare_domain::Granularity;
 use phare_schema::Schema;
-use phare_store::{NewCohort, PolicyRow};
+use phare_store::NewCohort;
 use serde_json::{Value, json};
 
-use crate::support::{Dataset, Node, RESEARCH_SECRET, Who, encoded, schemas};
+use crate::support::{Dataset, Node, NodeBuilder, RESEARCH_SECRET, Who, encoded, schemas};
 
 /// 1:300000 G>A, as records name it.
 const COMMON: &str = "NC_000001.11:299999:G:A";
@@ -26,12 +26,10 @@ const OBJECTORS_ONLY: &str = "NC_000001.11:99999:A:G";
 
 /// A node with dataset `rare` (access.vcf with its manifest, small counts rounded to 5) and
 /// dataset `sv` (sv.vcf, no manifest, open release at record level).
-async fn spawn_node() -> Node {
+fn rare_and_sv() -> NodeBuilder {
     Node::builder()
         .dataset(Dataset::access("rare"))
         .dataset(Dataset::open("sv", "sv.vcf", Granularity::Record))
-        .spawn()
-        .await
 }
 
 impl Node {
@@ -97,16 +95,10 @@ fn names(prefix: &str, numbers: &[u32]) -> Vec<String> {
 
 #[tokio::test]
 async fn map_lists_every_endpoint_served_and_each_answers() {
-    let node = spawn_node().await;
-    node.store
-        .create_cohort(&NewCohort {
-            id: "epilepsy".into(),
-            name: "Epilepsy".into(),
-            dataset_id: Some("rare".into()),
-            terms: vec!["HP:0001250".into()],
-        })
-        .await
-        .expect("cohort");
+    let node = rare_and_sv()
+        .cohort("epilepsy", "Epilepsy", "rare", &["HP:0001250"])
+        .spawn()
+        .await;
     for (path, schema) in [
         ("/map", Schema::MapResponse),
         ("/configuration", Schema::ConfigurationResponse),
@@ -200,7 +192,7 @@ async fn map_lists_every_endpoint_served_and_each_answers() {
 
 #[tokio::test]
 async fn carriers_of_a_variant_follow_care_centres_consent_and_rounding() {
-    let node = spawn_node().await;
+    let node = rare_and_sv().spawn().await;
     let path = |lookup: &str| {
         format!(
             "/g_variants/{}/{lookup}?requestedGranularity=record&limit=50",
@@ -263,7 +255,7 @@ async fn carriers_of_a_variant_follow_care_centres_consent_and_rounding() {
 
 #[tokio::test]
 async fn case_level_data_names_own_patients_in_care_and_research_ids_under_a_grant() {
-    let node = spawn_node().await;
+    let node = rare_and_sv().spawn().await;
     let path = format!("/g_variants/{}?requestedGranularity=record", encoded(COMMON));
     let cases = |document: &Value| -> Vec<(String, String, String)> {
         let mut cases: Vec<(String, String, String)> =
@@ -346,19 +338,8 @@ async fn case_level_data_names_own_patients_in_care_and_research_ids_under_a_gra
         .await;
     assert!(!open.to_string().contains("caseLevelData"));
     // The operator lowers what a controlled grant sees of individuals: no more case data.
-    node.store
-        .set_policy(
-            "rare",
-            &PolicyRow {
-                tier: "controlled".into(),
-                entry_type: "individual".into(),
-                max_granularity: Granularity::Count,
-                id_lookups: true,
-                unfiltered_queries: true,
-            },
-        )
-        .await
-        .expect("policy");
+    node.set_policy("rare", "controlled", "individual", Granularity::Count, true)
+        .await;
     let lowered = node.get(Who::Controlled, &path).await;
     assert_eq!(granularity(&lowered), "record");
     assert!(cases(&lowered).is_empty(), "{lowered:#}");
@@ -366,7 +347,7 @@ async fn case_level_data_names_own_patients_in_care_and_research_ids_under_a_gra
 
 #[tokio::test]
 async fn a_patients_biosamples_runs_analyses_and_variants_chain_by_id() {
-    let node = spawn_node().await;
+    let node = rare_and_sv().spawn().await;
     let lyon = Who::Care("CHU-LYON");
     let record = "requestedGranularity=record&limit=50";
     // P01: biosample BS-P01, column 0 of the file, carrying 1:199999 C>T and 1:299999 G>A.
@@ -474,7 +455,7 @@ async fn a_patients_biosamples_runs_analyses_and_variants_chain_by_id() {
 
 #[tokio::test]
 async fn research_ids_round_trip_and_carry_no_care_identifier() {
-    let node = spawn_node().await;
+    let node = rare_and_sv().spawn().await;
     let record = "requestedGranularity=record&limit=50";
     let individuals = node.get(Who::Controlled, &format!("/individuals?{record}")).await;
     let biosamples = node.get(Who::Controlled, &format!("/biosamples?{record}")).await;
@@ -581,7 +562,7 @@ async fn research_ids_round_trip_and_carry_no_care_identifier() {
 
 #[tokio::test]
 async fn unknown_and_hidden_ids_answer_the_same_404() {
-    let node = spawn_node().await;
+    let node = rare_and_sv().spawn().await;
     // The research ids the objector P03 would have: the node's secret is known to this test.
     let keys = KeyedDigest::new(RESEARCH_SECRET);
     let objector = keys.research_individual("rare", "PAT-P03");
@@ -634,7 +615,7 @@ async fn unknown_and_hidden_ids_answer_the_same_404() {
 
 #[tokio::test]
 async fn variant_ids_round_trip_url_encoded_structural_alleles_included() {
-    let node = spawn_node().await;
+    let node = rare_and_sv().spawn().await;
     let listing = node
         .get(
             Who::Anonymous,
@@ -703,7 +684,7 @@ async fn variant_ids_round_trip_url_encoded_structural_alleles_included() {
 
 #[tokio::test]
 async fn cohorts_are_collections_whose_members_match_their_terms() {
-    let node = spawn_node().await;
+    let node = rare_and_sv().spawn().await;
     for (id, terms) in [
         ("epilepsy", vec!["HP:0001250"]),
         ("delay", vec!["HP:0001263"]),
@@ -802,21 +783,10 @@ async fn cohorts_are_collections_whose_members_match_their_terms() {
 
 #[tokio::test]
 async fn the_operators_switches_close_id_look_ups_per_entry_type() {
-    let node = spawn_node().await;
+    let node = rare_and_sv().spawn().await;
     for tier in ["public", "registered"] {
-        node.store
-            .set_policy(
-                "rare",
-                &PolicyRow {
-                    tier: tier.into(),
-                    entry_type: "biosample".into(),
-                    max_granularity: Granularity::Count,
-                    id_lookups: false,
-                    unfiltered_queries: true,
-                },
-            )
-            .await
-            .expect("policy");
+        node.set_policy("rare", tier, "biosample", Granularity::Count, false)
+            .await;
     }
     let biosample = node
         .get(Who::Registered, "/biosamples?requestedGranularity=record")

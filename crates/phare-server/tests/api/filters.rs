@@ -8,13 +8,13 @@ use phare_domain::{Granularity, Manifest};
 use phare_schema::Schema;
 use serde_json::{Value, json};
 
-use crate::support::{Dataset, Node, Who, data};
+use crate::support::{Dataset, Node, NodeBuilder, Who, data};
 
 /// The care space (exact counts).
 const CARE: Who = Who::Care("CHU-LYON");
 
 /// `access` (threshold 5) with ages added to its manifest, `small` and a synthetic `synth`.
-async fn spawn_node() -> Node {
+fn filters_node() -> NodeBuilder {
     let mut access: Value =
         serde_json::from_str(&std::fs::read_to_string(data("access.manifest.json")).unwrap()).unwrap();
     for (index, entry) in access["samples"].as_array_mut().unwrap().iter_mut().enumerate() {
@@ -34,8 +34,6 @@ async fn spawn_node() -> Node {
         .dataset(dataset("small", "small.vcf").manifest("small.manifest.json"))
         .dataset(dataset("synth", "access.vcf").with_manifest(access).synthetic())
         .ontology(ontology)
-        .spawn()
-        .await
 }
 
 impl Node {
@@ -55,7 +53,7 @@ impl Node {
 
 #[tokio::test]
 async fn ontology_filters_expand_descendants_unless_told_not_to() {
-    let node = spawn_node().await;
+    let node = filters_node().spawn().await;
     assert_eq!(node.care_count("access", json!(["HP:0001250"])).await, 6);
     assert_eq!(node.care_count("access", json!(["HP:0001263"])).await, 4);
     // Abnormality of the nervous system: both terms descend from it, so every patient.
@@ -83,7 +81,7 @@ async fn ontology_filters_expand_descendants_unless_told_not_to() {
 /// Variants carried by the individuals the filters select: a cross-entity query.
 #[tokio::test]
 async fn filters_on_g_variants_select_variants_carried_by_matching_individuals() {
-    let node = spawn_node().await;
+    let node = filters_node().spawn().await;
     let count = |query: &str| {
         let path = format!("/g_variants?{query}&requestedGranularity=count&datasetIds=access");
         let node = &node;
@@ -134,7 +132,7 @@ async fn filters_on_g_variants_select_variants_carried_by_matching_individuals()
 
 #[tokio::test]
 async fn pre_indications_match_in_both_spellings() {
-    let node = spawn_node().await;
+    let node = filters_node().spawn().await;
     assert_eq!(node.care_count("small", json!(["PFMG:01"])).await, 2);
     assert_eq!(node.care_count("small", json!(["PFMG-01"])).await, 2);
     assert_eq!(node.care_count("small", json!(["PFMG:05"])).await, 1);
@@ -142,7 +140,7 @@ async fn pre_indications_match_in_both_spellings() {
 
 #[tokio::test]
 async fn age_filters_compare_iso_durations() {
-    let node = spawn_node().await;
+    let node = filters_node().spawn().await;
     let age = |operator: &str, value: &str| json!([{"id": "age", "operator": operator, "value": value}]);
     assert_eq!(node.care_count("access", age(">", "P40Y")).await, 5);
     assert_eq!(node.care_count("access", age("<=", "P10Y")).await, 5);
@@ -163,7 +161,7 @@ async fn age_filters_compare_iso_durations() {
 
 #[tokio::test]
 async fn unknown_filters_are_refused_never_ignored() {
-    let node = spawn_node().await;
+    let node = filters_node().spawn().await;
     for (filters, named) in [
         (json!(["HP:9999999"]), "HP:9999999"),
         (json!(["colour"]), "colour"),
@@ -199,7 +197,7 @@ async fn unknown_filters_are_refused_never_ignored() {
 
 #[tokio::test]
 async fn filtering_terms_list_what_can_be_asked_without_revealing_rare_terms() {
-    let node = spawn_node().await;
+    let node = filters_node().spawn().await;
     let schemas = phare_schema::vendored_cached().expect("schemas");
     let (status, public) = node.status(Who::Anonymous, "/filtering_terms?limit=0").await;
     assert_eq!(status, 200, "{public:#}");
@@ -249,7 +247,7 @@ async fn filtering_terms_list_what_can_be_asked_without_revealing_rare_terms() {
 
 #[tokio::test]
 async fn test_mode_answers_from_synthetic_datasets_only() {
-    let node = spawn_node().await;
+    let node = filters_node().spawn().await;
     let (_, everything) = node.status(Who::Anonymous, "/datasets").await;
     assert_eq!(everything["responseSummary"]["numTotalResults"], 3);
     let (_, synthetic) = node.status(Who::Anonymous, "/datasets?testMode=true").await;
@@ -279,7 +277,7 @@ async fn test_mode_answers_from_synthetic_datasets_only() {
 
 #[tokio::test]
 async fn the_openapi_document_and_the_api_page_describe_every_endpoint() {
-    let node = spawn_node().await;
+    let node = filters_node().spawn().await;
     let (status, openapi) = node.status(Who::Anonymous, "/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(openapi["openapi"], "3.1.0");

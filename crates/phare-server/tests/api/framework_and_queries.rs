@@ -2,14 +2,12 @@
 //! HTTP. Every response is validated against the official Beacon v2 schemas, and counts are
 //! checked against bcftools on the same files.
 use std::path::Path;
-use std::process::Command;
 
 use phare_domain::{Assembly, Granularity};
 use phare_schema::Schema;
-use phare_store::IngestRequest;
 use serde_json::{Value, json};
 
-use crate::support::{Dataset, Node, Who, data, schemas};
+use crate::support::{Dataset, Node, Who, bcftools, data, ingest_request, schemas};
 
 // These tests check what is counted, so their datasets are published as open data
 // (`Dataset::open`: small-count threshold 0, exact counts); suppression has its own tests
@@ -94,17 +92,7 @@ fn bcftools_counts(file: &Path) -> Vec<(String, u64, String, String, i64, i64)> 
          | bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\t%AC\\t%AN\\n'",
         file.display()
     );
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("bcftools runs (scripts/test needs it)");
-    assert!(
-        output.status.success(),
-        "bcftools failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let text = bcftools(&script);
     let rows: Vec<_> = text
         .lines()
         .map(|line| {
@@ -529,15 +517,7 @@ async fn a_dataset_holds_genotype_files_or_aggregate_files_not_both() {
         .await;
     let error = app
         .store
-        .ingest(IngestRequest {
-            dataset_id: "mixed".into(),
-            path: data("aggregate.vcf"),
-            manifest: None,
-            pass_only: true,
-            progress: None,
-            limits: Default::default(),
-            reference_fasta: None,
-        })
+        .ingest(ingest_request("mixed", data("aggregate.vcf")))
         .await
         .expect_err("mixing kinds");
     assert!(error.to_string().contains("separate datasets"), "{error}");

@@ -2,7 +2,6 @@
 //! by the development issuer (ES256), real HTTP. The fixture `tests/data/access.vcf` has ten
 //! patients of two care centres, two of whom objected (P03, P08); expected values are worked out
 //! by hand in `tests/data/README.md` and cross-checked with bcftools below.
-use std::process::Command;
 use std::time::Duration;
 
 use phare_access::BONA_FIDE_VALUE;
@@ -14,7 +13,7 @@ use phare_server::QueryBudget;
 use phare_store::AuditDecision;
 use serde_json::{Value, json};
 
-use crate::support::{Dataset, Node, RESEARCH_AUDIENCE, Who, data, schemas};
+use crate::support::{Dataset, Node, RESEARCH_AUDIENCE, Who, bcftools, data, schemas};
 
 const COMMON: &str = "referenceName=1&start=299999&referenceBases=G&alternateBases=A";
 const SINGLETON: &str = "referenceName=1&start=199999&referenceBases=C&alternateBases=T";
@@ -76,17 +75,7 @@ fn bcftools_ac_an(exclude: &str) -> (i64, i64) {
         "bcftools view -s '^{exclude}' '{}' | bcftools +fill-tags - -- -t AC,AN | bcftools query -i 'POS=300000' -f '%AC\\t%AN\\n'",
         data("access.vcf").display()
     );
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("bcftools runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let text = bcftools(&script);
     let fields: Vec<i64> = text
         .trim()
         .split('\t')
@@ -188,19 +177,8 @@ async fn each_tier_gets_exactly_its_granularity() {
         assert_eq!(returned_granularity(&document), "boolean");
     }
     // The operator lowers the controlled tier for individuals only.
-    node.store
-        .set_policy(
-            "rare",
-            &phare_store::PolicyRow {
-                tier: "controlled".into(),
-                entry_type: "individual".into(),
-                max_granularity: Granularity::Count,
-                id_lookups: true,
-                unfiltered_queries: true,
-            },
-        )
-        .await
-        .expect("policy");
+    node.set_policy("rare", "controlled", "individual", Granularity::Count, true)
+        .await;
     let individuals = node
         .get(Who::Granted("rare"), "/individuals?requestedGranularity=record")
         .await;

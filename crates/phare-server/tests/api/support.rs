@@ -3,6 +3,7 @@
 //! caller, and request helpers.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use phare_access::dev::{DevIssuer, TokenSpec};
@@ -12,7 +13,7 @@ use phare_beacon::BeaconIdentity;
 use phare_domain::{Assembly, Granularity, Manifest};
 use phare_schema::BeaconSchemas;
 use phare_server::{AccessState, AppState, QueryBudget};
-use phare_store::{DatasetSettings, IngestOutcome, IngestRequest, NewDataset, Store};
+use phare_store::{DatasetSettings, IngestOutcome, IngestRequest, NewCohort, NewDataset, PolicyRow, Store};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -36,6 +37,34 @@ pub fn schemas() -> &'static BeaconSchemas {
 /// A manifest of tests/data.
 pub fn manifest(name: &str) -> Manifest {
     Manifest::from_json(&std::fs::read_to_string(data(name)).expect("manifest")).expect("valid manifest")
+}
+
+/// What a bash pipeline of bcftools prints (the tests' independent reference).
+pub fn bcftools(script: &str) -> String {
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("bcftools runs (scripts/test needs it)");
+    assert!(
+        output.status.success(),
+        "bcftools failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+/// Ingesting `path` into `dataset_id`: PASS records only, no manifest, default limits.
+pub fn ingest_request(dataset_id: &str, path: PathBuf) -> IngestRequest {
+    IngestRequest {
+        dataset_id: dataset_id.into(),
+        path,
+        manifest: None,
+        pass_only: true,
+        progress: None,
+        limits: Default::default(),
+        reference_fasta: None,
+    }
 }
 
 /// `:` and `<`, `>` percent-encoded, as a client building a URL from an id would.
@@ -140,13 +169,9 @@ impl Dataset {
             .expect("create dataset");
         let outcome = store
             .ingest(IngestRequest {
-                dataset_id: self.id.into(),
-                path: self.file,
                 manifest: self.manifest,
-                pass_only: true,
-                progress: None,
-                limits: Default::default(),
                 reference_fasta: self.reference_fasta,
+                ..ingest_request(self.id, self.file)
             })
             .await
             .expect("ingest");
@@ -184,6 +209,7 @@ pub struct NodeBuilder {
     budget: QueryBudget,
     ontology: Option<phare_ontology::Ontology>,
     references: Vec<(Assembly, phare_vcf::ReferenceGenome)>,
+    cohorts: Vec<NewCohort>,
     /// Tokens of the development issuer verified (otherwise anonymous callers only).
     access: bool,
 }
@@ -201,6 +227,17 @@ impl NodeBuilder {
 
     pub fn ontology(mut self, ontology: phare_ontology::Ontology) -> Self {
         self.ontology = Some(ontology);
+        self
+    }
+
+    /// With cohort `id`: the individuals of `dataset` with every one of `terms`.
+    pub fn cohort(mut self, id: &str, name: &str, dataset: &str, terms: &[&str]) -> Self {
+        self.cohorts.push(NewCohort {
+            id: id.into(),
+            name: name.into(),
+            dataset_id: Some(dataset.into()),
+            terms: terms.iter().map(|term| (*term).to_owned()).collect(),
+        });
         self
     }
 
@@ -228,6 +265,9 @@ impl NodeBuilder {
             let analysis = store.analyses(id).await.expect("analyses")[0].id;
             datasets.push(id);
             analyses.push((id, analysis));
+        }
+        for cohort in &self.cohorts {
+            store.create_cohort(cohort).await.expect("cohort");
         }
         let keys = tempfile::tempdir().expect("tempdir");
         let dev = DevIssuer::load_or_create(keys.path()).expect("dev issuer");
@@ -341,6 +381,7 @@ impl Node {
             },
             ontology: None,
             references: Vec::new(),
+            cohorts: Vec::new(),
             access: true,
         }
     }
@@ -352,6 +393,31 @@ impl Node {
             .find(|(id, _)| *id == dataset)
             .map(|(_, analysis)| *analysis)
             .unwrap_or_else(|| panic!("no dataset {dataset}"))
+    }
+
+    /// The operator's policy row for `tier` and `entry_type` of `dataset` (unfiltered queries
+    /// allowed).
+    pub async fn set_policy(
+        &self,
+        dataset: &str,
+        tier: &str,
+        entry_type: &str,
+        max_granularity: Granularity,
+        id_lookups: bool,
+    ) {
+        self.store
+            .set_policy(
+                dataset,
+                &PolicyRow {
+                    tier: tier.into(),
+                    entry_type: entry_type.into(),
+                    max_granularity,
+                    id_lookups,
+                    unfiltered_queries: true,
+                },
+            )
+            .await
+            .expect("policy");
     }
 
     /// The bearer token of a tier; none for anonymous callers.
