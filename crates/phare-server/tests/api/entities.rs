@@ -9,13 +9,15 @@
 //! | 1:99999 A>G | P03 het, P08 hom (objectors only) |
 //! | 1:199999 C>T | P01 het |
 //! | 1:299999 G>A | P01–P07 het, P09 and P10 hom (P08 0/0) |
+use std::collections::{BTreeMap, BTreeSet};
+
 use phare_access::pseudonyms::KeyedDigest;
 use phare_domain::Granularity;
 use phare_schema::Schema;
 use phare_store::NewCohort;
 use serde_json::{Value, json};
 
-use crate::support::{Dataset, Node, NodeBuilder, RESEARCH_SECRET, Who, encoded, schemas};
+use crate::support::{Dataset, Node, NodeBuilder, RESEARCH_SECRET, Who, bcftools, data, encoded, schemas};
 
 /// 1:300000 G>A, as records name it.
 const COMMON: &str = "NC_000001.11:299999:G:A";
@@ -803,4 +805,156 @@ async fn the_operators_switches_close_id_look_ups_per_entry_type() {
         .status(Who::Registered, &format!("/g_variants/{}", encoded(COMMON)))
         .await;
     assert_eq!(status, 200);
+}
+
+/// Every allele of access.vcf (multi-allelic records split, PASS only) and the samples bcftools
+/// reports as carrying it (a genotype with a non-reference allele).
+fn bcftools_carriers() -> BTreeMap<(String, u64, String, String), BTreeSet<String>> {
+    let text = bcftools(&format!(
+        "bcftools view -f PASS,. '{}' | bcftools norm -m- - 2>/dev/null \
+         | bcftools query -f '[%CHROM\\t%POS\\t%REF\\t%ALT\\t%SAMPLE\\t%GT\\n]'",
+        data("access.vcf").display()
+    ));
+    let mut carriers: BTreeMap<_, BTreeSet<String>> = BTreeMap::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [chromosome, position, reference, alternate, sample, genotype] = fields[..] else {
+            panic!("unexpected bcftools line {line:?}");
+        };
+        let allele = (
+            chromosome.to_owned(),
+            position.parse().expect("position"),
+            reference.to_owned(),
+            alternate.to_owned(),
+        );
+        let samples = carriers.entry(allele).or_default();
+        if genotype
+            .split(['/', '|'])
+            .any(|called| called != "0" && called != ".")
+        {
+            samples.insert(sample.to_owned());
+        }
+    }
+    assert!(carriers.len() >= 3, "bcftools found too few alleles: {text}");
+    carriers
+}
+
+/// What access.manifest.json says of a VCF sample: care individual id, care biosample id, and
+/// whether the patient consented to research use.
+fn manifest_samples() -> BTreeMap<String, (String, String, bool)> {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("access.manifest.json")).expect("manifest"))
+            .expect("manifest json");
+    manifest["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|entry| {
+            let text = |key: &str| entry[key].as_str().expect(key).to_owned();
+            (
+                text("sample"),
+                (
+                    text("individualId"),
+                    text("biosampleId"),
+                    entry["researchConsent"].as_bool().expect("consent"),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Issue #4: for every allele of access.vcf, the carriers the node names equal those bcftools
+/// reports on the same file. Care (both centres together) names and counts every carrier; a
+/// controlled grant names and counts the consenting ones (all but P03 and P08) under research ids.
+/// The dataset is released without a small-count threshold so that research counts are exact.
+#[tokio::test]
+async fn carriers_of_every_variant_agree_with_bcftools_in_care_and_research() {
+    let node = Node::builder()
+        .dataset(Dataset::access("rare").min_count(0))
+        .spawn()
+        .await;
+    let keys = KeyedDigest::new(RESEARCH_SECRET);
+    let samples = manifest_samples();
+    let objectors: BTreeSet<&str> = samples
+        .iter()
+        .filter(|(_, (_, _, consent))| !consent)
+        .map(|(sample, _)| sample.as_str())
+        .collect();
+    assert_eq!(objectors, BTreeSet::from(["P03", "P08"]));
+    let record = "requestedGranularity=record&limit=50";
+    for ((chromosome, position, reference, alternate), carriers) in bcftools_carriers() {
+        let allele = format!("{chromosome}:{position} {reference}>{alternate}");
+        // The node's id of the allele, found by its VCF coordinates.
+        let query = node
+            .get(
+                Who::Care("CHU-LYON"),
+                &format!(
+                    "/g_variants?referenceName={chromosome}&start={}&referenceBases={reference}&alternateBases={alternate}&{record}",
+                    position - 1
+                ),
+            )
+            .await;
+        if carriers.is_empty() {
+            assert_eq!(query["responseSummary"]["exists"], false, "{allele}: {query:#}");
+            continue;
+        }
+        let variant = ids(&query, "rare");
+        assert_eq!(variant.len(), 1, "{allele}: {query:#}");
+        let care_ids = |pick: fn(&(String, String, bool)) -> &String| -> BTreeSet<String> {
+            carriers
+                .iter()
+                .map(|sample| pick(&samples[sample]).clone())
+                .collect()
+        };
+        let consenting: Vec<&(String, String, bool)> = carriers
+            .iter()
+            .filter(|sample| !objectors.contains(sample.as_str()))
+            .map(|sample| &samples[sample])
+            .collect();
+        for (lookup, expected_care, expected_research) in [
+            (
+                "individuals",
+                care_ids(|entry| &entry.0),
+                consenting
+                    .iter()
+                    .map(|entry| keys.research_individual("rare", &entry.0))
+                    .collect::<BTreeSet<_>>(),
+            ),
+            (
+                "biosamples",
+                care_ids(|entry| &entry.1),
+                consenting
+                    .iter()
+                    .map(|entry| keys.research_biosample("rare", &entry.1))
+                    .collect(),
+            ),
+        ] {
+            let path = format!("/g_variants/{}/{lookup}?{record}", encoded(&variant[0]));
+            // Care: each centre names its own carriers and counts everyone's.
+            let mut named = BTreeSet::new();
+            for centre in ["CHU-LYON", "CHU-LILLE"] {
+                let care = node.get(Who::Care(centre), &path).await;
+                assert_eq!(total(&care), carriers.len() as i64, "{centre} {allele} {lookup}");
+                named.extend(ids(&care, "rare"));
+            }
+            assert_eq!(named, expected_care, "care {allele} {lookup}");
+            // Research: the consenting carriers only; none at all is the 404 of a missing id.
+            let (status, research) = node.status(Who::Controlled, &path).await;
+            if expected_research.is_empty() {
+                assert_eq!(status, 404, "research {allele} {lookup}: {research:#}");
+                continue;
+            }
+            assert_eq!(status, 200, "research {allele} {lookup}: {research:#}");
+            assert_eq!(
+                total(&research),
+                expected_research.len() as i64,
+                "research {allele} {lookup}"
+            );
+            assert_eq!(
+                ids(&research, "rare").into_iter().collect::<BTreeSet<_>>(),
+                expected_research,
+                "research {allele} {lookup}"
+            );
+        }
+    }
 }
