@@ -303,14 +303,16 @@ async fn run(cli: Cli) -> Result<()> {
                 "{:<24} {:<8} {:<10} {:>8} {:>11}  name",
                 "id", "assembly", "anonymous", "analyses", "individuals"
             );
+            let sizes = store.dataset_sizes().await?;
             for dataset in store.datasets().await? {
+                let (individuals, analyses) = sizes.get(&dataset.id).copied().unwrap_or_default();
                 println!(
                     "{:<24} {:<8} {:<10} {:>8} {:>11}  {}",
                     dataset.id,
                     dataset.assembly.as_str(),
                     dataset.anonymous_max.as_str(),
-                    dataset.analysis_count,
-                    dataset.individual_count,
+                    analyses,
+                    individuals,
                     dataset.name
                 );
             }

@@ -105,7 +105,7 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             &response,
             &request_id,
         );
-        if let Err(error) = state.store().append_audit(&entry).await {
+        if let Err(error) = state.audit_writer().append(state.store(), entry).await {
             tracing::error!(%error, %request_id, "cannot write the audit row: answer withheld");
             response = ApiError::from(BeaconError::service_unavailable(
                 "the node cannot account for this access now; retry later",

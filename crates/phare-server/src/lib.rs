@@ -3,6 +3,7 @@
 //! error becomes the Beacon error envelope in one place ([`ApiError`]).
 
 mod access;
+mod audit_writer;
 mod cohorts;
 mod datasets;
 mod entries;
@@ -83,6 +84,7 @@ struct Inner {
     access: Arc<AccessState>,
     /// Term hierarchies for `includeDescendantTerms` and labels for `/filtering_terms`.
     ontology: Arc<phare_ontology::Ontology>,
+    audit: Arc<audit_writer::AuditWriter>,
 }
 
 impl AppState {
@@ -106,6 +108,10 @@ impl AppState {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    pub(crate) fn audit_writer(&self) -> &audit_writer::AuditWriter {
+        &self.inner.audit
     }
 
     pub fn ontology(&self) -> &phare_ontology::Ontology {
@@ -134,6 +140,7 @@ impl AppState {
                 references,
                 access: Arc::new(AccessState::anonymous_only()),
                 ontology: Arc::new(phare_ontology::Ontology::default()),
+                audit: Arc::new(audit_writer::AuditWriter::default()),
             }),
         }
     }

@@ -221,64 +221,77 @@ impl Store {
     /// commit: the id, the time and the previous hash are all taken under it, so ids, times and
     /// links follow one order.
     pub async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
-        let status = i16::try_from(entry.status)
-            .map_err(|_| StoreError::Internal(format!("audit status {} is out of range", entry.status)))?;
+        self.append_audit_batch(std::slice::from_ref(entry)).await
+    }
+
+    /// Appends several rows in one transaction, in order: one durable commit for all of them,
+    /// which is what lets a busy server keep one audit row per request (group commit).
+    pub async fn append_audit_batch(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let mut transaction = self.pool().begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
             .bind(AUDIT_CHAIN_LOCK.0)
             .bind(AUDIT_CHAIN_LOCK.1)
             .execute(&mut *transaction)
             .await?;
-        let previous_hash: Vec<u8> =
+        let mut previous_hash: Vec<u8> =
             sqlx::query_scalar("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *transaction)
                 .await?
                 .unwrap_or_else(|| GENESIS_HASH.to_vec());
-        // The id and time are fixed before the insert because the hash covers them.
-        let next = sqlx::query(
-            "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) AS id, clock_timestamp() AS at",
-        )
-        .fetch_one(&mut *transaction)
-        .await?;
-        let id: i64 = next.try_get("id")?;
-        let at: DateTime<Utc> = next.try_get("at")?;
-        let decision = entry.decision.as_str();
-        let row_hash = ChainFields {
-            id,
-            at_micros: at.timestamp_micros(),
-            subject: &entry.subject,
-            tier: &entry.tier,
-            action: &entry.action,
-            resource: &entry.resource,
-            decision,
-            reason: &entry.reason,
-            status,
-            request_id: &entry.request_id,
-            previous_hash: &previous_hash,
+        for entry in entries {
+            // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
+            let status = i16::try_from(entry.status).map_err(|_| {
+                StoreError::Internal(format!("audit status {} is out of range", entry.status))
+            })?;
+            // The id and time are fixed before the insert because the hash covers them.
+            let next = sqlx::query(
+                "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) AS id, clock_timestamp() AS at",
+            )
+            .fetch_one(&mut *transaction)
+            .await?;
+            let id: i64 = next.try_get("id")?;
+            let at: DateTime<Utc> = next.try_get("at")?;
+            let decision = entry.decision.as_str();
+            let row_hash = ChainFields {
+                id,
+                at_micros: at.timestamp_micros(),
+                subject: &entry.subject,
+                tier: &entry.tier,
+                action: &entry.action,
+                resource: &entry.resource,
+                decision,
+                reason: &entry.reason,
+                status,
+                request_id: &entry.request_id,
+                previous_hash: &previous_hash,
+            }
+            .hash();
+            // OVERRIDING SYSTEM VALUE: the id was drawn from the column's own sequence above.
+            sqlx::query(
+                "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
+                                        request_id, previous_hash, row_hash)
+                 OVERRIDING SYSTEM VALUE
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(&entry.subject)
+            .bind(&entry.tier)
+            .bind(&entry.action)
+            .bind(&entry.resource)
+            .bind(decision)
+            .bind(&entry.reason)
+            .bind(status)
+            .bind(&entry.request_id)
+            .bind(&previous_hash)
+            .bind(row_hash.as_slice())
+            .execute(&mut *transaction)
+            .await?;
+            previous_hash = row_hash.to_vec();
         }
-        .hash();
-        // OVERRIDING SYSTEM VALUE: the id was drawn from the column's own sequence above.
-        sqlx::query(
-            "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
-                                    request_id, previous_hash, row_hash)
-             OVERRIDING SYSTEM VALUE
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(&entry.subject)
-        .bind(&entry.tier)
-        .bind(&entry.action)
-        .bind(&entry.resource)
-        .bind(decision)
-        .bind(&entry.reason)
-        .bind(status)
-        .bind(&entry.request_id)
-        .bind(&previous_hash)
-        .bind(row_hash.as_slice())
-        .execute(&mut *transaction)
-        .await?;
         transaction.commit().await?;
         Ok(())
     }

@@ -19,8 +19,6 @@ pub struct Dataset {
     pub assembly: Assembly,
     pub anonymous_max: Granularity,
     pub created_at: String,
-    pub individual_count: i64,
-    pub analysis_count: i64,
     /// Non-zero counts below this never leave the node in research or open answers.
     pub min_count: u32,
     /// DUO data-use conditions as stored (`{"permission", "disease", "modifiers"}`), if any.
@@ -137,9 +135,7 @@ impl Store {
         }
         let rows = sqlx::query(
             "SELECT d.id, d.name, d.assembly, d.anonymous_max, d.min_count, d.data_use, d.synthetic,
-                    to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at,
-                    (SELECT count(*) FROM individuals i WHERE i.dataset_id = d.id) AS individual_count,
-                    (SELECT count(*) FROM analyses a WHERE a.dataset_id = d.id) AS analysis_count
+                    to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at
              FROM datasets d ORDER BY d.id",
         )
         .fetch_all(self.pool())
@@ -149,6 +145,27 @@ impl Store {
                 let mut dataset = dataset_from_row(row)?;
                 dataset.policies = policies.remove(&dataset.id).unwrap_or_default();
                 Ok(dataset)
+            })
+            .collect()
+    }
+
+    /// Individuals and analyses per dataset, for `phare dataset list` (every query reads
+    /// `datasets()`, which leaves these counts out).
+    pub async fn dataset_sizes(&self) -> Result<std::collections::HashMap<String, (i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.id,
+                    (SELECT count(*) FROM individuals i WHERE i.dataset_id = d.id) AS individuals,
+                    (SELECT count(*) FROM analyses a WHERE a.dataset_id = d.id) AS analyses
+             FROM datasets d",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    (row.try_get("individuals")?, row.try_get("analyses")?),
+                ))
             })
             .collect()
     }
@@ -220,8 +237,6 @@ fn dataset_from_row(row: &sqlx::postgres::PgRow) -> Result<Dataset, StoreError> 
             .parse()
             .map_err(|error| StoreError::Internal(format!("{error}")))?,
         created_at: row.try_get("created_at")?,
-        individual_count: row.try_get("individual_count")?,
-        analysis_count: row.try_get("analysis_count")?,
         min_count: u32::try_from(row.try_get::<i32, _>("min_count")?)
             .map_err(|error| StoreError::Internal(format!("{error}")))?,
         data_use: row.try_get("data_use")?,

@@ -117,6 +117,38 @@ async fn appended_rows_round_trip_and_chain() {
     assert_eq!(store.audit_rows(1).await.unwrap().len(), 1);
 }
 
+/// A batch is one transaction whose rows chain in order, after the rows already there; an
+/// edit inside a batch breaks the chain at that row like any other.
+#[tokio::test]
+async fn a_batch_appends_its_rows_in_order_on_the_chain() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    append(store, 2).await;
+    let batch: Vec<AuditEntry> = (3..=7).map(entry).collect();
+    store.append_audit_batch(&batch).await.unwrap();
+    store.append_audit_batch(&[]).await.unwrap();
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 7 }
+    );
+    let rows = store.audit_rows(10).await.unwrap();
+    let subjects: Vec<&str> = rows.iter().rev().map(|row| row.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "user-1", "user-2", "user-3", "user-4", "user-5", "user-6", "user-7"
+        ]
+    );
+    let ids = ids(store).await;
+    tamper(
+        store,
+        "UPDATE audit_log SET reason = 'edited' WHERE id = $1",
+        ids[4],
+    )
+    .await;
+    assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[4]);
+}
+
 #[tokio::test]
 async fn update_delete_and_truncate_are_refused() {
     let database = fresh_database().await;

@@ -510,3 +510,36 @@ async fn platforms_cannot_query_and_audit_rows_hold_no_coordinates() {
         phare_store::AuditVerification::Intact { .. }
     ));
 }
+
+/// Concurrent requests are audited in batches (group commit): every one of them still gets its
+/// own row, in one intact chain, before its answer leaves.
+#[tokio::test]
+async fn concurrent_requests_each_get_their_audit_row_in_one_chain() {
+    let node = Node::builder().dataset(rare()).spawn().await;
+    let requests = (0..40).map(|index| {
+        let node = &node;
+        async move {
+            let path = if index % 2 == 0 {
+                format!("/g_variants?{COMMON}")
+            } else {
+                "/individuals?requestedGranularity=count".to_owned()
+            };
+            node.get(Who::Anonymous, &path).await
+        }
+    });
+    futures::future::join_all(requests).await;
+    let rows = node.store.audit_rows(1000).await.expect("audit");
+    let data_rows = rows
+        .iter()
+        .filter(|row| row.action == "GET /api/g_variants" || row.action == "GET /api/individuals")
+        .count();
+    assert_eq!(data_rows, 40);
+    let mut request_ids: Vec<&str> = rows.iter().map(|row| row.request_id.as_str()).collect();
+    request_ids.sort_unstable();
+    request_ids.dedup();
+    assert_eq!(request_ids.len(), rows.len(), "each row is its own request");
+    assert!(matches!(
+        node.store.verify_audit().await.expect("verify"),
+        phare_store::AuditVerification::Intact { .. }
+    ));
+}
