@@ -88,7 +88,7 @@ pub(crate) async fn visible_datasets(
         if seen.rule.max == Granularity::None {
             continue;
         }
-        if data_use_compatibility(caller, &dataset, seen.tier) != Compatibility::Compatible {
+        if data_use_compatibility(state, caller, &dataset, seen.tier) != Compatibility::Compatible {
             continue;
         }
         visible.push(Visible {
@@ -156,8 +156,10 @@ pub(crate) fn check_switches<'a>(
 /// compatible purpose opens the dataset (needs-review is a committee's call, so it stays closed
 /// until the committee issues a grant). A controlled grant is that committee's decision and is
 /// not second-guessed; open data is governed by the public ceiling, and care is not research.
-/// Conditions Phare cannot read close the dataset to registered callers.
-fn data_use_compatibility(caller: &Caller, dataset: &Dataset, tier: Tier) -> Compatibility {
+/// Conditions Phare cannot read close the dataset to registered callers. Disease descendants
+/// come from the loaded ontologies (`[ontologies] files`); without them only an equal disease
+/// term matches, and a descendant is a review case.
+fn data_use_compatibility(state: &AppState, caller: &Caller, dataset: &Dataset, tier: Tier) -> Compatibility {
     if tier != Tier::Registered {
         return Compatibility::Compatible;
     }
@@ -168,12 +170,11 @@ fn data_use_compatibility(caller: &Caller, dataset: &Dataset, tier: Tier) -> Com
         tracing::warn!(dataset = %dataset.id, "unreadable data-use conditions: needs review");
         return Compatibility::NeedsReview;
     };
-    match_purpose(&data_use, caller.purpose.as_ref(), &equal_terms_only)
-}
-
-/// Without a loaded disease ontology only equal terms match (a descendant is a review case).
-fn equal_terms_only(child: &str, ancestor: &str) -> bool {
-    child == ancestor
+    let ontology = state.ontology();
+    let is_descendant = |child: &str, ancestor: &str| {
+        ontology.is_descendant(&ontology.normalise_id(child), &ontology.normalise_id(ancestor))
+    };
+    match_purpose(&data_use, caller.purpose.as_ref(), &is_descendant)
 }
 
 /// Spends one query from the caller's budgets for these datasets; 429 with `Retry-After` when

@@ -425,9 +425,11 @@ async fn an_exhausted_budget_answers_429_with_retry_after() {
 async fn data_use_conditions_open_datasets_only_to_compatible_purposes() {
     let disease_specific = Dataset::access("cardio")
         .data_use(json!({"permission": "DUO:0000007", "disease": "MONDO:0004994", "modifiers": []}));
+    let mondo = phare_ontology::Ontology::load(&[data("ontology/mondo-subset.obo")]).expect("mondo subset");
     let node = Node::builder()
         .dataset(rare())
         .dataset(disease_specific)
+        .ontology(mondo)
         .spawn()
         .await;
     let purpose = |codes: &[&str], disease: Option<&str>| {
@@ -445,6 +447,11 @@ async fn data_use_conditions_open_datasets_only_to_compatible_purposes() {
     let path = format!("/g_variants?{COMMON}&requestedGranularity=count&datasetIds=cardio");
     let (status, _, _) = node
         .get_as(Some(&purpose(&["DUO:0000007"], Some("MONDO:0004994"))), &path)
+        .await;
+    assert_eq!(status, 200);
+    // Dilated cardiomyopathy descends from cardiomyopathy in the loaded Mondo subset.
+    let (status, _, _) = node
+        .get_as(Some(&purpose(&["DUO:0000007"], Some("MONDO:0005021"))), &path)
         .await;
     assert_eq!(status, 200);
     for token in [
