@@ -9,6 +9,7 @@ use roaring::RoaringBitmap;
 use sqlx::Row;
 
 use crate::samples::{ColumnQuery, ColumnRecord};
+use crate::variants::variant_from_row;
 use crate::{Store, StoreError, VariantMatch};
 
 /// Carrier rows read per page when scanning an analysis.
@@ -284,51 +285,8 @@ impl Store {
             .bind(variant_ids)
             .fetch_all(self.pool())
             .await?;
-        let mut matches = Vec::with_capacity(rows.len());
-        for row in &rows {
-            matches.push(VariantMatch {
-                variant_id: row.try_get("id")?,
-                contig: row.try_get("contig")?,
-                start: row.try_get("start")?,
-                end: row.try_get("end")?,
-                reference: row.try_get("reference")?,
-                alternate: row.try_get("alternate")?,
-                variant_type: row.try_get("variant_type")?,
-                strata: Vec::new(),
-                genes: Vec::new(),
-                protein_changes: Vec::new(),
-                effects: Vec::new(),
-            });
-        }
-        let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
-        let mut populations = self.population_counts(dataset_id, scope, &ids).await?;
-        let annotations = sqlx::query(
-            "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
-             WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
-        )
-        .bind(&ids)
-        .fetch_all(self.pool())
-        .await?;
-        for found in &mut matches {
-            found.strata = populations.remove(&found.variant_id).unwrap_or_default();
-        }
-        for row in &annotations {
-            let variant_id: i64 = row.try_get("variant_id")?;
-            let Some(found) = matches.iter_mut().find(|found| found.variant_id == variant_id) else {
-                continue;
-            };
-            for (column, list) in [
-                ("gene", &mut found.genes),
-                ("protein_change", &mut found.protein_changes),
-                ("effect", &mut found.effects),
-            ] {
-                let value: String = row.try_get(column)?;
-                if !value.is_empty() && !list.contains(&value) {
-                    list.push(value);
-                }
-            }
-        }
-        Ok(matches)
+        let matches = rows.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
+        self.with_counts_and_annotations(dataset_id, scope, matches).await
     }
 }
 

@@ -443,7 +443,17 @@ impl Store {
             .bind(skip)
             .fetch_all(self.pool())
             .await?;
-        let mut matches = rows.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
+        let matches = rows.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
+        self.with_counts_and_annotations(dataset_id, scope, matches).await
+    }
+
+    /// Fills in the per-population counts (in `scope`) and the annotations of listed variants.
+    pub(crate) async fn with_counts_and_annotations(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        mut matches: Vec<VariantMatch>,
+    ) -> Result<Vec<VariantMatch>, StoreError> {
         let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
         let mut populations = self.population_counts(dataset_id, scope, &ids).await?;
         let annotations = sqlx::query(
@@ -478,7 +488,7 @@ impl Store {
 
 /// A variant row (id, contig, start, end, reference, alternate, variant_type), without counts or
 /// annotations yet.
-fn variant_from_row(row: &sqlx::postgres::PgRow) -> Result<VariantMatch, StoreError> {
+pub(crate) fn variant_from_row(row: &sqlx::postgres::PgRow) -> Result<VariantMatch, StoreError> {
     Ok(VariantMatch {
         variant_id: row.try_get("id")?,
         contig: row.try_get("contig")?,
