@@ -62,8 +62,19 @@ pub(crate) fn analysis(state: &AppState, access: &Access, dataset_id: &str, colu
     })
 }
 
+/// The container as people name it (`analyses.file_format` stores the reader's format name).
+fn file_format_label(stored: &str) -> &str {
+    match stored {
+        "Vcf" => "VCF",
+        "VcfGzip" => "VCF (gzip)",
+        "VcfBgzf" => "VCF (BGZF)",
+        "Bcf" => "BCF",
+        other => other,
+    }
+}
+
 fn column_info(access: &Access, dataset_id: &str, column: &ColumnRecord) -> Value {
-    let mut info = json!({ "datasetId": dataset_id, "fileFormat": column.file_format });
+    let mut info = json!({ "datasetId": dataset_id, "fileFormat": file_format_label(&column.file_format) });
     if !access.is_research() {
         // Sample and file names come from platforms and can identify: care space only.
         info["vcfSampleId"] = json!(column.sample_name);

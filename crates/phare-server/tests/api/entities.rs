@@ -375,6 +375,8 @@ async fn a_patients_biosamples_runs_analyses_and_variants_chain_by_id() {
     assert_eq!(first_run["biosampleId"], "BS-P01");
     assert_eq!(first_run["individualId"], "PAT-P01");
     assert_eq!(first_run["info"]["vcfSampleId"], "P01");
+    // access.vcf is plain text VCF.
+    assert_eq!(first_run["info"]["fileFormat"], "VCF");
     let analyses = node.get(lyon, &format!("/runs/{run}/analyses?{record}")).await;
     assert_valid(&analyses, Schema::Analysis);
     let analysis = node.column("analysis", 0);
