@@ -374,37 +374,10 @@ impl QueryRequest {
                 )));
             }
         }
-        let requested_granularity = match settings.requested_granularity {
-            None => Granularity::Boolean,
-            Some(value) => {
-                let text = as_text(value, "requestedGranularity")?;
-                match text.parse::<Granularity>() {
-                    Ok(Granularity::None) | Err(_) => {
-                        return Err(BeaconError::bad_request(format!(
-                            "`requestedGranularity` must be boolean, count or record, not `{text}`"
-                        )));
-                    }
-                    Ok(granularity) => granularity,
-                }
-            }
-        };
-        let include_resultsets = match settings.include_resultsets {
-            None => IncludeResultsets::Hit,
-            Some(value) => match as_text(value, "includeResultsetResponses")?
-                .to_ascii_uppercase()
-                .as_str()
-            {
-                "ALL" => IncludeResultsets::All,
-                "HIT" => IncludeResultsets::Hit,
-                "MISS" => IncludeResultsets::Miss,
-                "NONE" => IncludeResultsets::None,
-                other => {
-                    return Err(BeaconError::bad_request(format!(
-                        "`includeResultsetResponses` must be ALL, HIT, MISS or NONE, not `{other}`"
-                    )));
-                }
-            },
-        };
+        let requested_granularity =
+            requested_granularity(settings.requested_granularity)?.unwrap_or(Granularity::Boolean);
+        let include_resultsets =
+            include_resultsets(settings.include_resultsets)?.unwrap_or(IncludeResultsets::Hit);
         let skip = settings
             .skip
             .map(|value| as_integer(value, "skip"))
@@ -1072,7 +1045,7 @@ impl CollectionRequest {
         filters: Option<&Value>,
         test_mode_value: Option<&Value>,
         granularity: Option<&Value>,
-        include_resultsets: Option<&Value>,
+        include_resultsets_value: Option<&Value>,
     ) -> Result<Self, BeaconError> {
         let skip = skip
             .map(|value| as_integer(value, "skip"))
@@ -1081,31 +1054,14 @@ impl CollectionRequest {
         let limit = page_limit(limit)?;
         let filters = filters.map(parse_filters).transpose()?.unwrap_or_default();
         let test_mode = test_mode(test_mode_value)?;
-        let requested_granularity = match granularity {
-            None => "record".to_owned(),
-            Some(value) => {
-                let text = as_text(value, "requestedGranularity")?;
-                if !matches!(text.as_str(), "boolean" | "count" | "record") {
-                    return Err(BeaconError::bad_request(format!(
-                        "`requestedGranularity` must be boolean, count or record, not `{text}`"
-                    )));
-                }
-                text
-            }
-        };
-        if let Some(value) = include_resultsets {
-            let text = as_text(value, "includeResultsetResponses")?.to_ascii_uppercase();
-            if !matches!(text.as_str(), "ALL" | "HIT" | "MISS" | "NONE") {
-                return Err(BeaconError::bad_request(format!(
-                    "`includeResultsetResponses` must be ALL, HIT, MISS or NONE, not `{text}`"
-                )));
-            }
-        }
+        // Checked like a query's, echoed; a collections answer is the list itself.
+        let requested_granularity = requested_granularity(granularity)?.unwrap_or(Granularity::Record);
+        include_resultsets(include_resultsets_value)?;
         let summary = json!({
             "apiVersion": crate::API_VERSION,
             "requestedSchemas": [],
             "pagination": { "skip": skip, "limit": limit },
-            "requestedGranularity": requested_granularity,
+            "requestedGranularity": requested_granularity.as_str(),
             "filters": filters_summary(&filters),
             "testMode": test_mode,
         });
@@ -1130,6 +1086,39 @@ fn requested_schemas(value: Option<&Value>) -> Result<Value, BeaconError> {
         return Err(BeaconError::bad_request("`requestedSchema` is empty"));
     }
     Ok(json!([{ "schema": schema }]))
+}
+
+/// `requestedGranularity`: boolean, count or record (`none` is the policy's word, not a request).
+fn requested_granularity(value: Option<&Value>) -> Result<Option<Granularity>, BeaconError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let text = as_text(value, "requestedGranularity")?;
+    match text.parse::<Granularity>() {
+        Ok(Granularity::None) | Err(_) => Err(BeaconError::bad_request(format!(
+            "`requestedGranularity` must be boolean, count or record, not `{text}`"
+        ))),
+        Ok(granularity) => Ok(Some(granularity)),
+    }
+}
+
+/// `includeResultsetResponses`: ALL, HIT, MISS or NONE, in any case.
+fn include_resultsets(value: Option<&Value>) -> Result<Option<IncludeResultsets>, BeaconError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match as_text(value, "includeResultsetResponses")?
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "ALL" => Ok(Some(IncludeResultsets::All)),
+        "HIT" => Ok(Some(IncludeResultsets::Hit)),
+        "MISS" => Ok(Some(IncludeResultsets::Miss)),
+        "NONE" => Ok(Some(IncludeResultsets::None)),
+        other => Err(BeaconError::bad_request(format!(
+            "`includeResultsetResponses` must be ALL, HIT, MISS or NONE, not `{other}`"
+        ))),
+    }
 }
 
 /// `limit`: absent → the default page, 0 → the maximum (the specification's reading).

@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use phare_access::duo::{Compatibility, DataUse, match_purpose};
 use phare_access::policy::{Access, DatasetPolicy, PolicyEntry, access, may_query};
+use phare_access::suppression::disclose;
 use phare_access::{Caller, Tier};
 use phare_beacon::BeaconError;
+use phare_beacon::response::DatasetAnswer;
 use phare_domain::Granularity;
 use phare_store::{BudgetDecision, Dataset};
+use serde_json::Value;
 
 use crate::guard::RequestContext;
 use crate::{ApiError, AppState};
@@ -177,12 +180,31 @@ fn data_use_compatibility(state: &AppState, caller: &Caller, dataset: &Dataset, 
     match_purpose(&data_use, caller.purpose.as_ref(), &is_descendant)
 }
 
+/// One dataset's answer with its count as it may leave the node (rounded in research and open
+/// answers, `min_count` 0 in care), the rounding interval said when there was one.
+pub(crate) fn disclosed_answer(
+    dataset_id: &str,
+    count: i64,
+    min_count: u32,
+    records: Vec<Value>,
+) -> DatasetAnswer {
+    let disclosed = disclose(u64::try_from(count).unwrap_or(0), min_count);
+    DatasetAnswer {
+        dataset_id: dataset_id.to_owned(),
+        count: disclosed.value,
+        count_range: disclosed
+            .adjusted_to()
+            .map(|_| (disclosed.lowest, disclosed.highest)),
+        records,
+    }
+}
+
 /// Spends one query from the caller's budgets for these datasets; 429 with `Retry-After` when
 /// one is exhausted (and then nothing is spent).
-pub(crate) async fn spend_budget(
+pub(crate) async fn spend_budget<'a>(
     state: &AppState,
     context: &RequestContext,
-    datasets: &[Visible],
+    datasets: impl IntoIterator<Item = &'a Visible>,
 ) -> Result<(), ApiError> {
     let budget = state.access().budget;
     if budget.queries == 0 {
@@ -190,7 +212,7 @@ pub(crate) async fn spend_budget(
     }
     let keys: Vec<String> = match &context.caller.subject {
         Some(_) => datasets
-            .iter()
+            .into_iter()
             .map(|seen| format!("user:{}:{}", context.caller.audit_subject(), seen.dataset.id))
             .collect(),
         None => vec![format!(

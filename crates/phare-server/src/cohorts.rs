@@ -65,7 +65,7 @@ pub(crate) async fn one_post(
 }
 
 /// The cohorts the caller may see, each with the datasets it is drawn from.
-async fn visible_cohorts(
+pub(crate) async fn visible_cohorts(
     state: &AppState,
     context: &RequestContext,
 ) -> Result<Vec<(Cohort, Vec<Visible>)>, ApiError> {
@@ -91,7 +91,7 @@ async fn visible_cohorts(
         .collect())
 }
 
-fn not_found(id: &str) -> ApiError {
+pub(crate) fn not_found(id: &str) -> ApiError {
     // The same answer for a hidden cohort as for a missing one.
     BeaconError::not_found(format!("cohort not found: {id}")).into()
 }
@@ -117,15 +117,15 @@ async fn list(
             return Err(not_found(id));
         }
     }
-    let mut charged: Vec<Visible> = Vec::new();
+    let mut charged: Vec<&Visible> = Vec::new();
     for (_, datasets) in &cohorts {
         for seen in datasets {
             if !charged.iter().any(|known| known.dataset.id == seen.dataset.id) {
-                charged.push(seen.clone());
+                charged.push(seen);
             }
         }
     }
-    spend_budget(state, context, &charged).await?;
+    spend_budget(state, context, charged).await?;
     let offset = usize::try_from(request.skip.saturating_mul(request.limit)).unwrap_or(usize::MAX);
     let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
     let mut page = Vec::new();

@@ -13,14 +13,15 @@ use axum::http::HeaderMap;
 use axum::response::Json;
 use phare_access::answer_granularity;
 use phare_access::policy::EntryRule;
-use phare_access::suppression::disclose;
 use phare_beacon::response::{DatasetAnswer, query_response};
 use phare_beacon::{BeaconError, QueryRequest};
 use phare_domain::Granularity;
 use phare_store::{BiosampleQuery, ColumnQuery, IndividualQuery};
 use serde_json::Value;
 
-use crate::access::{Visible, check_switches, entry_access, spend_budget, visible_datasets};
+use crate::access::{
+    Visible, check_switches, disclosed_answer, entry_access, spend_budget, visible_datasets,
+};
 use crate::guard::RequestContext;
 use crate::individuals::IndividualFilters;
 use crate::resolve::{Named, resolve};
@@ -251,12 +252,7 @@ pub(crate) async fn answer(
         .into());
     }
     let mut filters = if kind == Kind::Individual {
-        let used = if request.filters.is_empty() {
-            Vec::new()
-        } else {
-            every_used_term(state).await?
-        };
-        individuals::filters(state, &request.filters, &used)?
+        individuals::filters(state, &request.filters).await?
     } else if let Some(filter) = request.filters.first() {
         // Never silently ignored: an unanswered filter would widen the answer.
         return Err(BeaconError::bad_request(format!(
@@ -328,15 +324,12 @@ pub(crate) async fn answer(
             Kind::Run | Kind::Analysis => columns_of(state, seen, kind, subject, &page).await?,
             Kind::Variant => variants_of(state, context, seen, subject, &page).await?,
         };
-        let disclosed = disclose(u64::try_from(count).unwrap_or(0), seen.access.min_count);
-        answers.push(DatasetAnswer {
-            dataset_id: seen.dataset.id.clone(),
-            count: disclosed.value,
-            count_range: disclosed
-                .adjusted_to()
-                .map(|_| (disclosed.lowest, disclosed.highest)),
+        answers.push(disclosed_answer(
+            &seen.dataset.id,
+            count,
+            seen.access.min_count,
             records,
-        });
+        ));
     }
     if let Some((named_kind, _)) = named
         && !found_named
@@ -406,25 +399,6 @@ impl Page {
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
         items.iter().skip(offset).take(limit).cloned().collect()
     }
-}
-
-/// Every term stored for any patient of any dataset, whatever the caller may see: deciding
-/// whether a filter id is known must not depend on (and so reveal) what a caller can see.
-pub(crate) async fn every_used_term(state: &AppState) -> Result<Vec<String>, ApiError> {
-    let datasets: Vec<String> = state
-        .store()
-        .datasets()
-        .await?
-        .into_iter()
-        .map(|dataset| dataset.id)
-        .collect();
-    Ok(state
-        .store()
-        .used_terms(&datasets, false)
-        .await?
-        .into_iter()
-        .map(|(term, _)| term)
-        .collect())
 }
 
 fn empty_answer(dataset_id: &str) -> DatasetAnswer {

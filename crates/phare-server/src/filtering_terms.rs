@@ -9,7 +9,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Json;
 use phare_beacon::{BeaconError, CollectionRequest};
 use phare_ontology::{FilteringTerm, FilteringTermKind, PRE_INDICATIONS, SEX_TERMS};
-use phare_store::Cohort;
 use serde_json::{Value, json};
 
 use crate::access::{Visible, spend_budget, visible_datasets};
@@ -55,18 +54,14 @@ pub(crate) async fn cohort(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let paging = Paging::read(query.as_deref())?;
-    let visible = visible_datasets(&state, &context.caller, "cohort", None, false).await?;
-    let cohorts: Vec<Cohort> = state.store().cohorts().await?;
-    let Some(cohort) = cohorts.into_iter().find(|cohort| {
-        cohort.id == id
-            && cohort
-                .dataset_id
-                .as_ref()
-                .is_none_or(|dataset| visible.iter().any(|seen| &seen.dataset.id == dataset))
-    }) else {
-        return Err(BeaconError::not_found(format!("cohort not found: {id}")).into());
+    let Some((cohort, datasets)) = crate::cohorts::visible_cohorts(&state, &context)
+        .await?
+        .into_iter()
+        .find(|(cohort, _)| cohort.id == id)
+    else {
+        return Err(crate::cohorts::not_found(&id));
     };
-    spend_budget(&state, &context, &visible).await?;
+    spend_budget(&state, &context, &datasets).await?;
     let terms: Vec<FilteringTerm> = cohort.terms.iter().map(|term| describe(&state, term)).collect();
     Ok(Json(document(&state, &paging.of(terms))))
 }

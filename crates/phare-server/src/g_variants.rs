@@ -10,7 +10,7 @@ use phare_access::answer_granularity;
 use phare_access::policy::Access;
 use phare_access::suppression::disclose;
 use phare_beacon::response::{
-    CountSource, DatasetAnswer, PopulationCounts, query_response, structural_variant_record, variant_record,
+    CountSource, PopulationCounts, query_response, structural_variant_record, variant_record,
     with_molecular_attributes,
 };
 use phare_beacon::{BeaconError, GenomicQuery, QueryRequest};
@@ -19,7 +19,7 @@ use phare_store::{Carrier, ColumnQuery, Dataset, VariantMatch, VariantSearch, Zy
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use crate::access::{Visible, entry_access, spend_budget, visible_datasets};
+use crate::access::{Visible, disclosed_answer, entry_access, spend_budget, visible_datasets};
 use crate::entries::Kind;
 use crate::guard::RequestContext;
 use crate::resolve::{biosample_id, column_id, individual_id};
@@ -121,8 +121,7 @@ pub(crate) async fn answer(
     let carriers_filter = if request.filters.is_empty() {
         None
     } else {
-        let used = crate::entries::every_used_term(state).await?;
-        Some(crate::individuals::filters(state, &request.filters, &used)?)
+        Some(crate::individuals::filters(state, &request.filters).await?)
     };
     let visible = visible_datasets(
         state,
@@ -143,15 +142,7 @@ pub(crate) async fn answer(
     } else {
         targets(state, visible, request).await?
     };
-    spend_budget(
-        state,
-        context,
-        &targets
-            .iter()
-            .map(|target| target.visible.clone())
-            .collect::<Vec<_>>(),
-    )
-    .await?;
+    spend_budget(state, context, targets.iter().map(|target| &target.visible)).await?;
     let ceilings: Vec<Granularity> = targets
         .iter()
         .map(|target| target.visible.access.rule.max)
@@ -225,15 +216,7 @@ pub(crate) async fn answer(
                 return Err(BeaconError::bad_request(phare_beacon::request::GENOMIC_QUERY_NEEDED).into());
             }
         };
-        let disclosed = disclose(u64::try_from(count).unwrap_or(0), access.min_count);
-        answers.push(DatasetAnswer {
-            dataset_id: dataset.id.clone(),
-            count: disclosed.value,
-            count_range: disclosed
-                .adjusted_to()
-                .map(|_| (disclosed.lowest, disclosed.highest)),
-            records,
-        });
+        answers.push(disclosed_answer(&dataset.id, count, access.min_count, records));
     }
     Ok(Json(query_response(
         state.identity(),

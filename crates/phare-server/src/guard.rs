@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use phare_access::{Caller, PASSPORT_HEADER};
 use phare_beacon::BeaconError;
+use phare_beacon::openapi::{ENDPOINTS, EndpointKind};
 use phare_store::{AuditDecision, AuditEntry};
 
 use crate::{ApiError, AppState, MAX_BODY_BYTES};
@@ -120,23 +121,16 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
 }
 
 /// Entry-type endpoints read patients' data; the framework documents (`/info`, `/map`, …) and
-/// `/health` do not.
+/// `/health` do not. Read from the node's one table of endpoints.
 fn touches_data(path: &str) -> bool {
     let Some(rest) = path.strip_prefix("/api/") else {
         return false;
     };
     let first = rest.split('/').next().unwrap_or("");
-    matches!(
-        first,
-        "g_variants"
-            | "individuals"
-            | "biosamples"
-            | "runs"
-            | "analyses"
-            | "datasets"
-            | "cohorts"
-            | "filtering_terms"
-    )
+    ENDPOINTS.iter().any(|endpoint| {
+        endpoint.kind != EndpointKind::Framework
+            && endpoint.path.trim_start_matches('/').split('/').next() == Some(first)
+    })
 }
 
 fn is_refusal(status: StatusCode) -> bool {

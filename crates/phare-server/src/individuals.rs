@@ -10,8 +10,8 @@ use phare_ontology::Ontology;
 use phare_store::{AgeCondition, IndividualRecord};
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::resolve::individual_id;
+use crate::{ApiError, AppState};
 
 /// What the filters of an `/individuals` request select: term lists (a patient matches one when
 /// any of its terms is among the patient's phenotypes, diseases, indication or sex) and age
@@ -60,26 +60,27 @@ pub(crate) fn expand_term(ontology: &Ontology, id: &str, include_descendants: bo
 }
 
 /// Whether an id names something this node can filter on: a term of the loaded ontologies, a
-/// PFMG pre-indication, an NCIT sex term, or a term some stored patient carries.
-fn known_term(ontology: &Ontology, id: &str, used: &[String]) -> bool {
+/// PFMG pre-indication, an NCIT sex term, or (asked of the store only for ids none of these
+/// know) a term some stored patient carries, in any dataset: whether an id is known must not
+/// depend on, and so reveal, what the caller may see.
+async fn known_term(state: &AppState, id: &str) -> Result<bool, ApiError> {
+    let ontology = state.ontology();
     let normalised = ontology.normalise_id(id);
-    ontology.contains(&normalised)
+    let in_vocabulary = ontology.contains(&normalised)
         || phare_ontology::pre_indication(&normalised).is_some()
         || phare_ontology::SEX_TERMS
             .iter()
-            .any(|(term, _)| *term == normalised)
-        || spellings(ontology, id)
-            .iter()
-            .any(|spelled| used.contains(spelled))
+            .any(|(term, _)| *term == normalised);
+    if in_vocabulary {
+        return Ok(true);
+    }
+    Ok(state.store().term_in_use(&spellings(ontology, id)).await?)
 }
 
-/// Reads the request's filters for `/individuals`. An id the node cannot filter on is a 400
-/// naming it (an unknown filter is never silently ignored: it would widen the answer).
-pub(crate) fn filters(
-    state: &AppState,
-    filters: &[Filter],
-    used_terms: &[String],
-) -> Result<IndividualFilters, BeaconError> {
+/// Reads the request's filters for `/individuals` (and `/g_variants`). An id the node cannot
+/// filter on is a 400 naming it (an unknown filter is never silently ignored: it would widen
+/// the answer).
+pub(crate) async fn filters(state: &AppState, filters: &[Filter]) -> Result<IndividualFilters, ApiError> {
     let ontology = state.ontology();
     let mut selected = IndividualFilters::default();
     for filter in filters {
@@ -91,15 +92,17 @@ pub(crate) fn filters(
             return Err(BeaconError::bad_request(format!(
                 "filter `{}`: scope `{scope}` is not answered on /individuals (use `individual`)",
                 filter.id
-            )));
+            ))
+            .into());
         }
         match &filter.kind {
             FilterKind::Ontology | FilterKind::Custom => {
-                if !known_term(ontology, &filter.id, used_terms) {
+                if !known_term(state, &filter.id).await? {
                     return Err(BeaconError::bad_request(format!(
                         "unknown filter `{}`: not a term of this node's ontologies or vocabulary (see /api/filtering_terms)",
                         filter.id
-                    )));
+                    ))
+                    .into());
                 }
                 selected
                     .terms
@@ -110,7 +113,8 @@ pub(crate) fn filters(
                     return Err(BeaconError::bad_request(format!(
                         "unknown filter `{}`: the alphanumeric filter answered is `age` (ISO 8601 duration)",
                         filter.id
-                    )));
+                    ))
+                    .into());
                 }
                 let days = phare_ontology::parse_iso8601_age(value)
                     .map_err(|error| BeaconError::bad_request(format!("filter `{}`: {error}", filter.id)))?;

@@ -152,6 +152,18 @@ impl Store {
 }
 
 impl Store {
+    /// Whether any patient of any dataset carries one of these spellings of a term as a
+    /// phenotype, disease or indication.
+    pub async fn term_in_use(&self, spellings: &[String]) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM individuals
+                            WHERE phenotypes && $1 OR diseases && $1 OR indication = ANY($1))",
+        )
+        .bind(spellings)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// The terms (phenotypes, diseases, indications) patients of these datasets carry, with how
     /// many patients carry each; research scope leaves out patients who objected.
     pub async fn used_terms(

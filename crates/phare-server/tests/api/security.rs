@@ -4,7 +4,6 @@
 //! by hand in `tests/data/README.md` and cross-checked with bcftools below.
 use std::time::Duration;
 
-use phare_access::BONA_FIDE_VALUE;
 use phare_access::ResearchPurpose;
 use phare_access::dev::TokenSpec;
 use phare_domain::Granularity;
@@ -473,7 +472,6 @@ async fn data_use_conditions_open_datasets_only_to_compatible_purposes() {
         cardio["dataUseConditions"]["duoDataUse"][0]["modifiers"][0]["id"],
         "MONDO:0004994"
     );
-    let _ = BONA_FIDE_VALUE;
 }
 
 #[tokio::test]
