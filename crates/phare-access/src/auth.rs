@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::jwks::{JwksFetcher, KeyStore, check_jwks_url, read_jwks_file};
@@ -101,7 +101,7 @@ impl Default for AccessConfig {
 }
 
 /// An issuer of access tokens; its keys come from exactly one of `jwks_file` and `jwks_url`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedIssuer {
     pub issuer: String,
@@ -113,7 +113,7 @@ pub struct TrustedIssuer {
 
 /// An issuer of visas, trusted only for visas whose header `jku` is this `jku`. Its keys come
 /// from `jwks_file` if given, else from `jku` itself.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedVisaIssuer {
     pub issuer: String,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use phare_access::dev::{DevIssuer, TokenSpec};
 use phare_access::pseudonyms::KeyedDigest;
-use phare_access::{AccessConfig, Authenticator, ResearchPurpose, TrustedIssuer, TrustedVisaIssuer};
+use phare_access::{AccessConfig, Authenticator, ResearchPurpose};
 use phare_server::{AccessState, QueryBudget};
 use phare_store::{AuditDecision, AuditEntry, AuditVerification, Store};
 
@@ -25,24 +25,8 @@ fn dev_issuer_dir(config: &Config) -> PathBuf {
 /// The access configuration `phare serve` runs with.
 pub fn access_state(config: &Config, trust_dev_issuer: bool) -> Result<AccessState> {
     let section = &config.access;
-    let mut issuers: Vec<TrustedIssuer> = section
-        .issuers
-        .iter()
-        .map(|issuer| TrustedIssuer {
-            issuer: issuer.issuer.clone(),
-            jwks_file: issuer.jwks_file.clone(),
-            jwks_url: issuer.jwks_url.clone(),
-        })
-        .collect();
-    let mut visa_issuers: Vec<TrustedVisaIssuer> = section
-        .visa_issuers
-        .iter()
-        .map(|issuer| TrustedVisaIssuer {
-            issuer: issuer.issuer.clone(),
-            jku: issuer.jku.clone(),
-            jwks_file: issuer.jwks_file.clone(),
-        })
-        .collect();
+    let mut issuers = section.issuers.clone();
+    let mut visa_issuers = section.visa_issuers.clone();
     if trust_dev_issuer || section.trust_dev_issuer {
         let dev = DevIssuer::load_or_create(&dev_issuer_dir(config)).context("development issuer")?;
         let (issuer, visa_issuer) = dev.access_config();

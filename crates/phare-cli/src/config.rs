@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use phare_access::{TrustedIssuer, TrustedVisaIssuer};
 use phare_domain::Assembly;
 use phare_store::Limits;
 use serde::{Deserialize, Serialize};
@@ -48,9 +49,9 @@ pub struct OntologiesSection {
 #[serde(deny_unknown_fields)]
 pub struct AccessSection {
     /// Issuers of access tokens (`[[access.issuers]]`).
-    pub issuers: Vec<IssuerSection>,
+    pub issuers: Vec<TrustedIssuer>,
     /// `(iss, jku)` pairs whose GA4GH visas are believed (`[[access.visa_issuers]]`).
-    pub visa_issuers: Vec<VisaIssuerSection>,
+    pub visa_issuers: Vec<TrustedVisaIssuer>,
     /// `aud` of research-space tokens.
     pub research_audience: String,
     /// `aud` of care-space tokens.
@@ -68,22 +69,6 @@ pub struct AccessSection {
     /// (0: no budget).
     pub budget_queries: u32,
     pub budget_window_seconds: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IssuerSection {
-    pub issuer: String,
-    pub jwks_file: Option<PathBuf>,
-    pub jwks_url: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VisaIssuerSection {
-    pub issuer: String,
-    pub jku: String,
-    pub jwks_file: Option<PathBuf>,
 }
 
 impl Default for AccessSection {
@@ -225,6 +210,33 @@ mod tests {
             jail.set_env("PHARE_DATABSE_URL", "postgres://x");
             let error = Config::load(None).expect_err("unknown env key");
             assert!(error.to_string().contains("databse_url"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn access_issuers_are_read_from_the_file_and_unknown_keys_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "phare.toml",
+                "[access]\ntrust_dev_issuer = true\n\
+                 [[access.issuers]]\nissuer = \"https://login.example\"\njwks_url = \"https://login.example/jwks\"\n\
+                 [[access.visa_issuers]]\nissuer = \"https://broker.example\"\njku = \"https://broker.example/jwks\"\n",
+            )?;
+            let config = Config::load(Some(Path::new("phare.toml"))).map_err(|error| error.to_string())?;
+            assert!(config.access.trust_dev_issuer);
+            assert_eq!(
+                config.access.issuers,
+                [TrustedIssuer {
+                    issuer: "https://login.example".into(),
+                    jwks_file: None,
+                    jwks_url: Some("https://login.example/jwks".into()),
+                }]
+            );
+            assert_eq!(config.access.visa_issuers[0].jku, "https://broker.example/jwks");
+            jail.create_file("typo.toml", "[[access.issuers]]\nisuer = \"x\"\n")?;
+            let error = Config::load(Some(Path::new("typo.toml"))).expect_err("unknown key");
+            assert!(error.to_string().contains("isuer"), "{error}");
             Ok(())
         });
     }
