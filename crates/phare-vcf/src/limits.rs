@@ -1,10 +1,11 @@
 //! Limits that stop a hostile or broken file early, before it costs the node memory or time:
-//! line length, header size, decompressed bytes (zip bombs), samples, alleles per record and
-//! allele length. Defaults are far above real files; operators can lower them.
+//! line length, header size, decompressed bytes and compression ratio (zip bombs), samples,
+//! alleles per record and allele length. Defaults are far above real files; operators can lower
+//! them.
 
 use std::io::{self, BufRead, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,12 @@ pub struct Limits {
     pub max_header_bytes: u64,
     /// Most decompressed bytes one file may expand to.
     pub max_decompressed_bytes: u64,
+    /// Most decompressed bytes per compressed byte read (0: no check). Real VCF/BCF files stay
+    /// far below it (docs/benchmarks.md); a decompression bomb does not.
+    pub max_compression_ratio: u64,
+    /// Decompressed bytes read before the ratio is checked, so that small files, whose ratio
+    /// means little, are never refused by it.
+    pub compression_ratio_after_bytes: u64,
     /// Most sample columns.
     pub max_samples: usize,
     /// Most alternate alleles in one record.
@@ -31,6 +38,8 @@ impl Default for Limits {
             max_line_bytes: 256 << 20,
             max_header_bytes: 64 << 20,
             max_decompressed_bytes: 4 << 40,
+            max_compression_ratio: 150,
+            compression_ratio_after_bytes: 64 << 20,
             max_samples: 1_000_000,
             max_alleles_per_record: 1_000,
             max_allele_length: 1_000_000,
@@ -52,6 +61,8 @@ struct GuardState {
     /// Text formats have lines; BCF does not.
     lines: bool,
     in_header: Arc<AtomicBool>,
+    /// Bytes read from the file as stored, for compressed formats.
+    compressed: Option<Arc<AtomicU64>>,
     total: u64,
     current_line: u64,
     violation: Option<String>,
@@ -63,6 +74,7 @@ impl<R> Guard<R> {
             limits,
             lines,
             in_header,
+            compressed: None,
             total: 0,
             current_line: 0,
             violation: None,
@@ -72,6 +84,12 @@ impl<R> Guard<R> {
             state,
             accounted: 0,
         }
+    }
+
+    /// Also checks the compression ratio against the bytes read from the file as stored.
+    pub(crate) fn with_compressed_bytes(mut self, compressed: Arc<AtomicU64>) -> Self {
+        self.state.compressed = Some(compressed);
+        self
     }
 }
 
@@ -84,6 +102,19 @@ impl GuardState {
                 self.limits.max_decompressed_bytes
             ));
             return;
+        }
+        if let Some(compressed) = &self.compressed
+            && self.limits.max_compression_ratio > 0
+            && self.total > self.limits.compression_ratio_after_bytes
+        {
+            let compressed = compressed.load(Ordering::Relaxed).max(1);
+            if self.total / compressed > self.limits.max_compression_ratio {
+                self.violation = Some(format!(
+                    "{compressed} compressed bytes expand to {} bytes, a ratio above {} (limit max_compression_ratio): a decompression bomb, or a file far more repetitive than real VCF/BCF",
+                    self.total, self.limits.max_compression_ratio
+                ));
+                return;
+            }
         }
         if self.in_header.load(Ordering::Relaxed) && self.total > self.limits.max_header_bytes {
             self.violation = Some(format!(
@@ -237,5 +268,35 @@ mod tests {
             .read_to_string(&mut text)
             .expect_err("header");
         assert!(error.to_string().contains("max_header_bytes"), "{error}");
+    }
+
+    fn ratio_guard(text: &'static [u8], compressed: u64, limits: Limits) -> io::Result<String> {
+        let mut reader =
+            guard(text, limits, false).with_compressed_bytes(Arc::new(AtomicU64::new(compressed)));
+        let mut output = String::new();
+        reader.read_to_string(&mut output).map(|_| output)
+    }
+
+    #[test]
+    fn the_compression_ratio_is_checked_once_past_the_grace_bytes() {
+        let limits = Limits {
+            max_compression_ratio: 10,
+            compression_ratio_after_bytes: 20,
+            ..Limits::default()
+        };
+        let text: &'static [u8] = b"0123456789012345678901234567890123456789\n";
+        // 41 bytes from 2 stored bytes: a ratio of 20, over the limit of 10.
+        let error = ratio_guard(text, 2, limits.clone()).expect_err("bomb");
+        assert!(error.to_string().contains("max_compression_ratio"), "{error}");
+        // From 5 stored bytes the ratio is 8: within the limit.
+        assert!(ratio_guard(text, 5, limits.clone()).is_ok());
+        // Under the grace bytes, any ratio passes.
+        assert!(ratio_guard(b"0123456789\n", 1, limits.clone()).is_ok());
+        // 0 turns the check off.
+        let off = Limits {
+            max_compression_ratio: 0,
+            ..limits
+        };
+        assert!(ratio_guard(text, 1, off).is_ok());
     }
 }

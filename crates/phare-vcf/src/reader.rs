@@ -1,6 +1,6 @@
 //! One reader for every accepted container, yielding one [`Site`] per kept record.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -116,12 +116,56 @@ struct Decoder {
     haploid_samples: RoaringBitmap,
     last_position: Option<(Contig, u64)>,
     contigs_seen: HashSet<Contig>,
+    /// The alleles of the recent records of the current contig, with where each was first
+    /// read: in a sorted file a repeated allele is found while streaming, not at the merge.
+    recent_alleles: BTreeMap<AlleleKey, Location>,
+    /// Where the record being decoded was read.
+    record_location: Location,
     /// INFO count fields, when the header declares `AC` and `AN`.
     aggregates: Option<AggregatePlan>,
     /// The assembly's sequence, when configured: indels are left-aligned against it.
     genome: Option<ReferenceGenome>,
     /// Annotation fields (ANN, CSQ, BCSQ), when the header declares any.
     annotations: Option<AnnotationPlan>,
+}
+
+/// How far before its record's POS a normalised allele may start and still be checked for
+/// repeats while streaming. Trimming only moves alleles right; left-alignment moves indels left
+/// through a repeat, rarely by more than this. A repeat beyond it is still refused, at the merge.
+const REPEAT_WINDOW_BASES: u64 = 10_000;
+
+/// An allele as the variant dictionary keys it: the end matters for structural alleles.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct AlleleKey {
+    start: u64,
+    end: u64,
+    reference: String,
+    alternate: String,
+}
+
+impl AlleleKey {
+    fn of(calls: &AlleleCalls) -> Self {
+        let allele = &calls.allele;
+        let end = match &calls.structural {
+            Some(structural) => structural.end,
+            None => allele.start + allele.reference.len() as u64,
+        };
+        Self {
+            start: allele.start,
+            end,
+            reference: allele.reference.clone(),
+            alternate: allele.alternate.clone(),
+        }
+    }
+}
+
+/// "line 12" or "record 12", for messages that point at another place of the file.
+fn place(location: &Location) -> String {
+    match location {
+        Location::Line(line) => format!("line {line}"),
+        Location::BcfRecord(record) => format!("record {record}"),
+        Location::File | Location::Header => "the header".to_owned(),
+    }
 }
 
 /// A record of either container: text VCF takes the fast genotype path.
@@ -269,7 +313,8 @@ impl VariantReader {
                     limits,
                     false,
                     in_header.clone(),
-                );
+                )
+                .with_compressed_bytes(compressed_bytes.clone());
                 let mut reader = noodles_bcf::io::Reader::from(guarded);
                 let header = reader.read_header().map_err(header_error)?;
                 (
@@ -286,8 +331,11 @@ impl VariantReader {
                     InputFormat::VcfBgzf => Box::new(noodles_bgzf::io::Reader::new(counting)),
                     _ => Box::new(BufReader::with_capacity(1 << 16, counting)),
                 };
-                let mut reader =
-                    noodles_vcf::io::Reader::new(Guard::new(text, limits, true, in_header.clone()));
+                let mut guarded = Guard::new(text, limits, true, in_header.clone());
+                if format != InputFormat::Vcf {
+                    guarded = guarded.with_compressed_bytes(compressed_bytes.clone());
+                }
+                let mut reader = noodles_vcf::io::Reader::new(guarded);
                 let mut raw_header = String::new();
                 reader
                     .header_reader()
@@ -342,6 +390,8 @@ impl VariantReader {
                 haploid_samples: RoaringBitmap::new(),
                 last_position: None,
                 contigs_seen: HashSet::new(),
+                recent_alleles: BTreeMap::new(),
+                record_location: Location::File,
                 aggregates,
                 genome,
                 annotations,
@@ -404,6 +454,7 @@ impl VariantReader {
                 Ok(_) => {}
                 Err(error) => return Err(self.error("record", error.to_string())),
             }
+            self.decoder.record_location = self.location();
             let kept = match &self.inner {
                 Inner::Vcf(_, record, line, _) => self.decoder.fill_site(RecordRef::Vcf(record, line), site),
                 Inner::Bcf(_, record) => self.decoder.fill_site(RecordRef::Bcf(record), site),
@@ -570,6 +621,7 @@ impl Decoder {
             }
             return Ok(false);
         }
+        self.check_repeats(contig, position, site)?;
         if let Some(plan) = &self.annotations {
             let written: Vec<String> = alternates
                 .iter()
@@ -618,6 +670,7 @@ impl Decoder {
                 }
             }
             _ => {
+                self.recent_alleles.clear();
                 if !self.contigs_seen.insert(contig) {
                     return Err((
                         "CHROM".into(),
@@ -630,6 +683,38 @@ impl Decoder {
             }
         }
         self.last_position = Some((contig, position));
+        Ok(())
+    }
+
+    /// Refuses an allele that an earlier record already gave (after splitting and normalising),
+    /// naming both places, before the record's genotypes are read. Relies on `check_order`:
+    /// alleles of earlier contigs, and those starting well before this record, cannot recur.
+    fn check_repeats(&mut self, contig: Contig, position: u64, site: &Site) -> Result<(), (String, String)> {
+        let horizon = position.saturating_sub(1 + REPEAT_WINDOW_BASES);
+        while let Some(entry) = self.recent_alleles.first_entry() {
+            if entry.key().start >= horizon {
+                break;
+            }
+            entry.remove();
+        }
+        for calls in &site.alleles {
+            let key = AlleleKey::of(calls);
+            if let Some(first) = self.recent_alleles.get(&key) {
+                let allele = &calls.allele;
+                return Err((
+                    "ALT".into(),
+                    format!(
+                        "allele {}:{} {}>{} (after splitting and normalising) was already given at {}: each allele may appear once per file; deduplicate it (bcftools norm -m- -d exact)",
+                        contig.name(),
+                        allele.start + 1,
+                        allele.reference,
+                        allele.alternate,
+                        place(first)
+                    ),
+                ));
+            }
+            self.recent_alleles.insert(key, self.record_location.clone());
+        }
         Ok(())
     }
 

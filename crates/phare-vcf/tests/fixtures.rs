@@ -329,6 +329,7 @@ fn every_bad_fixture_is_covered() {
     let covered = [
         "allele_out_of_range.vcf",
         "binary_blob.vcf",
+        "duplicate_allele.vcf",
         "duplicate_samples.vcf",
         "non_numeric_pos.vcf",
         "pos_zero.vcf",
@@ -348,6 +349,17 @@ fn every_bad_fixture_is_covered() {
 fn non_numeric_pos_is_refused_at_its_line() {
     // Line 6 is `1 12x4 . C T …`; htslib reads it as 12.
     assert_refused("bad/non_numeric_pos.vcf", Location::Line(6), "POS", &[]);
+}
+
+#[test]
+fn duplicate_allele_is_refused_at_its_second_record() {
+    // Line 6 is `1 1000 AC GC`: trimmed, the `A>G` of line 5.
+    assert_refused(
+        "bad/duplicate_allele.vcf",
+        Location::Line(6),
+        "ALT",
+        &["allele 1:1000 A>G", "line 5"],
+    );
 }
 
 #[test]

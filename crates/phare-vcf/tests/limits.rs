@@ -128,31 +128,157 @@ fn every_size_limit_is_enforced_and_named() {
     assert_eq!(read_all(&file, Limits::default()).expect("default limits"), 1);
 }
 
-#[test]
-fn a_decompression_bomb_stops_at_the_decompressed_byte_limit() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let path = directory.path().join("bomb.vcf.gz");
+/// A gzip file of the header, then one record whose INFO is `padding` bytes of `A`: a bomb
+/// whose records are all different from each other (there is only one).
+fn padded_bomb(directory: &Path, padding: usize) -> PathBuf {
+    let path = directory.join("bomb.vcf.gz");
     let mut encoder = flate2::write::GzEncoder::new(
         std::fs::File::create(&path).expect("create"),
         flate2::Compression::best(),
     );
     encoder.write_all(HEADER.as_bytes()).expect("header");
-    let line = "1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n".repeat(1000);
-    // About 32 MB of records that compress to a few tens of kilobytes.
-    for _ in 0..1000 {
-        encoder.write_all(line.as_bytes()).expect("records");
+    encoder
+        .write_all(b"1\t100\t.\tA\tG\t.\tPASS\tX=")
+        .expect("record");
+    let block = vec![b'A'; 1 << 20];
+    for _ in 0..padding / block.len() {
+        encoder.write_all(&block).expect("padding");
     }
+    encoder.write_all(b"\tGT\t0/1\n").expect("record end");
     encoder.finish().expect("finish");
+    path
+}
+
+#[test]
+fn a_decompression_bomb_stops_at_the_decompressed_byte_limit() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = padded_bomb(directory.path(), 32 << 20);
     assert!(std::fs::metadata(&path).expect("metadata").len() < 1 << 20);
     let error = read_all(
         &path,
         Limits {
             max_decompressed_bytes: 1 << 20,
+            max_compression_ratio: 0,
             ..Limits::default()
         },
     )
     .expect_err("bomb");
     assert!(error.to_string().contains("max_decompressed_bytes"), "{error}");
+}
+
+#[test]
+fn a_decompression_bomb_stops_at_the_compression_ratio_whatever_its_records() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    // 96 MiB from about 100 KB: a ratio near 1,000, past the default 64 MiB of grace.
+    let path = padded_bomb(directory.path(), 96 << 20);
+    let error = read_all(&path, Limits::default()).expect_err("bomb");
+    let message = error.to_string();
+    assert!(message.starts_with(&format!("{}", path.display())), "{message}");
+    assert!(message.contains("max_compression_ratio"), "{message}");
+    // The same file passes the ratio guard when it is turned off (and then hits nothing else).
+    let off = Limits {
+        max_compression_ratio: 0,
+        ..Limits::default()
+    };
+    assert_eq!(read_all(&path, off).expect("ratio guard off"), 1);
+}
+
+#[test]
+fn a_highly_compressible_real_shape_passes_the_ratio_guard() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    // gVCF-like reference blocks: one sample, `0/0` calls over blocks of varying length, the
+    // most repetitive shape a real single-genome file has. 2 MiB of text, checked from 1 MiB on.
+    let path = directory.path().join("blocks.vcf.gz");
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).expect("create"),
+        flate2::Compression::best(),
+    );
+    encoder
+        .write_all(
+            HEADER
+                .replace(
+                    "#CHROM",
+                    "##INFO=<ID=END,Number=1,Type=Integer,Description=\"End\">\n#CHROM",
+                )
+                .as_bytes(),
+        )
+        .expect("header");
+    let mut written = 0;
+    let mut position = 1_000u64;
+    let mut record = 0u64;
+    while written < 2 << 20 {
+        let length = 1 + (record * 7919) % 300;
+        let line = format!(
+            "1\t{position}\t.\tA\t<NON_REF>\t.\t.\tEND={}\tGT\t0/0\n",
+            position + length - 1
+        );
+        encoder.write_all(line.as_bytes()).expect("record");
+        written += line.len();
+        position += length;
+        record += 1;
+    }
+    encoder.finish().expect("finish");
+    let checked_early = Limits {
+        compression_ratio_after_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    assert_eq!(read_all(&path, checked_early).expect("reference blocks"), 0);
+}
+
+#[test]
+fn a_repeated_allele_is_refused_at_its_second_record_naming_the_first() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    // The same record twice: the second one (line 7) is refused, naming line 6.
+    let twice = write(
+        directory.path(),
+        "twice.vcf",
+        &format!("{HEADER}1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t1/1\n"),
+    );
+    let message = read_all(&twice, Limits::default())
+        .expect_err("twice")
+        .to_string();
+    assert!(
+        message.starts_with(&format!("{}:7: ALT: ", twice.display())),
+        "{message}"
+    );
+    assert!(message.contains("allele 1:100 A>G"), "{message}");
+    assert!(message.contains("line 6"), "{message}");
+
+    // Equal only after splitting and trimming: `AC>GC,AT` at 100 holds A>G at 100, which a
+    // later record at 100 gives again; records at 101 and another ALT at 100 are not repeats.
+    let normalised = write(
+        directory.path(),
+        "normalised.vcf",
+        &format!(
+            "{HEADER}1\t100\t.\tAC\tGC,AT\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tA\tT\t.\tPASS\t.\tGT\t0/1\n\
+             1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n"
+        ),
+    );
+    let message = read_all(&normalised, Limits::default())
+        .expect_err("repeat after normalisation")
+        .to_string();
+    assert!(
+        message.starts_with(&format!("{}:8: ALT: ", normalised.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains("allele 1:100 A>G") && message.contains("line 6"),
+        "{message}"
+    );
+
+    // The same position on two contigs, and two ALTs at one position, are different alleles.
+    let distinct = write(
+        directory.path(),
+        "distinct.vcf",
+        &format!(
+            "{HEADER}1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n1\t100\t.\tA\tT\t.\tPASS\t.\tGT\t0/1\n\
+             2\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n"
+        ),
+    );
+    assert_eq!(
+        read_all(&distinct, Limits::default()).expect("distinct alleles"),
+        3
+    );
 }
 
 #[test]

@@ -874,6 +874,7 @@ fn every_bad_fixture_has_an_ingest_test() {
         [
             "allele_out_of_range.vcf",
             "binary_blob.vcf",
+            "duplicate_allele.vcf",
             "duplicate_samples.vcf",
             "non_numeric_pos.vcf",
             "pos_zero.vcf",
@@ -911,6 +912,12 @@ async fn bad_duplicate_samples_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn bad_duplicate_allele_leaves_nothing() {
+    // Line 6 (`AC>GC` at 1000) is the allele `A>G` of line 5 once trimmed.
+    assert_bad_file_leaves_nothing("duplicate_allele.vcf", Some(6), Some("1:1000 A>G")).await;
+}
+
+#[tokio::test]
 async fn bad_binary_blob_leaves_nothing() {
     assert_bad_file_leaves_nothing("binary_blob.vcf", None, None).await;
 }
@@ -923,6 +930,91 @@ async fn bad_truncated_bgzf_leaves_nothing() {
 #[tokio::test]
 async fn bad_truncated_header_leaves_nothing() {
     assert_bad_file_leaves_nothing("truncated_header.vcf.gz", None, None).await;
+}
+
+/// The hostile file of issue #15: a gzip of 12 MB or less that expands to 4 GiB, one VCF record
+/// repeated about 97 million times. Made of 4,096 gzip members of 1 MiB each (one member
+/// compressed once, written again and again), which `gzip -d` reads as one stream.
+fn repeated_record_bomb(path: &Path) {
+    use std::io::Write as _;
+    let header = "##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n\
+        #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+    let record = b"1\t1000\t.\tA\tG\t50\tPASS\t.\n";
+    let gzip = |bytes: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let member = gzip(&record.repeat((1 << 20) / record.len()));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    file.write_all(&gzip(header.as_bytes())).unwrap();
+    for _ in 0..4096 {
+        file.write_all(&member).unwrap();
+    }
+    file.flush().unwrap();
+}
+
+#[tokio::test]
+async fn a_repeated_record_bomb_is_refused_at_its_second_record() {
+    let node = Node::new().await;
+    node.create_dataset("ds1").await;
+    let good = node.ingest("ds1", &data("small.vcf"), None).await;
+    assert!(good.success(), "{good}");
+    let before = snapshot(node.pool()).await;
+    let bomb = node.dir.path().join("bomb.vcf.gz");
+    repeated_record_bomb(&bomb);
+    assert!(std::fs::metadata(&bomb).unwrap().len() <= 12 << 20);
+
+    // A hang guard, not a measurement: reading the 4 GiB would take minutes.
+    let run = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        node.ingest("ds1", &bomb, None),
+    )
+    .await
+    .expect("the bomb is refused without reading it through");
+    assert!(!run.success(), "bomb accepted: {run}");
+    // The header is lines 1-3; the second record, line 5, repeats the allele of line 4.
+    let shown = format!("{}:5: ALT: allele 1:1000 A>G", bomb.display());
+    assert!(run.stderr.contains(&shown), "{run}");
+    assert!(run.stderr.contains("line 4"), "{run}");
+    assert_eq!(
+        snapshot(node.pool()).await,
+        before,
+        "the bomb left rows behind: {run}"
+    );
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_of_distinct_bytes_is_refused_by_the_ratio_guard() {
+    use std::io::Write as _;
+    let node = Node::new().await;
+    node.create_dataset("ds1").await;
+    let before = snapshot(node.pool()).await;
+    // One record whose INFO runs to 8 MiB of one letter: no repeated allele, only a ratio near
+    // 1,000 that the guard sees once 1 MiB (set below) is decompressed.
+    let bomb = node.dir.path().join("padded.vcf.gz");
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::fs::File::create(&bomb).unwrap(), flate2::Compression::best());
+    encoder
+        .write_all(b"##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t1000\t.\tA\tG\t50\tPASS\tX=")
+        .unwrap();
+    encoder.write_all(&vec![b'A'; 8 << 20]).unwrap();
+    encoder.write_all(b"\n").unwrap();
+    encoder.finish().unwrap();
+    let run = node
+        .phare_with(
+            &["ingest", "--dataset", "ds1", bomb.to_str().unwrap()],
+            &[("PHARE_LIMITS__COMPRESSION_RATIO_AFTER_BYTES", "1048576")],
+        )
+        .await;
+    assert!(!run.success(), "bomb accepted: {run}");
+    assert!(run.stderr.contains(&bomb.display().to_string()), "{run}");
+    assert!(run.stderr.contains("max_compression_ratio"), "{run}");
+    assert_eq!(
+        snapshot(node.pool()).await,
+        before,
+        "the bomb left rows behind: {run}"
+    );
 }
 
 #[tokio::test]
