@@ -36,6 +36,32 @@ pub struct Config {
     /// Ontology files (OBO) whose hierarchies filters expand (`includeDescendantTerms`) and
     /// whose labels `/filtering_terms` shows (docs/vocabulary.md).
     pub ontologies: OntologiesSection,
+    /// Files pushed by sequencing platforms (`[submissions]`): where uploads go, quotas.
+    pub submissions: SubmissionsSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionsSection {
+    /// Where uploads are kept until ingested. Default: `<data_dir>/uploads`.
+    pub upload_dir: Option<PathBuf>,
+    /// Largest file a platform may push, unless `phare platform add --max-upload-bytes` says.
+    pub max_upload_bytes: u64,
+    /// Uploads a platform may have under way at once, unless its registry entry says.
+    pub max_concurrent_uploads: u32,
+    /// An upload that receives nothing for this long expires and its bytes are removed.
+    pub upload_expiry_hours: u64,
+}
+
+impl Default for SubmissionsSection {
+    fn default() -> Self {
+        Self {
+            upload_dir: None,
+            max_upload_bytes: 1 << 40,
+            max_concurrent_uploads: 4,
+            upload_expiry_hours: 24,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +157,7 @@ impl Default for Config {
             references: References::default(),
             access: AccessSection::default(),
             ontologies: OntologiesSection::default(),
+            submissions: SubmissionsSection::default(),
         }
     }
 }

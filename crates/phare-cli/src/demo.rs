@@ -80,6 +80,8 @@ pub async fn run(config: &Config, args: &DemoArgs) -> Result<()> {
             progress: None,
             limits: config.limits.clone(),
             reference_fasta: config.reference_fasta(Assembly::Grch38),
+            file_name: None,
+            file_sha256: None,
         })
         .await?;
     match outcome {

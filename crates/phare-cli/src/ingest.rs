@@ -91,6 +91,8 @@ async fn ingest_file(
             progress: Some(progress),
             limits: limits.clone(),
             reference_fasta: reference_fasta.cloned(),
+            file_name: None,
+            file_sha256: None,
         })
         .await;
     if let Some(ticker) = ticker {

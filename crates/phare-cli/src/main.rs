@@ -5,6 +5,7 @@ mod cohort;
 mod config;
 mod demo;
 mod ingest;
+mod submit;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,6 +65,14 @@ enum Command {
     /// Define and list cohorts (named term lists, answered at /api/cohorts)
     #[command(subcommand)]
     Cohort(cohort::CohortCommand),
+    /// Declare sequencing platforms and the datasets they may submit to
+    #[command(subcommand)]
+    Platform(submit::PlatformCommand),
+    /// List and show what platforms pushed (operator view)
+    #[command(subcommand)]
+    Submission(submit::SubmissionCommand),
+    /// Push VCF/BCF files to a node as a platform: resumable upload, then wait for the ingest
+    Submit(submit::SubmitArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -405,6 +414,17 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&config).await?;
             cohort::run(&store, command).await
         }
+        Command::Platform(command) => {
+            let config = load_config(command.config().config.as_deref())?;
+            let store = open_store(&config).await?;
+            submit::platform(&store, command).await
+        }
+        Command::Submission(command) => {
+            let config = load_config(command.config().config.as_deref())?;
+            let store = open_store(&config).await?;
+            submit::submission(&store, command).await
+        }
+        Command::Submit(args) => submit::run(&args).await,
         Command::Dev(access::DevCommand::Token(args)) => {
             let config = load_config(args.config.config.as_deref())?;
             access::dev_token(&config, &args)
@@ -568,9 +588,29 @@ async fn serve(config: &Config, store: Store, banner: Option<String>, trust_dev_
     let ontology = load_ontologies(config, trust_dev_issuer).await?;
     let state = AppState::with_references(store, identity(config), references)
         .with_access(access)
-        .with_ontology(ontology);
+        .with_ontology(ontology)
+        .with_submissions(submission_settings(config));
+    phare_server::spawn_submission_worker(state.clone());
     phare_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
+}
+
+fn submission_settings(config: &Config) -> phare_server::SubmissionSettings {
+    let section = &config.submissions;
+    phare_server::SubmissionSettings {
+        upload_dir: section
+            .upload_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("uploads")),
+        max_upload_bytes: section.max_upload_bytes,
+        max_concurrent_uploads: section.max_concurrent_uploads,
+        upload_expiry: std::time::Duration::from_secs(section.upload_expiry_hours.saturating_mul(3600)),
+        limits: config.limits.clone(),
+        references: [Assembly::Grch38, Assembly::Grch37]
+            .into_iter()
+            .filter_map(|assembly| config.reference_fasta(assembly).map(|fasta| (assembly, fasta)))
+            .collect(),
+    }
 }
 
 async fn shutdown_signal() {

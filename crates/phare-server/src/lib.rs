@@ -14,6 +14,8 @@ mod guard;
 mod individuals;
 mod records;
 mod resolve;
+mod submissions;
+mod worker;
 
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +38,8 @@ use tower_http::trace::TraceLayer;
 pub use access::QueryBudget;
 pub use error::ApiError;
 pub use guard::RequestContext;
+pub use submissions::SubmissionSettings;
+pub use worker::spawn_submission_worker;
 
 /// Largest request body accepted: a Beacon query is a few kilobytes.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -85,6 +89,8 @@ struct Inner {
     /// Term hierarchies for `includeDescendantTerms` and labels for `/filtering_terms`.
     ontology: Arc<phare_ontology::Ontology>,
     audit: Arc<audit_writer::AuditWriter>,
+    /// Pushes from platforms, when the node takes them (`with_submissions`).
+    submissions: Option<Arc<submissions::Submissions>>,
 }
 
 impl AppState {
@@ -108,6 +114,20 @@ impl AppState {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// The same node taking pushes from sequencing platforms (`/api/submissions`); the worker
+    /// that ingests them is started apart ([`spawn_submission_worker`]).
+    pub fn with_submissions(self, settings: SubmissionSettings) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.submissions = Some(Arc::new(submissions::Submissions::new(settings)));
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub(crate) fn submissions(&self) -> Option<&Arc<submissions::Submissions>> {
+        self.inner.submissions.as_ref()
     }
 
     pub(crate) fn audit_writer(&self) -> &audit_writer::AuditWriter {
@@ -141,6 +161,7 @@ impl AppState {
                 access: Arc::new(AccessState::anonymous_only()),
                 ontology: Arc::new(phare_ontology::Ontology::default()),
                 audit: Arc::new(audit_writer::AuditWriter::default()),
+                submissions: None,
             }),
         }
     }
@@ -196,14 +217,18 @@ pub fn router(state: AppState) -> Router {
             beacon.route(path, get(entries::list_get).post(entries::list_post))
         };
     }
-    Router::new()
+    let gated = Router::new()
         .route("/health", get(health))
         .nest("/api", beacon)
         .fallback(not_found)
         // Inside the envelope layer, so refusals get the Beacon envelope.
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         // The body limit sits inside the envelope layer, so its 413 gets the Beacon envelope too.
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    // Submissions stream gigabytes: they pass a gate of their own, without the body limit.
+    Router::new()
+        .merge(submissions::router(state.clone()))
+        .merge(gated)
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             error::envelope_bare_errors,

@@ -38,6 +38,12 @@ pub struct IngestRequest {
     pub limits: Limits,
     /// The dataset assembly's sequence (FASTA + `.fai`): indels are left-aligned against it.
     pub reference_fasta: Option<PathBuf>,
+    /// The name errors and the analysis give the file, when `path` is not it (a pushed file
+    /// is stored under its submission id).
+    pub file_name: Option<String>,
+    /// The file's SHA-256, when the caller has already computed and checked it: the file is
+    /// then not read once more to fingerprint it.
+    pub file_sha256: Option<[u8; 32]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,10 +74,15 @@ pub enum IngestOutcome {
 impl Store {
     pub async fn ingest(&self, request: IngestRequest) -> Result<IngestOutcome, StoreError> {
         let dataset = self.dataset(&request.dataset_id).await?;
-        let path = request.path.clone();
-        let file_sha256 = tokio::task::spawn_blocking(move || sha256_of(&path))
-            .await
-            .map_err(|error| StoreError::Internal(error.to_string()))??;
+        let file_sha256 = match request.file_sha256 {
+            Some(known) => known,
+            None => {
+                let path = request.path.clone();
+                tokio::task::spawn_blocking(move || sha256_of(&path))
+                    .await
+                    .map_err(|error| StoreError::Internal(error.to_string()))??
+            }
+        };
         if let Some(analysis_id) = self.analysis_by_sha(&dataset.id, &file_sha256).await? {
             return Ok(IngestOutcome::AlreadyIngested {
                 analysis_id,
@@ -90,7 +101,10 @@ impl Store {
             .await
             .map_err(|error| StoreError::Internal(error.to_string()))??;
         let sample_names = reader.sample_names();
-        let display_path = request.path.display().to_string();
+        let display_path = request
+            .file_name
+            .clone()
+            .unwrap_or_else(|| request.path.display().to_string());
         let (linked, warnings) = link_samples(&display_path, &sample_names, request.manifest.as_ref())?;
         // Patients who objected: left out of the research scope's counts.
         let objectors: RoaringBitmap = linked
@@ -120,11 +134,14 @@ impl Store {
                 file_sha256: hex::encode(file_sha256),
             });
         }
-        let file_name = request
-            .path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|| display_path.clone());
+        let file_name = match &request.file_name {
+            Some(name) => name.clone(),
+            None => request
+                .path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| display_path.clone()),
+        };
         let analysis_id: i64 = sqlx::query(
             "INSERT INTO analyses (dataset_id, file_name, file_sha256, file_format, sample_count, record_count, allele_count)
              VALUES ($1, $2, $3, $4, $5, 0, 0) RETURNING id",
@@ -328,7 +345,8 @@ async fn analysis_by_sha(
     Ok(row.map(|row| row.try_get("id")).transpose()?)
 }
 
-fn sha256_of(path: &Path) -> Result<[u8; 32], StoreError> {
+/// The SHA-256 of a file, read in 1 MiB blocks (blocking: call it from a blocking thread).
+pub fn sha256_of(path: &Path) -> Result<[u8; 32], StoreError> {
     let input_error = |error: std::io::Error| StoreError::Input {
         path: path.display().to_string(),
         message: error.to_string(),

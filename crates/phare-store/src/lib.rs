@@ -12,6 +12,7 @@ mod error;
 mod individuals;
 mod ingest;
 mod samples;
+mod submissions;
 mod variants;
 
 #[cfg(feature = "testing")]
@@ -27,9 +28,12 @@ pub use datasets::{
 pub use entities::{AgeCondition, IndividualQuery, IndividualRecord};
 pub use error::StoreError;
 pub use individuals::ConsentChange;
-pub use ingest::{IngestOutcome, IngestRequest, IngestSummary};
+pub use ingest::{IngestOutcome, IngestRequest, IngestSummary, sha256_of};
 pub use phare_vcf::Limits;
 pub use samples::{BiosampleQuery, BiosampleRecord, ColumnQuery, ColumnRecord};
+pub use submissions::{
+    ClaimedSubmission, NewSubmission, Platform, Submission, SubmissionCreated, SubmissionFilter, SubmissionState,
+};
 pub use variants::{StratumCounts, VariantMatch, VariantSearch};
 
 use sqlx::PgPool;

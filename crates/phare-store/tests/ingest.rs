@@ -37,6 +37,8 @@ fn request(dataset_id: &str, path: PathBuf, manifest: Option<Manifest>) -> Inges
         progress: None,
         limits: Default::default(),
         reference_fasta: None,
+        file_name: None,
+        file_sha256: None,
     }
 }
 

@@ -25,6 +25,8 @@ async fn ingest(store: &Store, dataset_id: &str, path: PathBuf) {
             progress: None,
             limits: Default::default(),
             reference_fasta: None,
+            file_name: None,
+            file_sha256: None,
         })
         .await
         .expect("ingest");

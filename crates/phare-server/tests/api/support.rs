@@ -64,6 +64,8 @@ pub fn ingest_request(dataset_id: &str, path: PathBuf) -> IngestRequest {
         progress: None,
         limits: Default::default(),
         reference_fasta: None,
+        file_name: None,
+        file_sha256: None,
     }
 }
 
@@ -171,6 +173,8 @@ impl Dataset {
             .ingest(IngestRequest {
                 manifest: self.manifest,
                 reference_fasta: self.reference_fasta,
+                file_name: None,
+                file_sha256: None,
                 ..ingest_request(self.id, self.file)
             })
             .await
