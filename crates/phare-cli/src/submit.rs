@@ -143,7 +143,10 @@ pub async fn platform(store: &Store, command: PlatformCommand) -> Result<()> {
             println!("platform {id} may submit to {}", datasets.join(", "));
         }
         PlatformCommand::List(_) => {
-            println!("{:<20} {:<16} {:<16} {:<30} name", "id", "max upload", "max uploads", "datasets");
+            println!(
+                "{:<20} {:<16} {:<16} {:<30} name",
+                "id", "max upload", "max uploads", "datasets"
+            );
             for platform in store.platforms().await? {
                 let quota = |value: Option<String>| value.unwrap_or_else(|| "default".into());
                 println!(
@@ -211,14 +214,20 @@ pub async fn submission(store: &Store, command: SubmissionCommand) -> Result<()>
             println!("id:          {}", submission.id);
             println!("platform:    {}", submission.platform_id);
             println!("dataset:     {}", submission.dataset_id);
-            println!("file:        {} (sha256 {})", submission.file_name, submission.file_sha256);
+            println!(
+                "file:        {} (sha256 {})",
+                submission.file_name, submission.file_sha256
+            );
             let state = if submission.superseded {
                 "superseded"
             } else {
                 submission.state.as_str()
             };
             println!("state:       {state}");
-            println!("uploaded:    {} of {} bytes", submission.upload_offset, submission.upload_length);
+            println!(
+                "uploaded:    {} of {} bytes",
+                submission.upload_offset, submission.upload_length
+            );
             println!(
                 "ingested:    {} bytes read, {} records",
                 submission.bytes_read, submission.records_read
@@ -307,7 +316,8 @@ pub async fn run(args: &SubmitArgs) -> Result<()> {
     }
     let manifest: Option<Value> = match &args.manifest {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             Some(serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?)
         }
         None => None,
@@ -325,7 +335,12 @@ pub async fn run(args: &SubmitArgs) -> Result<()> {
         }
     }
     if !failed.is_empty() {
-        bail!("{} of {} files not committed: {}", failed.len(), args.files.len(), failed.join(", "));
+        bail!(
+            "{} of {} files not committed: {}",
+            failed.len(),
+            args.files.len(),
+            failed.join(", ")
+        );
     }
     Ok(())
 }
@@ -387,7 +402,10 @@ async fn submit_file(node: &Node, args: &SubmitArgs, file: &Path, manifest: Opti
                 return Ok(());
             }
             "rejected" | "expired" => {
-                let error = status.get("error").and_then(Value::as_str).unwrap_or("no reason given");
+                let error = status
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no reason given");
                 bail!("submission {id} {state}: {error}");
             }
             _ => {}
@@ -523,7 +541,10 @@ async fn upload(node: &Node, args: &SubmitArgs, file: &Path, id: &str, length: u
             Err(Failure::Transient(message)) => {
                 failures += 1;
                 if failures > args.retries {
-                    bail!("upload failed: {message} (gave up after {} retries)", args.retries);
+                    bail!(
+                        "upload failed: {message} (gave up after {} retries)",
+                        args.retries
+                    );
                 }
                 tracing::warn!(error = %message, retry_in_ms = wait.as_millis() as u64, "upload interrupted: resuming");
                 offset = None;
@@ -561,9 +582,10 @@ fn progress_bar(file: &Path, length: u64) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::new(length);
-    let style = ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
-        .map(|style| style.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+            .map(|style| style.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(file.display().to_string());
     Some(bar)

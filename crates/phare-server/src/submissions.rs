@@ -23,8 +23,8 @@ use phare_access::Caller;
 use phare_beacon::BeaconError;
 use phare_domain::{Assembly, Manifest};
 use phare_store::{
-    AuditDecision, AuditEntry, Limits, NewSubmission, Platform, Submission, SubmissionCreated, SubmissionFilter,
-    SubmissionState,
+    AuditDecision, AuditEntry, Limits, NewSubmission, Platform, Submission, SubmissionCreated,
+    SubmissionFilter, SubmissionState,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -118,7 +118,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/submissions", get(list).post(create).options(discover))
         .route("/api/submissions/{id}", get(show))
-        .route("/api/submissions/{id}/file", head(offset).patch(append).options(discover))
+        .route(
+            "/api/submissions/{id}/file",
+            head(offset).patch(append).options(discover),
+        )
         .layer(axum::middleware::from_fn_with_state(state, platform_gate))
 }
 
@@ -134,7 +137,11 @@ fn beacon_error(status: u16, message: impl Into<String>) -> ApiError {
 async fn platform_gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let action = format!("{} {}", request.method(), request.uri().path());
-    let authorization = match request.headers().get(header::AUTHORIZATION).map(HeaderValue::to_str) {
+    let authorization = match request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::to_str)
+    {
         Some(Err(_)) => Err("credentials header is not visible ascii".to_owned()),
         Some(Ok(value)) => Ok(Some(value.to_owned())),
         None => Ok(None),
@@ -149,7 +156,10 @@ async fn platform_gate(State(state): State<AppState>, mut request: Request, next
             .map_err(|error| error.reason),
     };
     let (caller, mut response) = match authenticated {
-        Err(reason) => (None, beacon_error(401, format!("invalid credentials: {reason}")).into_response()),
+        Err(reason) => (
+            None,
+            beacon_error(401, format!("invalid credentials: {reason}")).into_response(),
+        ),
         Ok(caller) => match admitted_platform(&state, &caller).await {
             Err(refusal) => (Some(caller), refusal.into_response()),
             Ok(platform) => {
@@ -181,7 +191,8 @@ async fn platform_gate(State(state): State<AppState>, mut request: Request, next
     };
     if let Err(error) = state.audit_writer().append(state.store(), entry).await {
         tracing::error!(%error, %request_id, "cannot write the audit row: answer withheld");
-        response = beacon_error(503, "the node cannot account for this request now; retry later").into_response();
+        response =
+            beacon_error(503, "the node cannot account for this request now; retry later").into_response();
     }
     add_tus_headers(response.headers_mut());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -193,6 +204,9 @@ async fn platform_gate(State(state): State<AppState>, mut request: Request, next
 async fn admitted_platform(state: &AppState, caller: &Caller) -> Result<Platform, ApiError> {
     if state.submissions().is_none() {
         return Err(beacon_error(404, "this node does not take submissions"));
+    }
+    if caller.subject.is_none() {
+        return Err(beacon_error(401, "submissions need a platform's bearer token"));
     }
     let Some(platform_id) = &caller.roles.platform else {
         return Err(beacon_error(
@@ -231,7 +245,10 @@ async fn discover(State(state): State<AppState>, request: Request) -> Result<Res
         "tus-checksum-algorithm",
         HeaderValue::from_static(CHECKSUM_ALGORITHMS),
     );
-    headers.insert("tus-max-size", HeaderValue::from(max_upload_bytes(submissions, &platform)));
+    headers.insert(
+        "tus-max-size",
+        HeaderValue::from(max_upload_bytes(submissions, &platform)),
+    );
     Ok(response)
 }
 
@@ -267,8 +284,12 @@ struct CreationRequest {
 
 fn parse_sha256(text: &str) -> Result<[u8; 32], ApiError> {
     let mut digest = [0u8; 32];
-    hex::decode_to_slice(text, &mut digest)
-        .map_err(|_| beacon_error(400, "sha256: expected the file's SHA-256 as 64 hexadecimal digits"))?;
+    hex::decode_to_slice(text, &mut digest).map_err(|_| {
+        beacon_error(
+            400,
+            "sha256: expected the file's SHA-256 as 64 hexadecimal digits",
+        )
+    })?;
     Ok(digest)
 }
 
@@ -276,7 +297,12 @@ fn parse_sha256(text: &str) -> Result<[u8; 32], ApiError> {
 /// errors, never as a path.
 fn clean_file_name(name: &str) -> Result<String, ApiError> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    if base.is_empty() || base.len() > 255 || base.chars().any(char::is_control) || base == "." || base == ".." {
+    if base.is_empty()
+        || base.len() > 255
+        || base.chars().any(char::is_control)
+        || base == "."
+        || base == ".."
+    {
         return Err(beacon_error(
             400,
             "fileName: expected a file name of 1 to 255 characters, without control characters",
@@ -309,7 +335,10 @@ async fn create(State(state): State<AppState>, request: Request) -> Result<Respo
     }
     let limit = max_upload_bytes(submissions, &platform);
     if creation.length == 0 {
-        return Err(beacon_error(400, "length: an empty file is not a VCF or BCF file"));
+        return Err(beacon_error(
+            400,
+            "length: an empty file is not a VCF or BCF file",
+        ));
     }
     if creation.length > limit {
         return Err(beacon_error(
@@ -354,7 +383,9 @@ async fn create(State(state): State<AppState>, request: Request) -> Result<Respo
         SubmissionCreated::TooManyUploads(count) => {
             return Err(beacon_error(
                 429,
-                format!("{count} uploads of this platform are already under way: finish or let one expire first"),
+                format!(
+                    "{count} uploads of this platform are already under way: finish or let one expire first"
+                ),
             ));
         }
     };
@@ -411,7 +442,11 @@ pub(crate) fn status_document(submission: &Submission) -> serde_json::Value {
 }
 
 /// `GET /api/submissions/{id}`: state, progress, outcome.
-async fn show(State(state): State<AppState>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let platform = platform_of(&request)?;
     let submission = own_submission(&state, &platform, &id).await?;
     Ok(Json(status_document(&submission)).into_response())
@@ -438,7 +473,12 @@ async fn list(State(state): State<AppState>, request: Request) -> Result<Respons
                     .filter(|limit| (1..=1000).contains(limit))
                     .ok_or_else(|| beacon_error(400, "limit: expected 1 to 1000"))?;
             }
-            other => return Err(beacon_error(400, format!("unknown parameter `{other}`: state, dataset, limit"))),
+            other => {
+                return Err(beacon_error(
+                    400,
+                    format!("unknown parameter `{other}`: state, dataset, limit"),
+                ));
+            }
         }
     }
     let found = state.store().submissions(&filter).await?;
@@ -447,11 +487,21 @@ async fn list(State(state): State<AppState>, request: Request) -> Result<Respons
 }
 
 /// tus `HEAD`: the offset to resume from.
-async fn offset(State(state): State<AppState>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {
+async fn offset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let platform = platform_of(&request)?;
     let submission = own_submission(&state, &platform, &id).await?;
-    if matches!(submission.state, SubmissionState::Expired | SubmissionState::Rejected) {
-        return Err(beacon_error(410, format!("this upload is {}", submission.state.as_str())));
+    if matches!(
+        submission.state,
+        SubmissionState::Expired | SubmissionState::Rejected
+    ) {
+        return Err(beacon_error(
+            410,
+            format!("this upload is {}", submission.state.as_str()),
+        ));
     }
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
@@ -489,7 +539,11 @@ fn declared_chunk_checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, ApiE
 /// tus `PATCH`: appends the body at `Upload-Offset`. The bytes are written to disk as they
 /// come, synced, and only then acknowledged; a chunk whose declared checksum does not match is
 /// cut off again and refused (460), so the offset never covers bytes nobody verified.
-async fn append(State(state): State<AppState>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {
+async fn append(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let submissions = submissions_of(&state)?.clone();
     let platform = platform_of(&request)?;
     let (parts, body) = request.into_parts();
@@ -508,18 +562,29 @@ async fn append(State(state): State<AppState>, Path(id): Path<String>, request: 
     }
     let claimed_offset: u64 = header_str(&parts.headers, "upload-offset")
         .and_then(|text| text.parse().ok())
-        .ok_or_else(|| beacon_error(400, "Upload-Offset: expected the byte offset this chunk starts at"))?;
+        .ok_or_else(|| {
+            beacon_error(
+                400,
+                "Upload-Offset: expected the byte offset this chunk starts at",
+            )
+        })?;
     let chunk_checksum = declared_chunk_checksum(&parts.headers)?;
     let submission = own_submission(&state, &platform, &id).await?;
     match submission.state {
         SubmissionState::Receiving => {}
         SubmissionState::Expired | SubmissionState::Rejected => {
-            return Err(beacon_error(410, format!("this upload is {}", submission.state.as_str())));
+            return Err(beacon_error(
+                410,
+                format!("this upload is {}", submission.state.as_str()),
+            ));
         }
         _ => {
             return Err(beacon_error(
                 409,
-                format!("Upload-Offset: the upload is complete ({} bytes)", submission.upload_length),
+                format!(
+                    "Upload-Offset: the upload is complete ({} bytes)",
+                    submission.upload_length
+                ),
             ));
         }
     }
@@ -546,7 +611,8 @@ async fn append(State(state): State<AppState>, Path(id): Path<String>, request: 
         }
     };
     let remaining = submission.upload_length - submission.upload_offset;
-    if let Some(length) = header_str(&parts.headers, header::CONTENT_LENGTH.as_str()).and_then(|text| text.parse::<u64>().ok())
+    if let Some(length) =
+        header_str(&parts.headers, header::CONTENT_LENGTH.as_str()).and_then(|text| text.parse::<u64>().ok())
         && length > remaining
     {
         return Err(beacon_error(
@@ -570,7 +636,10 @@ async fn append(State(state): State<AppState>, Path(id): Path<String>, request: 
     };
     if !state.store().advance_upload(&id, start, end).await? {
         truncate(&submissions, &id, start).await;
-        return Err(beacon_error(409, "the upload changed while this chunk was written: resume from HEAD"));
+        return Err(beacon_error(
+            409,
+            "the upload changed while this chunk was written: resume from HEAD",
+        ));
     }
     if end == submission.upload_length {
         finish_upload(&state, &submissions, &submission, whole_file).await?;
@@ -580,7 +649,9 @@ async fn append(State(state): State<AppState>, Path(id): Path<String>, request: 
         running.insert(id.clone(), (end, hasher));
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert("upload-offset", HeaderValue::from(end));
+    response
+        .headers_mut()
+        .insert("upload-offset", HeaderValue::from(end));
     Ok(response)
 }
 
@@ -612,7 +683,9 @@ async fn write_chunk(
         .map_err(internal)?;
     // Bytes past the acknowledged offset are from a chunk that was never acknowledged.
     file.set_len(start).await.map_err(internal)?;
-    file.seek(std::io::SeekFrom::Start(start)).await.map_err(internal)?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(internal)?;
     let mut chunk_hasher = Sha256::new();
     let mut received = 0u64;
     let mut stream = body.into_data_stream();
@@ -639,7 +712,10 @@ async fn write_chunk(
     if let Some(declared) = chunk_checksum {
         if interrupted {
             file.set_len(start).await.map_err(internal)?;
-            return Err(beacon_error(400, "the chunk was interrupted: nothing of it was kept"));
+            return Err(beacon_error(
+                400,
+                "the chunk was interrupted: nothing of it was kept",
+            ));
         }
         let actual: [u8; 32] = chunk_hasher.finalize().into();
         if actual != declared {
@@ -727,8 +803,16 @@ mod tests {
             HeaderValue::from_str(&format!("sha256 {encoded}")).unwrap_or(HeaderValue::from_static("")),
         );
         assert_eq!(declared_chunk_checksum(&headers).ok(), Some(Some(digest)));
-        headers.insert("upload-checksum", HeaderValue::from_static("md5 kAFQmDzST7DWlj99KOF/cg=="));
-        assert_eq!(declared_chunk_checksum(&headers).map_err(|error| error.error.status).err(), Some(400));
+        headers.insert(
+            "upload-checksum",
+            HeaderValue::from_static("md5 kAFQmDzST7DWlj99KOF/cg=="),
+        );
+        assert_eq!(
+            declared_chunk_checksum(&headers)
+                .map_err(|error| error.error.status)
+                .err(),
+            Some(400)
+        );
         headers.insert("upload-checksum", HeaderValue::from_static("sha256 not-base64"));
         assert!(declared_chunk_checksum(&headers).is_err());
     }

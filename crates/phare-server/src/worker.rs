@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use phare_domain::Manifest;
-use phare_store::{AuditDecision, AuditEntry, ClaimedSubmission, IngestOutcome, IngestRequest, SubmissionState};
+use phare_store::{
+    AuditDecision, AuditEntry, ClaimedSubmission, IngestOutcome, IngestRequest, SubmissionState,
+};
 
 use crate::AppState;
 use crate::submissions::{Submissions, remove_upload};
@@ -51,11 +53,22 @@ pub fn spawn_submission_worker(state: AppState) -> Option<tokio::task::JoinHandl
 
 /// Expires idle uploads and removes the files of submissions that are over.
 async fn sweep(state: &AppState, submissions: &Submissions) {
-    match state.store().expire_uploads(submissions.settings.upload_expiry).await {
+    match state
+        .store()
+        .expire_uploads(submissions.settings.upload_expiry)
+        .await
+    {
         Ok(expired) => {
             for id in expired {
                 remove_upload(submissions, &id).await;
-                audit(state, &id, "submission expire", AuditDecision::Deny, "upload expired").await;
+                audit(
+                    state,
+                    &id,
+                    "submission expire",
+                    AuditDecision::Deny,
+                    "upload expired",
+                )
+                .await;
             }
         }
         Err(error) => tracing::warn!(%error, "submission worker: cannot expire uploads"),
@@ -91,7 +104,10 @@ async fn audit(state: &AppState, id: &str, action: &str, decision: AuditDecision
 
 /// What became of one attempt at a submission.
 enum Outcome {
-    Committed { analysis_id: i64, records: u64 },
+    Committed {
+        analysis_id: i64,
+        records: u64,
+    },
     /// Refused for what the platform sent: final.
     Rejected(String),
     /// The node failed (database down, disk): tried again later.
@@ -122,7 +138,10 @@ async fn process(state: &AppState, submissions: &Arc<Submissions>, claimed: Clai
         }
         Outcome::Failed(message) => {
             tracing::warn!(submission = %id, error = %message, "submission attempt failed: retried later");
-            state.store().set_submission_state(&id, SubmissionState::Received).await
+            state
+                .store()
+                .set_submission_state(&id, SubmissionState::Received)
+                .await
         }
     };
     if let Err(error) = recorded {
@@ -143,7 +162,14 @@ async fn attempt(state: &AppState, submissions: &Submissions, claimed: &ClaimedS
     if let Err(error) = store.set_submission_state(id, SubmissionState::Validating).await {
         return Outcome::Failed(error.to_string());
     }
-    audit(state, id, "submission validate", AuditDecision::Allow, "validating").await;
+    audit(
+        state,
+        id,
+        "submission validate",
+        AuditDecision::Allow,
+        "validating",
+    )
+    .await;
     let path = submissions.upload_path(id);
     let on_disk = tokio::fs::metadata(&path).await.map(|metadata| metadata.len());
     match on_disk {

@@ -32,7 +32,8 @@ pub use ingest::{IngestOutcome, IngestRequest, IngestSummary, sha256_of};
 pub use phare_vcf::Limits;
 pub use samples::{BiosampleQuery, BiosampleRecord, ColumnQuery, ColumnRecord};
 pub use submissions::{
-    ClaimedSubmission, NewSubmission, Platform, Submission, SubmissionCreated, SubmissionFilter, SubmissionState,
+    ClaimedSubmission, NewSubmission, Platform, Submission, SubmissionCreated, SubmissionFilter,
+    SubmissionState,
 };
 pub use variants::{StratumCounts, VariantMatch, VariantSearch};
 

@@ -5,14 +5,13 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
+use sqlx::postgres::{PgConnection, PgRow};
 
 use crate::{Store, StoreError};
 
 /// Class of the two-key advisory locks a worker holds on the submission it processes.
 const SUBMISSION_LOCK_CLASS: i32 = i32::from_be_bytes(*b"psub");
-
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Platform {
@@ -244,7 +243,11 @@ impl Store {
     }
 
     pub async fn platform(&self, id: &str) -> Result<Option<Platform>, StoreError> {
-        Ok(self.platforms().await?.into_iter().find(|platform| platform.id == id))
+        Ok(self
+            .platforms()
+            .await?
+            .into_iter()
+            .find(|platform| platform.id == id))
     }
 
     /// Creates a submission in `receiving`, unless the same file is already live in the dataset
@@ -327,9 +330,9 @@ impl Store {
 
     pub async fn submission(&self, id: &str) -> Result<Option<Submission>, StoreError> {
         let row = sqlx::query("SELECT * FROM submission_status WHERE id = $1")
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(submission_from_row).transpose()
     }
 
@@ -438,7 +441,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn commit_submission(&self, id: &str, analysis_id: i64, records_read: u64) -> Result<(), StoreError> {
+    pub async fn commit_submission(
+        &self,
+        id: &str,
+        analysis_id: i64,
+        records_read: u64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE submissions SET state = 'committed', analysis_id = $2, records_read = $3, error = NULL,
                  bytes_read = upload_length, updated_at = now()
@@ -453,11 +461,13 @@ impl Store {
     }
 
     pub async fn reject_submission(&self, id: &str, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE submissions SET state = 'rejected', error = $2, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(error)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE submissions SET state = 'rejected', error = $2, updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -308,6 +308,8 @@ impl NodeBuilder {
             state = state.with_ontology(ontology);
         }
         tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
+        // The workspace builds reqwest's rustls without a default crypto provider (phare-cli).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Node {
             api: format!("{root}/api"),
             root,
