@@ -14,6 +14,7 @@ mod guard;
 mod individuals;
 mod records;
 mod resolve;
+mod web;
 
 use std::sync::{Arc, Mutex};
 
@@ -199,6 +200,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .nest("/api", beacon)
+        .merge(web::routes())
         .fallback(not_found)
         // Inside the envelope layer, so refusals get the Beacon envelope.
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
