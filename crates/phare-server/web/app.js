@@ -181,8 +181,9 @@ async function loadIdentity() {
     page.who = await call('GET', '/whoami');
   } catch (error) {
     if (error instanceof NodeError && error.status === 401 && page.token) {
+      const reason = explain(error);
       signOut();
-      openSignIn(explain(error));
+      openSignIn(reason);
       page.who = await call('GET', '/whoami').catch(() => null);
     } else {
       page.who = null;
@@ -556,9 +557,9 @@ function showInputError(error) {
   }
 }
 
-function showError(error) {
+function showError(error, reason = explain(error)) {
   const box = $('error');
-  const { title, detail } = explain(error);
+  const { title, detail } = reason;
   box.replaceChildren(el('strong', { text: title }), ' ', detail);
   box.dataset.status = error instanceof NodeError ? error.status : '';
   show(box, true);
@@ -614,7 +615,7 @@ async function run(query, remember = true) {
     signOut();
     await loadIdentity();
     openSignIn(reason);
-    showError(expired.error);
+    showError(expired.error, reason);
     return;
   }
   const failures = outcomes.filter((outcome) => outcome.error);
@@ -629,8 +630,9 @@ async function run(query, remember = true) {
   focusResults();
 }
 
+// Keyboard users land on the answer, unless the sign-in form is waiting for them.
 function focusResults() {
-  $('results').focus();
+  if ($('sign-in').hidden) $('results').focus();
 }
 
 function describeQuery(query) {
@@ -817,7 +819,7 @@ function variantRecords(query, records, summary, dataset) {
         record.identifiers && record.identifiers.genomicHGVSId
           ? el('span', { class: 'hgvs', text: record.identifiers.genomicHGVSId }) : ''),
       el('td', { text: gene || '—' }),
-      el('td', { class: 'number', text: carriers === null ? '—' : `${formatNumber(carriers)}${rounded ? ' (rounded)' : ''}` }),
+      el('td', { class: 'number carriers', text: carriers === null ? '—' : `${formatNumber(carriers)}${rounded ? ' (rounded)' : ''}` }),
       el('td', { class: 'number', text: total ? `${formatFrequency(total.alleleFrequency)} (${formatNumber(total.alleleCount)}/${formatNumber(total.alleleNumber)})` : '—' }),
       el('td', {}, cases.length ? caseList(cases) : '—'),
       el('td', {}, el('button', {

@@ -1,0 +1,555 @@
+//! The web page at `/`, driven in a real headless browser: Debian's chromium through its
+//! chromedriver (WebDriver), against a real node of the harness. What a person types goes in
+//! with key presses; what they would read is read from the rendered page. Expected counts come
+//! from bcftools on the same fixtures.
+//!
+//! chromium and chromium-driver must be installed (`.ci/run` installs them): without them these
+//! tests fail, saying so, rather than pass without a browser.
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use phare_access::dev::DEV_ISSUER;
+use phare_domain::Granularity;
+use phare_server::QueryBudget;
+use serde_json::{Value, json};
+
+use crate::support::{CARE_AUDIENCE, Dataset, Node, Who, bcftools, data, manifest};
+
+const CHROMEDRIVER: &str = "chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Longest wait for the page to show something after a key press.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// chromedriver on a free loopback port, its chromium headless, one WebDriver session. The
+/// driver runs in its own process group, which is killed whole (browser included) on drop, so a
+/// failing test leaves no browser behind.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Self {
+        assert!(
+            std::path::Path::new(CHROMIUM).exists() && which(CHROMEDRIVER),
+            "the browser tests need Debian's chromium and chromium-driver: \
+             apt-get install chromium chromium-driver (.ci/run installs them)"
+        );
+        let port = free_port();
+        let driver = {
+            use std::os::unix::process::CommandExt as _;
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("chromedriver starts")
+        };
+        let profile = tempfile::tempdir().expect("profile directory");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    // Root in CI containers: chromium's sandbox needs user namespaces.
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--disable-extensions",
+                    "--window-size=1200,1000",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let mut last_error = String::new();
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&webdriver)
+                .await
+            {
+                Ok(client) => {
+                    return Self {
+                        client,
+                        driver,
+                        _profile: profile,
+                    };
+                }
+                Err(error) => last_error = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no WebDriver session from chromedriver on port {port}: {last_error}");
+    }
+
+    /// Opens `path` of the node's page (a fragment included) as a fresh load, as a link opened
+    /// in the tab would, and waits until the page knows who the caller is.
+    pub async fn open(&self, node: &Node, path: &str) {
+        self.client.goto("about:blank").await.expect("blank page");
+        self.client
+            .goto(&format!("{}{path}", node.root))
+            .await
+            .expect("page loads");
+        self.wait_for_text("#who", |text| !text.starts_with("Checking"))
+            .await;
+    }
+
+    pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(error) => panic!(
+                "{css} never appeared: {error}\npage text:\n{}",
+                self.text("body").await
+            ),
+        }
+    }
+
+    /// Waits until the text of `css` satisfies `ready`, and returns it.
+    pub async fn wait_for_text(&self, css: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+                && ready(&text)
+            {
+                return text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css} never showed the expected text; page text:\n{}",
+                self.text("body").await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The rendered text of `css` (empty when absent).
+    pub async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.wait_for(css).await.attr(name).await.expect("attribute")
+    }
+
+    /// Types `text` into the quick search box and presses Enter, as a person would, then waits
+    /// for an answer or an error.
+    pub async fn search(&self, text: &str) {
+        let input = self.wait_for("#quick").await;
+        input.clear().await.expect("clear");
+        input
+            .send_keys(&format!("{text}{}", char::from(Key::Enter)))
+            .await
+            .expect("type");
+        self.answered().await;
+    }
+
+    /// Waits until the results show a summary or an error.
+    pub async fn answered(&self) {
+        self.wait_for("#summary, #answer .notice, #error:not([hidden]), #quick-error:not([hidden]), #query-error:not([hidden])")
+            .await;
+    }
+
+    /// Presses `key` wherever the focus is, as a keyboard does.
+    pub async fn press(&self, key: Key) {
+        let value = char::from(key);
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value })
+            .then(KeyAction::Up { value });
+        self.client.perform_actions(keys).await.expect("key press");
+    }
+
+    /// The id of the focused element.
+    pub async fn focused(&self) -> Option<String> {
+        let element = self.client.active_element().await.expect("focus");
+        element.attr("id").await.expect("id")
+    }
+
+    /// Pastes `token` into the sign-in form with the keyboard only: Tab from the top of the page
+    /// to the "Sign in" button, Enter, the token, Enter.
+    pub async fn sign_in_with_keyboard(&self, token: &str) {
+        for _ in 0..10 {
+            if self.focused().await.as_deref() == Some("sign-in-open") {
+                break;
+            }
+            self.press(Key::Tab).await;
+        }
+        assert_eq!(
+            self.focused().await.as_deref(),
+            Some("sign-in-open"),
+            "Tab never reached the sign-in button"
+        );
+        self.press(Key::Enter).await;
+        assert_eq!(
+            self.focused().await.as_deref(),
+            Some("token"),
+            "the sign-in form did not take the focus"
+        );
+        let field = self.client.active_element().await.expect("focus");
+        field
+            .send_keys(&format!("{token}{}", char::from(Key::Enter)))
+            .await
+            .expect("type the token");
+    }
+
+    pub async fn session_token(&self) -> Value {
+        self.client
+            .execute("return sessionStorage.getItem('phare.token');", vec![])
+            .await
+            .expect("script")
+    }
+
+    pub async fn close(self) {
+        self.client.clone().close().await.expect("close the session");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.driver.id()) {
+            // The whole group: chromedriver and the chromium it started.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(group),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.driver.wait();
+    }
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+/// Alleles bcftools finds with at least one copy, multi-allelic records split, PASS only, on
+/// `contig` between 1-based `from` and `to` (by POS).
+fn bcftools_alleles(file: &str, contig: &str, from: u64, to: u64) -> usize {
+    let text = bcftools(&format!(
+        "bcftools view -f PASS,. '{}' | bcftools norm -m- - 2>/dev/null \
+         | bcftools +fill-tags - -- -t AC | bcftools query -i 'CHROM=\"{contig}\" && POS>={from} && POS<={to} && AC>0' -f '%POS\\n'",
+        data(file).display()
+    ));
+    text.lines().count()
+}
+
+/// AC and AN of the record at `contig:pos` as bcftools computes them.
+fn bcftools_ac_an(file: &str, contig: &str, position: u64) -> (String, String) {
+    let text = bcftools(&format!(
+        "bcftools +fill-tags '{}' -- -t AC,AN | bcftools query -i 'CHROM=\"{contig}\" && POS={position}' -f '%AC\\t%AN\\n'",
+        data(file).display()
+    ));
+    let (count, number) = text.trim().split_once('\t').expect("AC and AN");
+    (count.to_owned(), number.to_owned())
+}
+
+/// The samples bcftools sees carrying an ALT at `contig:pos`.
+fn bcftools_carriers(file: &str, contig: &str, position: u64) -> BTreeSet<String> {
+    bcftools(&format!(
+        "bcftools query -i 'CHROM=\"{contig}\" && POS={position}' -f '[%SAMPLE\\t%GT\\n]' '{}'",
+        data(file).display()
+    ))
+    .lines()
+    .filter_map(|line| line.split_once('\t'))
+    .filter(|(_, genotype)| {
+        genotype
+            .chars()
+            .any(|allele| allele.is_ascii_digit() && allele != '0')
+    })
+    .map(|(sample, _)| sample.to_owned())
+    .collect()
+}
+
+/// `small.vcf` open to everyone at record level with exact counts; `access.vcf` with its ten
+/// patients of two care centres, public at boolean (the default) and rounded to 5.
+async fn node() -> Node {
+    Node::builder()
+        .dataset(Dataset::open("panel", "small.vcf", Granularity::Record))
+        .dataset(Dataset::access("rare"))
+        .spawn()
+        .await
+}
+
+#[tokio::test]
+async fn a_region_typed_in_the_page_shows_the_count_bcftools_gives_and_anonymous_users_see_only_the_public_answer()
+ {
+    let node = node().await;
+    let browser = Browser::start().await;
+    browser.open(&node, "/").await;
+    assert!(browser.text("#who").await.contains("Not signed in"));
+
+    browser.search("chr1:1-10,000").await;
+    let expected = bcftools_alleles("small.vcf", "1", 1, 10_000);
+    assert_eq!(
+        browser
+            .attr("article[data-dataset=panel] .headline", "data-count")
+            .await,
+        Some(expected.to_string()),
+        "{}",
+        browser.text("#results").await
+    );
+    assert!(
+        browser
+            .text("article[data-dataset=panel] .headline")
+            .await
+            .contains(&format!("{expected} variants"))
+    );
+    // The variants drawn along the region, one stem each.
+    let stems = browser
+        .client
+        .find_all(Locator::Css("article[data-dataset=panel] svg.range g.stem"))
+        .await
+        .expect("stems");
+    assert_eq!(stems.len(), expected);
+
+    // The patient dataset answers the public yes or no, nothing more.
+    let rare = "article[data-dataset=rare] .headline";
+    browser.wait_for(rare).await;
+    assert_eq!(
+        browser.attr(rare, "data-granularity").await.as_deref(),
+        Some("boolean")
+    );
+    assert_eq!(browser.attr(rare, "data-count").await.as_deref(), Some(""));
+    let page = browser.text("#results").await;
+    assert!(!page.contains("PAT-") && !page.contains("CHU-"), "{page}");
+    assert!(page.contains("yes or no"), "the page says why: {page}");
+
+    // The query is in the URL (its fragment); opening that URL again shows the same answer.
+    let url = browser.client.current_url().await.expect("url");
+    let fragment = url.fragment().expect("a fragment").to_owned();
+    assert!(
+        fragment.contains("kind=range") && fragment.contains("chr=chr1"),
+        "{fragment}"
+    );
+    browser.open(&node, &format!("/#{fragment}")).await;
+    browser.answered().await;
+    assert_eq!(
+        browser
+            .attr("article[data-dataset=panel] .headline", "data-count")
+            .await,
+        Some(expected.to_string())
+    );
+
+    // One variant, written as people write it: its frequencies, AC/AN as bcftools computes.
+    browser.search("1:1,000 A>G").await;
+    let (count, number) = bcftools_ac_an("small.vcf", "1", 1000);
+    let total = browser
+        .wait_for_text(
+            "article[data-dataset=panel] table.frequency tr[data-population=Total]",
+            |text| !text.is_empty(),
+        )
+        .await;
+    let cells: Vec<&str> = total.split_whitespace().collect();
+    assert_eq!(cells[2], count, "{total}");
+    assert_eq!(cells[3], number, "{total}");
+    assert!(
+        browser
+            .client
+            .find(Locator::Css(
+                "article[data-dataset=panel] svg.plot rect.bar.total"
+            ))
+            .await
+            .is_ok(),
+        "a frequency plot"
+    );
+    // After a search the focus is on the results, for keyboard and screen-reader users.
+    assert_eq!(browser.focused().await.as_deref(), Some("results"));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_care_token_shows_its_own_patients_and_no_others() {
+    let node = node().await;
+    let browser = Browser::start().await;
+    browser.open(&node, "/").await;
+    let token = node.token(Who::Care("CHU-LYON")).expect("token");
+    browser.sign_in_with_keyboard(&token).await;
+    let who = browser
+        .wait_for_text("#who", |text| text.contains("Signed in"))
+        .await;
+    assert!(who.contains("care space, CHU-LYON"), "{who}");
+    // Never in the address bar; in this tab's session storage only.
+    let url = browser.client.current_url().await.expect("url");
+    assert!(!url.as_str().contains(&token[..20]));
+    assert_eq!(browser.session_token().await, json!(token));
+
+    browser.search("1:300000 G>A").await;
+    let carriers = bcftools_carriers("access.vcf", "1", 300_000);
+    let centres = manifest("access.manifest.json");
+    let lyon: BTreeSet<String> = centres
+        .samples
+        .iter()
+        .filter(|entry| carriers.contains(&entry.sample))
+        .filter(|entry| entry.care_centre.as_deref() == Some("CHU-LYON"))
+        .map(|entry| entry.individual_id.clone())
+        .collect();
+    let others: BTreeSet<String> = centres
+        .samples
+        .iter()
+        .filter(|entry| entry.care_centre.as_deref() != Some("CHU-LYON"))
+        .map(|entry| entry.individual_id.clone())
+        .collect();
+    assert!(!lyon.is_empty() && !others.is_empty());
+    browser
+        .wait_for("article[data-dataset=rare] li[data-individual]")
+        .await;
+    let mut shown = BTreeSet::new();
+    for item in browser
+        .client
+        .find_all(Locator::Css("article[data-dataset=rare] li[data-individual]"))
+        .await
+        .expect("carriers")
+    {
+        shown.insert(item.attr("data-individual").await.expect("attr").expect("id"));
+    }
+    assert_eq!(shown, lyon);
+    let page = browser.text("body").await;
+    for other in &others {
+        assert!(
+            !page.contains(other.as_str()),
+            "{other} of another centre is shown: {page}"
+        );
+    }
+    // Care counts are exact: every carrier, of both centres, counted (bcftools).
+    assert_eq!(
+        browser.text("article[data-dataset=rare] td.carriers").await,
+        carriers.len().to_string()
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_expired_token_shows_the_sign_in_again() {
+    let node = node().await;
+    let browser = Browser::start().await;
+    browser.open(&node, "/").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let expired = node
+        .dev
+        .mint(&json!({
+            "iss": DEV_ISSUER, "sub": "dr-CHU-LYON", "aud": CARE_AUDIENCE,
+            "iat": now - 7200, "exp": now - 3600,
+            "phare_roles": ["clinician"], "phare_care_centre": "CHU-LYON",
+        }))
+        .expect("mint");
+    // A token kept from an earlier visit, expired since: the shared link opens on the sign-in.
+    browser
+        .client
+        .execute(
+            "sessionStorage.setItem('phare.token', arguments[0]);",
+            vec![json!(expired)],
+        )
+        .await
+        .expect("script");
+    browser
+        .open(&node, "/#kind=variant&chr=1&pos=300000&ref=G&alt=A")
+        .await;
+    let reason = browser
+        .wait_for_text("#sign-in-reason", |text| !text.is_empty())
+        .await;
+    assert!(
+        reason.contains("no longer valid") && reason.contains("expired"),
+        "{reason}"
+    );
+    assert!(
+        browser
+            .wait_for("#sign-in")
+            .await
+            .is_displayed()
+            .await
+            .expect("shown"),
+        "the sign-in form is shown"
+    );
+    assert_eq!(
+        browser.session_token().await,
+        Value::Null,
+        "the stale token is forgotten"
+    );
+    assert!(browser.text("#who").await.contains("Not signed in"));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn errors_are_shown_as_a_person_needs_them() {
+    // A budget of three queries an hour for this client address.
+    let node = Node::builder()
+        .dataset(Dataset::open("panel", "small.vcf", Granularity::Record))
+        .budget(QueryBudget {
+            queries: 3,
+            window: Duration::from_secs(3600),
+        })
+        .spawn()
+        .await;
+    let browser = Browser::start().await;
+    browser.open(&node, "/").await;
+
+    // Checked in the page: a position 0, where coordinates start at 1.
+    browser.search("1:0 A>G").await;
+    let message = browser.text("#query-error").await;
+    assert!(message.contains("between 1 and"), "{message}");
+    let focused = browser.client.active_element().await.expect("focus");
+    assert_eq!(focused.attr("id").await.expect("id").as_deref(), Some("pos"));
+    assert_eq!(
+        focused.attr("aria-invalid").await.expect("attr").as_deref(),
+        Some("true")
+    );
+
+    // Refused by the node: an HGVS name it cannot read; its message, never its JSON.
+    browser.search("NC_000001.11:g.1000A>").await;
+    let error = browser.wait_for_text("#error", |text| !text.is_empty()).await;
+    assert!(
+        error.starts_with("The node could not read this query."),
+        "{error}"
+    );
+    assert!(!error.contains('{') && !error.contains("errorCode"), "{error}");
+
+    // The budget runs out: the time to wait, in words.
+    let mut message = String::new();
+    for _ in 0..4 {
+        browser.search("1:1000 A>G").await;
+        message = browser.text("#error").await;
+        if !message.is_empty() {
+            break;
+        }
+    }
+    assert!(message.contains("query budget"), "{message}");
+    assert!(
+        message.contains("search again in") && message.contains("minutes"),
+        "{message}"
+    );
+    browser.close().await;
+}
