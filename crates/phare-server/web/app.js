@@ -30,6 +30,7 @@ const page = {
   who: null,
   terms: [],
   lastQuery: null,
+  generation: 0,
 };
 
 // ---------------------------------------------------------------- small DOM helpers
@@ -365,7 +366,8 @@ function cleanPosition(text, field, what, optional = false) {
     throw new InputError(field, raw ? `${what} must be a whole number (1-based), not “${raw}”.` : `Give the ${what.toLowerCase()}.`);
   }
   const value = Number(digits);
-  if (value < 1 || value > 2 ** 31) throw new InputError(field, `${what} must be between 1 and ${formatNumber(2 ** 31)}.`);
+  if (value < 1) throw new InputError(field, `${what} must be 1 or more: positions on this page count from 1, as in VCF files.`);
+  if (value > 2 ** 31) throw new InputError(field, `${what} ${formatNumber(value)} lies beyond the end of every chromosome.`);
   return value;
 }
 
@@ -566,6 +568,10 @@ function showError(error, reason = explain(error)) {
 }
 
 async function run(query, remember = true) {
+  // A later search wins: answers of an earlier one still on their way are dropped.
+  page.generation += 1;
+  const generation = page.generation;
+  const stale = () => generation !== page.generation;
   clearResults();
   let request;
   try {
@@ -586,6 +592,7 @@ async function run(query, remember = true) {
   const status = $('status');
   status.textContent = 'Searching…';
   if (!page.who) await loadIdentity();
+  if (stale()) return;
   const datasets = (page.who ? page.who.datasets : []).filter((dataset) => {
     const rule = dataset.entryTypes[request.entryType];
     return rule && rule.maxGranularity !== 'none';
@@ -603,11 +610,15 @@ async function run(query, remember = true) {
   }
   const outcomes = await Promise.all(datasets.map(async (dataset) => {
     try {
-      return { dataset, document: await call('POST', request.path, body(request, dataset.id)) };
+      // Research identifiers of patients help nobody reading a page: researchers get counts,
+      // clinicians their own patients.
+      const granularity = request.entryType === 'individual' && dataset.tier !== 'care' ? 'count' : 'record';
+      return { dataset, document: await call('POST', request.path, body(request, dataset.id, granularity)) };
     } catch (error) {
       return { dataset, error };
     }
   }));
+  if (stale()) return;
   status.textContent = '';
   const expired = outcomes.find((outcome) => outcome.error && outcome.error.status === 401 && page.token);
   if (expired) {
@@ -665,7 +676,8 @@ function describeFilters(filters) {
 function summaryLine(query, request, outcomes) {
   const found = outcomes.filter((outcome) => outcome.document && outcome.document.responseSummary.exists);
   const what = request.entryType === 'individual' ? 'Patients' : describeQuery(query);
-  const filters = request.filters.length ? ` among patients: ${describeFilters(request.filters)}` : '';
+  const among = request.entryType === 'individual' ? ' matching ' : ' among patients matching ';
+  const filters = request.filters.length ? `${among}${describeFilters(request.filters)}` : '';
   return el('p', { class: `summary ${found.length ? 'found' : 'absent'}`, id: 'summary' },
     el('strong', { text: what }), filters, ': ',
     found.length
@@ -730,7 +742,7 @@ function why(dataset, rule, returned, request) {
   if (rule && rule.maxGranularity === returned) {
     parts.push(`the most this dataset shows ${TIER_TEXT[dataset.tier] || dataset.tier} for ${request.entryType === 'individual' ? 'patients' : 'variants'}.`);
   } else {
-    parts.push(`the policy allows up to ${GRANULARITY_TEXT[rule ? rule.maxGranularity : 'none']} for ${TIER_TEXT[dataset.tier] || dataset.tier}.`);
+    parts.push(`this page asks for counts of patients outside the care space (the policy would allow ${GRANULARITY_TEXT[rule ? rule.maxGranularity : 'none']} for ${TIER_TEXT[dataset.tier] || dataset.tier}).`);
   }
   if (rule && rule.roundedTo > 0 && returned !== 'boolean') {
     parts.push(` Counts are rounded down to a multiple of ${rule.roundedTo}, and a count below ${rule.roundedTo} shows as ${rule.roundedTo}, so that no patient can be singled out.`);
@@ -781,9 +793,12 @@ function describeRecord(record) {
   };
 }
 
+// Everyone first, then women and men, then each country with its strata.
 function frequencies(record) {
   const sets = record.frequencyInPopulations || [];
-  return sets.length ? sets[0].frequencies || [] : [];
+  const rows = sets.length ? [...(sets[0].frequencies || [])] : [];
+  const rank = (code) => ({ Total: '0', F: '1', M: '2' }[code] || `3${code}`);
+  return rows.sort((left, right) => rank(left.population).localeCompare(rank(right.population)));
 }
 
 function carriersOf(frequency) {
@@ -806,6 +821,8 @@ function variantRecords(query, records, summary, dataset) {
   if (records.length > 1 && (query.kind === 'range' || query.kind === 'bracket' || query.kind === 'gene')) {
     nodes.push(rangePlot(query, records, dataset));
   }
+  const caring = dataset.tier === 'care';
+  const listsPatients = caring || records.some((record) => (record.caseLevelData || []).length > 0);
   const rows = records.map((record, index) => {
     const where = describeRecord(record);
     const total = frequencies(record).find((frequency) => frequency.population === 'Total');
@@ -821,43 +838,66 @@ function variantRecords(query, records, summary, dataset) {
       el('td', { text: gene || '—' }),
       el('td', { class: 'number carriers', text: carriers === null ? '—' : `${formatNumber(carriers)}${rounded ? ' (rounded)' : ''}` }),
       el('td', { class: 'number', text: total ? `${formatFrequency(total.alleleFrequency)} (${formatNumber(total.alleleCount)}/${formatNumber(total.alleleNumber)})` : '—' }),
-      el('td', {}, cases.length ? caseList(cases) : '—'),
+      listsPatients ? el('td', { class: 'number own', text: cases.length ? formatNumber(cases.length) : '—' }) : null,
       el('td', {}, el('button', {
         type: 'button',
         class: 'link',
         'data-index': index,
-        'aria-label': `Frequencies of ${where.text} by population`,
-        text: 'Frequencies',
+        'aria-label': `Details of ${where.text}: frequencies by population${cases.length ? ' and your patients' : ''}`,
+        text: 'Details',
       })));
   });
   const table = el('table', { class: 'variants' },
-    el('caption', { text: records.length < summary.numTotalResults ? `The first ${records.length} of ${formatNumber(summary.numTotalResults)} variants` : 'Variants found' }),
-    el('thead', {}, el('tr', {}, ['Variant (1-based)', 'Gene, protein change', 'Carriers', 'Allele frequency (count/number)', 'Your patients carrying it', '']
+    el('caption', { text: records.length >= RECORD_LIMIT ? `The first ${records.length} variants of about ${formatNumber(summary.numTotalResults)}` : 'Variants found' }),
+    el('thead', {}, el('tr', {}, ['Variant (1-based)', 'Gene, protein change', 'Carriers', 'Allele frequency (count/number)',
+      listsPatients ? (caring ? 'Your patients' : 'Patients listed') : null, '']
+      .filter((name) => name !== null)
       .map((name) => el('th', { scope: 'col', text: name })))),
     el('tbody', {}, rows));
-  nodes.push(table);
-  const detail = el('div', { class: 'frequency-detail' });
+  const detail = el('div', { class: 'detail' });
   table.addEventListener('click', (event) => {
     const button = event.target.closest('button[data-index]');
     if (!button) return;
-    detail.replaceChildren(frequencyView(records[Number(button.dataset.index)], rounded, dataset));
+    detail.replaceChildren(...variantDetail(records[Number(button.dataset.index)], rounded, dataset));
     detail.querySelector('h4').focus();
   });
-  if (records.length === 1) detail.append(frequencyView(records[0], rounded, dataset));
-  nodes.push(detail);
+  if (records.length === 1) {
+    detail.append(...variantDetail(records[0], rounded, dataset));
+    nodes.push(table, detail);
+  } else {
+    // Above a long table, where the button that filled it is never far.
+    nodes.push(detail, table);
+  }
   return nodes;
 }
+
+// One variant in full: who carries it (care: the clinician's own patients) and its frequencies.
+function variantDetail(record, rounded, dataset) {
+  const nodes = [frequencyView(record, rounded, dataset)];
+  const cases = record.caseLevelData || [];
+  if (cases.length > 0) {
+    const where = describeRecord(record);
+    const heading = dataset.tier === 'care'
+      ? `Your patients carrying ${where.text}${page.who && page.who.careCentre ? ` (${page.who.careCentre})` : ''}`
+      : `Patients carrying ${where.text} (research identifiers)`;
+    nodes.unshift(el('section', { class: 'carriers', 'aria-label': heading },
+      el('h4', { tabindex: '-1', text: `${heading}: ${cases.length}` }), caseList(cases)));
+  }
+  return nodes;
+}
+
+const ZYGOSITY = { 'GENO:0000458': 'heterozygous', 'GENO:0000136': 'homozygous', 'GENO:0000134': 'hemizygous' };
 
 function caseList(cases) {
   return el('ul', { class: 'cases' }, cases.map((carrier) => el('li', { 'data-individual': carrier.individualId },
     el('span', { class: 'patient', text: carrier.individualId }),
-    ` ${carrier.zygosity ? carrier.zygosity.label : ''}`)));
+    carrier.zygosity ? el('span', { class: 'zygosity', text: ZYGOSITY[carrier.zygosity.id] || carrier.zygosity.label }) : '')));
 }
 
 function patientList(records) {
   return el('ul', { class: 'cases' }, records.map((record) => el('li', { 'data-individual': record.id },
     el('span', { class: 'patient', text: record.id }),
-    record.sex ? ` ${record.sex.label || ''}` : '')));
+    record.sex ? el('span', { class: 'zygosity', text: record.sex.label || '' }) : '')));
 }
 
 // ---------------------------------------------------------------- frequencies and plots
@@ -871,7 +911,9 @@ function frequencyView(record, rounded, dataset) {
     holder.append(el('p', { text: 'No population frequencies are given for this variant here.' }));
     return holder;
   }
-  holder.append(frequencyPlot(rows));
+  // Many strata make a plot nobody reads: then it shows everyone, women, men and countries,
+  // and the table below keeps every row.
+  holder.append(frequencyPlot(rows.length > 8 ? rows.filter((row) => !row.population.includes('_')) : rows));
   holder.append(el('table', { class: 'frequency' },
     el('thead', {}, el('tr', {}, ['Population', 'Allele frequency', 'Allele count', 'Allele number', 'Homozygous', 'Heterozygous', 'Hemizygous']
       .map((name) => el('th', { scope: 'col', text: name })))),
@@ -961,11 +1003,12 @@ function rangePlot(query, records, dataset) {
     svg('line', { x1: left, y1: baseline, x2: width - right, y2: baseline, class: 'axis-line' }),
     svg('text', { x: left, y: baseline + 18, class: 'axis', text: formatNumber(low) }),
     svg('text', { x: width - right, y: baseline + 18, 'text-anchor': 'end', class: 'axis', text: formatNumber(high) }),
-    svg('text', { x: left + span / 2, y: baseline + 34, 'text-anchor': 'middle', class: 'axis', text: `chromosome ${places[0].where.chromosome}, 1-based position` }),
+    svg('text', { x: left + span / 2, y: baseline + 34, 'text-anchor': 'middle', class: 'axis', text: `chromosome ${places[0].where.chromosome}, 1-based position; height: allele frequency (square-root scale)` }),
     svg('text', { x: 4, y: top + 4, class: 'axis', text: formatFrequency(largest) }),
     svg('text', { x: 4, y: baseline, class: 'axis', text: '0' }));
   places.forEach((place, index) => {
-    const height = values[index] > 0 ? Math.max(4, (values[index] / largest) * (baseline - top - 6)) : 4;
+    // Square-root scale: rare variants, most of them, stay visible beside common ones.
+    const height = Math.max(4, Math.sqrt(values[index] / largest) * (baseline - top - 6));
     const cx = x(place.where.position);
     chart.append(svg('g', { class: 'stem' },
       svg('line', { x1: cx, y1: baseline, x2: cx, y2: baseline - height }),

@@ -191,7 +191,7 @@ impl Browser {
     /// Pastes `token` into the sign-in form with the keyboard only: Tab from the top of the page
     /// to the "Sign in" button, Enter, the token, Enter.
     pub async fn sign_in_with_keyboard(&self, token: &str) {
-        for _ in 0..10 {
+        for _ in 0..80 {
             if self.focused().await.as_deref() == Some("sign-in-open") {
                 break;
             }
@@ -520,7 +520,7 @@ async fn errors_are_shown_as_a_person_needs_them() {
     // Checked in the page: a position 0, where coordinates start at 1.
     browser.search("1:0 A>G").await;
     let message = browser.text("#query-error").await;
-    assert!(message.contains("between 1 and"), "{message}");
+    assert!(message.contains("count from 1"), "{message}");
     let focused = browser.client.active_element().await.expect("focus");
     assert_eq!(focused.attr("id").await.expect("id").as_deref(), Some("pos"));
     assert_eq!(
@@ -550,6 +550,236 @@ async fn errors_are_shown_as_a_person_needs_them() {
     assert!(
         message.contains("search again in") && message.contains("minutes"),
         "{message}"
+    );
+    browser.close().await;
+}
+
+/// Writes a PNG of each main screen to docs/screenshots/ (the pictures README and docs/web.md
+/// show). Not a check: run it by hand after changing the page, with
+/// `scripts/test -E 'binary(api) and test(/screenshots/)' --run-ignored only`, and look at
+/// the pictures before committing them.
+#[tokio::test]
+#[ignore = "writes docs/screenshots/; run by hand after changing the page"]
+async fn screenshots_of_each_main_screen() {
+    let cohort = tempfile::tempdir().expect("tempdir");
+    let spec = phare_synth::CohortSpec {
+        samples: 400,
+        sites: 4000,
+        seed: 7,
+        chr_prefix: true,
+        bgzf: false,
+    };
+    let vcf = cohort.path().join("cohort.vcf");
+    let manifest_path = cohort.path().join("cohort.manifest.json");
+    phare_synth::write_cohort_files(&spec, &vcf, &manifest_path).expect("synthetic cohort");
+    let mut cohort_manifest =
+        phare_domain::Manifest::from_json(&std::fs::read_to_string(&manifest_path).expect("manifest"))
+            .expect("valid manifest");
+    // Two care centres, so that a clinician's own patients show.
+    for (index, entry) in cohort_manifest.samples.iter_mut().enumerate() {
+        entry.care_centre = Some(if index % 3 == 0 { "CHU-LYON" } else { "CHU-LILLE" }.to_owned());
+    }
+    let node = Node::builder()
+        .dataset(
+            Dataset::at("cohort", vcf)
+                .with_manifest(cohort_manifest)
+                .anonymous_max(Granularity::Record)
+                .synthetic(),
+        )
+        .dataset(Dataset::open("annotated", "annotated.vcf", Granularity::Record))
+        .spawn()
+        .await;
+    // The commonest allele of chromosome 1 and a region of about a dozen alleles.
+    let listing = node
+        .get(
+            Who::Controlled,
+            "/g_variants?referenceName=1&start=0&end=248956422&requestedGranularity=record&limit=1000&datasetIds=cohort",
+        )
+        .await;
+    let records = listing["response"]["resultSets"][0]["results"]
+        .as_array()
+        .expect("records")
+        .clone();
+    let frequency = |record: &Value| {
+        record["frequencyInPopulations"][0]["frequencies"][0]["alleleFrequency"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let common = records
+        .iter()
+        .filter(|record| record["info"]["vcfStyle"]["variantType"] == "SNP")
+        .max_by(|left, right| frequency(left).total_cmp(&frequency(right)))
+        .expect("a common SNV");
+    // For the clinician: a variant a handful of her patients carry.
+    let moderate = records
+        .iter()
+        .filter(|record| record["info"]["vcfStyle"]["variantType"] == "SNP")
+        .min_by(|left, right| {
+            (frequency(left) - 0.03)
+                .abs()
+                .total_cmp(&(frequency(right) - 0.03).abs())
+        })
+        .expect("an SNV near 3%");
+    let moderate_style = &moderate["info"]["vcfStyle"];
+    let moderate_variant = format!(
+        "chr1:{} {}>{}",
+        moderate_style["start"].as_u64().expect("start") + 1,
+        moderate_style["referenceBases"].as_str().expect("ref"),
+        moderate_style["alternateBases"].as_str().expect("alt")
+    );
+    let style = &common["info"]["vcfStyle"];
+    let variant = format!(
+        "chr1:{} {}>{}",
+        style["start"].as_u64().expect("start") + 1,
+        style["referenceBases"].as_str().expect("ref"),
+        style["alternateBases"].as_str().expect("alt")
+    );
+    let region_start = style["start"].as_u64().expect("start").saturating_sub(4_000_000) + 1;
+    let region = format!("chr1:{region_start}-{}", region_start + 8_000_000);
+
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    std::fs::create_dir_all(&directory).expect("docs/screenshots");
+    let browser = Browser::start().await;
+    browser
+        .client
+        .set_window_size(1200, 1400)
+        .await
+        .expect("window size");
+    let save = |name: &'static str, png: Vec<u8>| {
+        std::fs::write(directory.join(name), png).expect("write the screenshot");
+    };
+
+    browser.open(&node, "/").await;
+    save("home.png", browser.client.screenshot().await.expect("screenshot"));
+
+    browser.search(&variant).await;
+    browser.wait_for("article[data-dataset=cohort] svg.plot").await;
+    save(
+        "variant-public.png",
+        browser
+            .wait_for("#results")
+            .await
+            .screenshot()
+            .await
+            .expect("screenshot"),
+    );
+
+    browser.search(&region).await;
+    browser.wait_for("article[data-dataset=cohort] svg.range").await;
+    save(
+        "region.png",
+        browser
+            .wait_for("#results")
+            .await
+            .screenshot()
+            .await
+            .expect("screenshot"),
+    );
+
+    browser.search("BRAF V600E").await;
+    browser
+        .wait_for("article[data-dataset=annotated] table.variants")
+        .await;
+    save(
+        "gene.png",
+        browser
+            .wait_for("#results")
+            .await
+            .screenshot()
+            .await
+            .expect("screenshot"),
+    );
+
+    browser.search("1:0 A>G").await;
+    save(
+        "error-coordinates.png",
+        browser
+            .wait_for("#search")
+            .await
+            .screenshot()
+            .await
+            .expect("screenshot"),
+    );
+
+    let care = node.token(Who::Care("CHU-LYON")).expect("token");
+    browser.sign_in_with_keyboard(&care).await;
+    browser
+        .wait_for_text("#who", |text| text.contains("Signed in"))
+        .await;
+    browser.search(&moderate_variant).await;
+    browser
+        .wait_for("article[data-dataset=cohort] li[data-individual]")
+        .await;
+    browser
+        .client
+        .execute(
+            "document.querySelector('details').open = false; window.scrollTo(0, 0);",
+            vec![],
+        )
+        .await
+        .expect("script");
+    save("care.png", browser.client.screenshot().await.expect("screenshot"));
+
+    let researcher = node.token(Who::Controlled).expect("token");
+    browser
+        .wait_for("#sign-out")
+        .await
+        .click()
+        .await
+        .expect("sign out");
+    browser
+        .wait_for_text("#who", |text| text.contains("Not signed in"))
+        .await;
+    browser.sign_in_with_keyboard(&researcher).await;
+    browser
+        .wait_for_text("#who", |text| text.contains("Signed in"))
+        .await;
+    browser.open(&node, "/#kind=individuals&sex=NCIT%3AC16576").await;
+    browser.answered().await;
+    browser
+        .wait_for("section.breakdown button")
+        .await
+        .click()
+        .await
+        .expect("count");
+    browser.wait_for("table.breakdown").await;
+    save(
+        "breakdown.png",
+        browser
+            .wait_for("#results")
+            .await
+            .screenshot()
+            .await
+            .expect("screenshot"),
+    );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let expired = node
+        .dev
+        .mint(&json!({
+            "iss": DEV_ISSUER, "sub": "dr-CHU-LYON", "aud": CARE_AUDIENCE,
+            "iat": now - 7200, "exp": now - 3600,
+            "phare_roles": ["clinician"], "phare_care_centre": "CHU-LYON",
+        }))
+        .expect("mint");
+    browser
+        .client
+        .execute(
+            "sessionStorage.setItem('phare.token', arguments[0]);",
+            vec![json!(expired)],
+        )
+        .await
+        .expect("script");
+    browser.open(&node, "/").await;
+    browser
+        .wait_for_text("#sign-in-reason", |text| !text.is_empty())
+        .await;
+    save(
+        "sign-in-expired.png",
+        browser.client.screenshot().await.expect("screenshot"),
     );
     browser.close().await;
 }
