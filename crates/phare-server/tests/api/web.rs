@@ -554,6 +554,144 @@ async fn errors_are_shown_as_a_person_needs_them() {
     browser.close().await;
 }
 
+/// `/whoami` over HTTP: who the node thinks the caller is, per dataset, through the gate.
+#[tokio::test]
+async fn whoami_tells_each_caller_their_tier_per_dataset_audited_and_never_echoes_the_token() {
+    let node = node().await;
+    let whoami = format!("{}/whoami", node.root);
+
+    let anonymous = node.get_answer(Who::Anonymous, &whoami).await.ok();
+    assert_eq!(anonymous["authenticated"], false);
+    assert_eq!(anonymous["space"], "public");
+    let tiers = |document: &Value| -> Vec<(String, String, String)> {
+        document["datasets"]
+            .as_array()
+            .expect("datasets")
+            .iter()
+            .map(|dataset| {
+                (
+                    dataset["id"].as_str().expect("id").to_owned(),
+                    dataset["tier"].as_str().expect("tier").to_owned(),
+                    dataset["entryTypes"]["genomicVariation"]["maxGranularity"]
+                        .as_str()
+                        .expect("granularity")
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let expected = |tier: &str, panel: &str, rare: &str| {
+        vec![
+            ("panel".to_owned(), tier.to_owned(), panel.to_owned()),
+            ("rare".to_owned(), tier.to_owned(), rare.to_owned()),
+        ]
+    };
+    // The defaults of docs/security.md: public at the dataset's ceiling, registered at count,
+    // care at record (a higher tier never below a lower one: panel is open at record).
+    assert_eq!(tiers(&anonymous), expected("public", "record", "boolean"));
+    assert_eq!(
+        anonymous["datasets"][1]["entryTypes"]["genomicVariation"]["roundedTo"],
+        5
+    );
+    assert_eq!(
+        anonymous["datasets"][0]["entryTypes"]["genomicVariation"]["roundedTo"],
+        0
+    );
+
+    let registered = node.get_answer(Who::Registered, &whoami).await.ok();
+    assert_eq!(registered["space"], "research");
+    assert_eq!(registered["subject"], "researcher-1");
+    assert_eq!(tiers(&registered), expected("registered", "record", "count"));
+
+    let care_token = node.token(Who::Care("CHU-LYON")).expect("token");
+    let care = node.get_answer(Who::Care("CHU-LYON"), &whoami).await;
+    assert!(!care.text.contains(&care_token), "the token is echoed");
+    let care = care.ok();
+    assert_eq!(care["space"], "care");
+    assert_eq!(care["careCentre"], "CHU-LYON");
+    assert_eq!(care["roles"], json!(["clinician"]));
+    assert_eq!(tiers(&care), expected("care", "record", "record"));
+    assert_eq!(
+        care["datasets"][1]["entryTypes"]["genomicVariation"]["roundedTo"],
+        0
+    );
+
+    // A token that does not verify: 401 in words, never an anonymous answer.
+    let forged = node.get_answer(Who::Forged, &whoami).await;
+    assert_eq!(forged.status, 401, "{}", forged.text);
+
+    let rows = node.store.audit_rows(100).await.expect("audit");
+    let audited: Vec<_> = rows.iter().filter(|row| row.action == "GET /whoami").collect();
+    assert_eq!(audited.len(), 4, "one audit row per call");
+    assert!(audited.iter().any(|row| row.status == 401));
+    assert!(
+        audited
+            .iter()
+            .any(|row| row.subject.ends_with(" dr-CHU-LYON") && row.tier == "care")
+    );
+}
+
+/// The page and its assets: served to anyone, even with credentials that do not verify (they
+/// are never read there), with a policy that lets the page load nothing from elsewhere.
+#[tokio::test]
+async fn the_page_is_served_without_credentials_under_a_strict_content_security_policy() {
+    let node = Node::builder().spawn().await;
+    for (path, content_type) in [
+        ("/", "text/html"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/app.css", "text/css"),
+        ("/assets/icon.svg", "image/svg+xml"),
+    ] {
+        let url = format!("{}{path}", node.root);
+        let answer = node.get_answer(Who::Forged, &url).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        assert!(
+            answer.content_type.starts_with(content_type),
+            "{path}: {}",
+            answer.content_type
+        );
+        let header = |name: &str| {
+            answer
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let policy = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        assert!(
+            !policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"),
+            "{policy}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+    }
+    // Nothing else escapes the gate: the same forged token is refused on the API.
+    let refused = node
+        .get_answer(Who::Forged, &format!("{}/health", node.root))
+        .await;
+    assert_eq!(refused.status, 401);
+    let missing = node
+        .get_answer(Who::Anonymous, &format!("{}/assets/other.js", node.root))
+        .await;
+    assert_eq!(missing.status, 404);
+    // The page is not audited (it holds no data); nothing was written for it.
+    let rows = node.store.audit_rows(100).await.expect("audit");
+    assert!(
+        rows.iter()
+            .all(|row| !row.action.contains("/assets") && row.action != "GET /"),
+        "{rows:?}"
+    );
+}
+
 /// Writes a PNG of each main screen to docs/screenshots/ (the pictures README and docs/web.md
 /// show). Not a check: run it by hand after changing the page, with
 /// `scripts/test -E 'binary(api) and test(/screenshots/)' --run-ignored only`, and look at
