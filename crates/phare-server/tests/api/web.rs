@@ -554,6 +554,106 @@ async fn errors_are_shown_as_a_person_needs_them() {
     browser.close().await;
 }
 
+/// What people type, read by the page's own script in the browser, and the Beacon parameters
+/// it sends: 1-based positions become 0-based starts, contigs are cleaned, bad input is named.
+/// Expected values worked out by hand.
+#[tokio::test]
+async fn the_page_reads_variants_regions_genes_and_hgvs_as_people_write_them() {
+    let node = Node::builder().spawn().await;
+    let browser = Browser::start().await;
+    browser.open(&node, "/").await;
+    let read = |text: &'static str| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .execute(
+                    "try { const request = toRequest(parseQuick(arguments[0])); \
+                       return { path: request.path, parameters: request.parameters }; } \
+                     catch (error) { return { error: error.message, field: error.field }; }",
+                    vec![json!(text)],
+                )
+                .await
+                .expect("script")
+        }
+    };
+    let cases = [
+        (
+            "17:7674220 C>T",
+            json!({"referenceName": "17", "start": [7674219], "referenceBases": "C", "alternateBases": "T"}),
+        ),
+        (
+            "chr17:7,674,220 c>t",
+            json!({"referenceName": "17", "start": [7674219], "referenceBases": "C", "alternateBases": "T"}),
+        ),
+        (
+            "17-7674220-C-T",
+            json!({"referenceName": "17", "start": [7674219], "referenceBases": "C", "alternateBases": "T"}),
+        ),
+        (
+            "chrX 1000 A G",
+            json!({"referenceName": "X", "start": [999], "referenceBases": "A", "alternateBases": "G"}),
+        ),
+        (
+            "chrM:73 A>G",
+            json!({"referenceName": "MT", "start": [72], "referenceBases": "A", "alternateBases": "G"}),
+        ),
+        (
+            "NC_000017.11:7674220 C>T",
+            json!({"referenceName": "NC_000017.11", "start": [7674219], "referenceBases": "C", "alternateBases": "T"}),
+        ),
+        (
+            "1:1000 TCG>TCGCG",
+            json!({"referenceName": "1", "start": [999], "referenceBases": "TCG", "alternateBases": "TCGCG"}),
+        ),
+        (
+            "chr7:140,700,000-140,800,000",
+            json!({"referenceName": "7", "start": [140_699_999], "end": [140_800_000]}),
+        ),
+        (
+            "X:1000000..2000000",
+            json!({"referenceName": "X", "start": [999_999], "end": [2_000_000]}),
+        ),
+        (
+            "chr7:140753336",
+            json!({"referenceName": "7", "start": [140_753_335], "end": [140_753_336]}),
+        ),
+        (
+            "BRAF V600E",
+            json!({"geneId": "BRAF", "aminoacidChange": "V600E"}),
+        ),
+        (
+            "braf p.Val600Glu",
+            json!({"geneId": "BRAF", "aminoacidChange": "Val600Glu"}),
+        ),
+        ("TP53", json!({"geneId": "TP53"})),
+        (
+            "NC_000017.11:g.7674220C>T",
+            json!({"genomicAlleleShortForm": "NC_000017.11:g.7674220C>T"}),
+        ),
+    ];
+    for (typed, expected) in cases {
+        let answer = read(typed).await;
+        assert_eq!(answer["path"], "/api/g_variants", "{typed}: {answer}");
+        assert_eq!(answer["parameters"], expected, "{typed}");
+    }
+    for (typed, field, words) in [
+        ("1:0 A>G", "pos", "1 or more"),
+        ("chr1:500-100", "to", "before it starts"),
+        ("chr23:100 A>G", "chr", "not a chromosome"),
+        ("what is this?", "quick", "not a variant"),
+        ("1:100 A>A", "alt", "same as the reference"),
+        ("", "quick", "Type a variant"),
+    ] {
+        let answer = read(typed).await;
+        assert_eq!(answer["field"], field, "{typed}: {answer}");
+        assert!(
+            answer["error"].as_str().expect("message").contains(words),
+            "{typed}: {answer}"
+        );
+    }
+    browser.close().await;
+}
+
 /// `/whoami` over HTTP: who the node thinks the caller is, per dataset, through the gate.
 #[tokio::test]
 async fn whoami_tells_each_caller_their_tier_per_dataset_audited_and_never_echoes_the_token() {
