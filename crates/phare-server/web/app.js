@@ -552,6 +552,7 @@ function showInputError(error) {
   message.id = message.id || `${error.field}-error`;
   show(message, true);
   if (input) {
+    if (error.field !== 'quick') $('details').open = true;
     if (input.closest('.field')) show(input.closest('.field'), true);
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-errormessage', message.id);
@@ -1037,10 +1038,13 @@ function breakdownOffer(request, datasets) {
 }
 
 async function breakdown(request, indications) {
+  // A new search stops the counting: its budget is not spent on a table nobody will see.
+  const generation = page.generation;
   const others = request.filters.filter((filter) => !filter.id.startsWith('PFMG:') && !SEX_LABEL[filter.id]);
   const columns = [['NCIT:C16576', 'Women'], ['NCIT:C20197', 'Men'], [null, 'Everyone']];
   const rows = [];
   for (const term of indications) {
+    if (generation !== page.generation) break;
     const cells = [];
     for (const [sex] of columns) {
       const filters = [...others, { id: term.id }];
