@@ -28,6 +28,10 @@ pub struct RequestContext {
 }
 
 pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // The allow-list: the web page and its assets, the same for everyone and free of data.
+    if crate::web::serves_without_credentials(request.uri().path()) {
+        return next.run(request).await;
+    }
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let client_ip = request
         .extensions()
@@ -95,7 +99,7 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         }
     };
     let status = response.status();
-    if touches_data(&path) || is_refusal(status) {
+    if touches_data(&path) || path == crate::web::WHOAMI_PATH || is_refusal(status) {
         let entry = audit_entry(
             &state,
             caller.as_ref(),

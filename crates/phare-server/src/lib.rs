@@ -16,6 +16,7 @@ mod records;
 mod resolve;
 mod submissions;
 mod worker;
+mod web;
 
 use std::sync::{Arc, Mutex};
 
@@ -220,6 +221,7 @@ pub fn router(state: AppState) -> Router {
     let gated = Router::new()
         .route("/health", get(health))
         .nest("/api", beacon)
+        .merge(web::routes())
         .fallback(not_found)
         // Inside the envelope layer, so refusals get the Beacon envelope.
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))

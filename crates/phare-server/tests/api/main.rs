@@ -9,3 +9,4 @@ mod filters;
 mod framework_and_queries;
 mod security;
 mod support;
+mod web;
