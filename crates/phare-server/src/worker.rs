@@ -208,6 +208,23 @@ async fn attempt(state: &AppState, submissions: &Submissions, claimed: &ClaimedS
         },
         None => None,
     };
+    if let Some(manifest) = &manifest {
+        let biosamples: Vec<String> = manifest.samples.iter().map(|entry| entry.biosample_id.clone()).collect();
+        let pseudonyms: Vec<String> = manifest.samples.iter().map(|entry| entry.individual_id.clone()).collect();
+        match store
+            .sample_of_another_platform(&submission.dataset_id, &submission.platform_id, &biosamples, &pseudonyms)
+            .await
+        {
+            Ok(Some(sample)) => {
+                return Outcome::Rejected(format!(
+                    "manifest: {sample} was sent to dataset {} by another platform: a platform may re-analyse its own samples only",
+                    submission.dataset_id
+                ));
+            }
+            Ok(None) => {}
+            Err(error) => return Outcome::Failed(error.to_string()),
+        }
+    }
     let assembly = match store.dataset(&submission.dataset_id).await {
         Ok(dataset) => dataset.assembly,
         Err(error) => return Outcome::Failed(error.to_string()),

@@ -471,6 +471,36 @@ impl Store {
         Ok(())
     }
 
+    /// The first of `biosamples` or `pseudonyms` (by index in the two lists, biosamples first)
+    /// that another platform's submission already brought into the dataset: a platform may
+    /// re-analyse its own samples, not supersede or rewrite another's.
+    pub async fn sample_of_another_platform(
+        &self,
+        dataset_id: &str,
+        platform_id: &str,
+        biosamples: &[String],
+        pseudonyms: &[String],
+    ) -> Result<Option<String>, StoreError> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT CASE WHEN b.external_id = ANY($3) THEN 'biosample ' || b.external_id
+                         ELSE 'patient ' || i.pseudonym END
+             FROM submissions sub
+             JOIN analysis_samples s ON s.analysis_id = sub.analysis_id
+             JOIN biosamples b ON b.id = s.biosample_id
+             JOIN individuals i ON i.id = b.individual_id
+             WHERE sub.dataset_id = $1 AND sub.platform_id <> $2 AND sub.state = 'committed'
+               AND (b.external_id = ANY($3) OR i.pseudonym = ANY($4))
+             LIMIT 1",
+        )
+        .bind(dataset_id)
+        .bind(platform_id)
+        .bind(biosamples)
+        .bind(pseudonyms)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found)
+    }
+
     /// Uploads in `receiving` that got no byte for `idle`: marked `expired`. Returns their ids,
     /// so their partial files can be removed.
     pub async fn expire_uploads(&self, idle: Duration) -> Result<Vec<String>, StoreError> {

@@ -470,6 +470,28 @@ async fn a_manifest_that_does_not_match_the_samples_rejects_the_push_with_the_re
 }
 
 #[tokio::test]
+async fn a_platform_cannot_supersede_the_samples_another_platform_sent() {
+    let (node, served) = pushing_node().await;
+    node.ok(&["platform", "add", "auragen", "--dataset", "ds1"]).await;
+    let manifest = data("small.manifest.json");
+    let seqoia = platform_token(&node, "seqoia").await;
+    let first = submit(&node, &served, &seqoia, "ds1", Some(&manifest), &data("small.bcf")).await;
+    assert!(first.success(), "{first}");
+    let before = super::snapshot(node.pool()).await;
+    // The same biosamples from another platform would supersede seqoia's analysis.
+    let auragen = platform_token(&node, "auragen").await;
+    let second = submit(&node, &served, &auragen, "ds1", Some(&manifest), &data("small.vcf")).await;
+    assert!(!second.success(), "{second}");
+    assert!(second.stderr.contains("by another platform"), "{second}");
+    assert_eq!(super::snapshot(node.pool()).await, before);
+    // seqoia's own re-analysis of them is accepted and supersedes the first.
+    let again = submit(&node, &served, &seqoia, "ds1", Some(&manifest), &data("small.vcf")).await;
+    assert!(again.success(), "{again}");
+    let listed = node.ok(&["submission", "list", "--platform", "seqoia"]).await;
+    assert!(listed.stdout.contains("superseded"), "{listed}");
+}
+
+#[tokio::test]
 async fn platforms_see_only_their_own_submissions_and_datasets() {
     let (node, served) = pushing_node().await;
     let seqoia = Platform::new(&served, platform_token(&node, "seqoia").await);
