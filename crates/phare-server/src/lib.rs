@@ -15,8 +15,8 @@ mod individuals;
 mod records;
 mod resolve;
 mod submissions;
-mod worker;
 mod web;
+mod worker;
 
 use std::sync::{Arc, Mutex};
 

@@ -209,10 +209,23 @@ async fn attempt(state: &AppState, submissions: &Submissions, claimed: &ClaimedS
         None => None,
     };
     if let Some(manifest) = &manifest {
-        let biosamples: Vec<String> = manifest.samples.iter().map(|entry| entry.biosample_id.clone()).collect();
-        let pseudonyms: Vec<String> = manifest.samples.iter().map(|entry| entry.individual_id.clone()).collect();
+        let biosamples: Vec<String> = manifest
+            .samples
+            .iter()
+            .map(|entry| entry.biosample_id.clone())
+            .collect();
+        let pseudonyms: Vec<String> = manifest
+            .samples
+            .iter()
+            .map(|entry| entry.individual_id.clone())
+            .collect();
         match store
-            .sample_of_another_platform(&submission.dataset_id, &submission.platform_id, &biosamples, &pseudonyms)
+            .sample_of_another_platform(
+                &submission.dataset_id,
+                &submission.platform_id,
+                &biosamples,
+                &pseudonyms,
+            )
             .await
         {
             Ok(Some(sample)) => {

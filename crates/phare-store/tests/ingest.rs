@@ -361,7 +361,10 @@ async fn two_records_normalising_to_one_allele_are_refused_cleanly() {
     // Found while streaming, at the second record, naming the first.
     assert!(matches!(error, StoreError::Vcf(_)), "{error}");
     let message = error.to_string();
-    assert!(message.contains("duplicate.vcf:6: ALT: allele 1:100 A>G"), "{message}");
+    assert!(
+        message.contains("duplicate.vcf:6: ALT: allele 1:100 A>G"),
+        "{message}"
+    );
     assert!(message.contains("line 5"), "{message}");
     assert_eq!(row_count(store, "analyses").await, 0);
     assert_eq!(row_count(store, "variants").await, 0);

@@ -475,17 +475,41 @@ async fn a_platform_cannot_supersede_the_samples_another_platform_sent() {
     node.ok(&["platform", "add", "auragen", "--dataset", "ds1"]).await;
     let manifest = data("small.manifest.json");
     let seqoia = platform_token(&node, "seqoia").await;
-    let first = submit(&node, &served, &seqoia, "ds1", Some(&manifest), &data("small.bcf")).await;
+    let first = submit(
+        &node,
+        &served,
+        &seqoia,
+        "ds1",
+        Some(&manifest),
+        &data("small.bcf"),
+    )
+    .await;
     assert!(first.success(), "{first}");
     let before = super::snapshot(node.pool()).await;
     // The same biosamples from another platform would supersede seqoia's analysis.
     let auragen = platform_token(&node, "auragen").await;
-    let second = submit(&node, &served, &auragen, "ds1", Some(&manifest), &data("small.vcf")).await;
+    let second = submit(
+        &node,
+        &served,
+        &auragen,
+        "ds1",
+        Some(&manifest),
+        &data("small.vcf"),
+    )
+    .await;
     assert!(!second.success(), "{second}");
     assert!(second.stderr.contains("by another platform"), "{second}");
     assert_eq!(super::snapshot(node.pool()).await, before);
     // seqoia's own re-analysis of them is accepted and supersedes the first.
-    let again = submit(&node, &served, &seqoia, "ds1", Some(&manifest), &data("small.vcf")).await;
+    let again = submit(
+        &node,
+        &served,
+        &seqoia,
+        "ds1",
+        Some(&manifest),
+        &data("small.vcf"),
+    )
+    .await;
     assert!(again.success(), "{again}");
     let listed = node.ok(&["submission", "list", "--platform", "seqoia"]).await;
     assert!(listed.stdout.contains("superseded"), "{listed}");
@@ -679,4 +703,89 @@ async fn a_server_killed_during_an_ingest_commits_the_submission_exactly_once_af
 
 fn manifest_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A TLS-terminating proxy on loopback in front of `backend` (`host:port`), as a deployment
+/// puts one in front of the node, with a fresh self-signed certificate for `localhost`.
+/// Returns its port and the certificate (PEM).
+async fn tls_proxy(backend: String) -> (u16, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate_pem = certified.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let backend = backend.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+            });
+        }
+    });
+    (port, certificate_pem)
+}
+
+#[tokio::test]
+async fn phare_submit_pushes_through_a_tls_proxy_it_verifies() {
+    let (node, served) = pushing_node().await;
+    let (port, certificate) = tls_proxy(served.base.trim_start_matches("http://").to_owned()).await;
+    let certificate_file = node.dir.path().join("proxy.pem");
+    std::fs::write(&certificate_file, certificate).unwrap();
+    let token = platform_token(&node, "seqoia").await;
+    let https = format!("https://localhost:{port}");
+    let file = data("small.vcf.gz");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "submit",
+            "--node",
+            &https,
+            "--dataset",
+            "ds1",
+            "--token",
+            &token,
+            "--retries",
+            "0",
+        ]
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .collect();
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        args.push(file.display().to_string());
+        args
+    };
+    // Without the proxy's certificate the client refuses the connection: TLS is really checked.
+    let untrusted: Vec<String> = args(&[]);
+    let refused = node
+        .phare(&untrusted.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert!(!refused.success(), "{refused}");
+    assert_eq!(count_rows(node.pool(), "submissions").await, 0);
+    let trusted = args(&["--ca-cert", certificate_file.to_str().unwrap()]);
+    let run = node
+        .phare(&trusted.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert!(run.success(), "{run}");
+    assert!(run.stdout.contains("committed into ds1"), "{run}");
+    let expected = expected_counts("expected/small.tsv");
+    assert_same(
+        "all/Total",
+        &stored_counts(node.pool(), "ds1", "all", "Total").await,
+        &expected,
+    );
 }
