@@ -7,5 +7,6 @@ mod conformance;
 mod entities;
 mod filters;
 mod framework_and_queries;
+mod operations;
 mod security;
 mod support;
