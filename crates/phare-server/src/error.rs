@@ -8,6 +8,7 @@ use phare_store::StoreError;
 use serde_json::json;
 
 use crate::AppState;
+use crate::request_log::CallerTier;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -102,6 +103,9 @@ pub(crate) async fn envelope_bare_errors(State(state): State<AppState>, response
         }
     }
     enveloped.extensions_mut().insert(error);
+    if let Some(tier) = response.extensions().get::<CallerTier>() {
+        enveloped.extensions_mut().insert(*tier);
+    }
     enveloped
 }
 

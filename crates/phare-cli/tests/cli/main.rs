@@ -12,6 +12,7 @@ use std::process::Stdio;
 
 mod access;
 mod cohort;
+mod operations;
 
 use phare_domain::Assembly;
 use phare_store::testing::{TestDatabase, fresh_database};
