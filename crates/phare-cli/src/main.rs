@@ -196,13 +196,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// The format of `phare serve`'s log lines; other commands log text for the operator at the
-/// terminal. A configuration that does not load is reported by the command itself.
+/// The format of the serving commands' log lines; other commands log text for the operator at
+/// the terminal. A configuration that does not load is reported by the command itself.
 fn log_format(cli: &Cli) -> LogFormat {
+    let configured =
+        |file: Option<&Path>| Config::load(file).map_or(LogFormat::Text, |config| config.log_format);
     match &cli.command {
-        Command::Serve(args) => args.log_format.unwrap_or_else(|| {
-            Config::load(args.config.config.as_deref()).map_or(LogFormat::Text, |config| config.log_format)
-        }),
+        Command::Serve(args) => args
+            .log_format
+            .unwrap_or_else(|| configured(args.config.config.as_deref())),
+        Command::Demo(args) => configured(args.config.config.as_deref()),
         _ => LogFormat::Text,
     }
 }
