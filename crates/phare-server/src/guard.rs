@@ -104,11 +104,6 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             (Some(caller), next.run(request).await)
         }
     };
-    response.extensions_mut().insert(CallerTier(
-        caller
-            .as_ref()
-            .map_or("unauthenticated", |caller| caller.highest_tier().as_str()),
-    ));
     let status = response.status();
     if touches_data(&path) || is_refusal(status) {
         let entry = audit_entry(
@@ -129,6 +124,12 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             .into_response();
         }
     }
+    // After the audit: a withheld answer's log line still names who asked.
+    response.extensions_mut().insert(CallerTier(
+        caller
+            .as_ref()
+            .map_or("unauthenticated", |caller| caller.highest_tier().as_str()),
+    ));
     response
 }
 

@@ -309,7 +309,15 @@ async fn a_postgresql_restart_is_survived_without_restarting_the_node() {
     let (status, _) = status_of(format!("{}/ready", server.root)).await;
     assert_eq!(status, 200);
     assert!(server.is_running(), "the node was restarted");
-    server.kill();
+    let lines = server.kill();
+    // The withheld answers are logged as such, with who asked.
+    let withheld = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["target"] == "phare::request" && event["status"] == 503)
+        .filter(|event| event["route"] == "/api/g_variants" && event["tier"] == "public")
+        .count();
+    assert_eq!(withheld, 2, "{lines:#?}");
     // Every answer given is accounted for, and the chain is intact across the outage.
     let verified = run(&["audit", "verify"]);
     assert!(verified.contains("intact"), "{verified}");
