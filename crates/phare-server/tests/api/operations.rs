@@ -212,6 +212,7 @@ async fn a_hostile_request_corpus_gets_clear_errors_and_the_node_keeps_serving()
     );
     let (status, text) = raw_request(&node, huge.as_bytes(), b"").await;
     assert!(status.contains(" 431 "), "{status}\n{text}");
+    assert!(text.contains("content-length: 0"), "hyper's bare answer: {text}");
     let mut many = "GET /api/info HTTP/1.1\r\nHost: x".to_owned();
     for index in 0..200 {
         many.push_str(&format!("\r\nX-H{index}: v"));
