@@ -38,6 +38,11 @@ pub struct Config {
     pub ontologies: OntologiesSection,
     /// Files pushed by sequencing platforms (`[submissions]`): where uploads go, quotas.
     pub submissions: SubmissionsSection,
+    /// Log lines on stderr: `text` for people, `json` for a log collector (`phare serve
+    /// --log-format` overrides it).
+    pub log_format: LogFormat,
+    /// Prometheus metrics (`[metrics]`): served only when `listen` is set.
+    pub metrics: MetricsSection,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +67,22 @@ impl Default for SubmissionsSection {
             upload_expiry_hours: 24,
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address of the `/metrics` listener, apart from the API's: loopback or a private network
+    /// only, since it has no authentication (docs/decisions/0035).
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +179,8 @@ impl Default for Config {
             access: AccessSection::default(),
             ontologies: OntologiesSection::default(),
             submissions: SubmissionsSection::default(),
+            log_format: LogFormat::Text,
+            metrics: MetricsSection::default(),
         }
     }
 }
@@ -264,6 +287,29 @@ mod tests {
             jail.create_file("typo.toml", "[[access.issuers]]\nisuer = \"x\"\n")?;
             let error = Config::load(Some(Path::new("typo.toml"))).expect_err("unknown key");
             assert!(error.to_string().contains("isuer"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn log_format_and_metrics_listener_are_read_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None).map_err(|error| error.to_string())?;
+            assert_eq!(config.log_format, LogFormat::Text);
+            assert_eq!(config.metrics.listen, None);
+            jail.create_file(
+                "phare.toml",
+                "log_format = \"json\"\n[metrics]\nlisten = \"127.0.0.1:9464\"\n",
+            )?;
+            let config = Config::load(Some(Path::new("phare.toml"))).map_err(|error| error.to_string())?;
+            assert_eq!(config.log_format, LogFormat::Json);
+            assert_eq!(
+                config.metrics.listen,
+                Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+            );
+            jail.set_env("PHARE_LOG_FORMAT", "yaml");
+            let error = Config::load(None).expect_err("unknown format");
+            assert!(error.to_string().contains("yaml"), "{error}");
             Ok(())
         });
     }

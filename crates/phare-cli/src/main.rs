@@ -18,7 +18,7 @@ use phare_pgctl::{ClusterOptions, ManagedCluster};
 use phare_server::AppState;
 use phare_store::{DatasetSettings, NewDataset, PolicyRow, Store};
 
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 
 #[derive(Parser, Debug)]
 #[command(name = "phare", version, about = "Federated genomic variant Beacon v2 node")]
@@ -36,8 +36,8 @@ struct ConfigArg {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve the Beacon v2 API (root at /api, liveness at /health)
-    Serve(ConfigArg),
+    /// Serve the Beacon v2 API (root at /api, liveness at /health, readiness at /ready)
+    Serve(ServeArgs),
     /// Apply database migrations
     Migrate(ConfigArg),
     /// Create and list datasets
@@ -73,6 +73,15 @@ enum Command {
     Submission(submit::SubmissionCommand),
     /// Push VCF/BCF files to a node as a platform: resumable upload, then wait for the ingest
     Submit(submit::SubmitArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Log lines on stderr as text or as JSON objects (default: `log_format` of the configuration)
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,7 +188,7 @@ enum DbCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(log_format(&cli));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -196,19 +205,42 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// The format of the serving commands' log lines; other commands log text for the operator at
+/// the terminal. A configuration that does not load is reported by the command itself.
+fn log_format(cli: &Cli) -> LogFormat {
+    let configured =
+        |file: Option<&Path>| Config::load(file).map_or(LogFormat::Text, |config| config.log_format);
+    match &cli.command {
+        Command::Serve(args) => args
+            .log_format
+            .unwrap_or_else(|| configured(args.config.config.as_deref())),
+        Command::Demo(args) => configured(args.config.config.as_deref()),
+        _ => LogFormat::Text,
+    }
+}
+
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        // One object per line, fields at the top level, for a log collector.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(arg) => {
-            let config = load_config(arg.config.as_deref())?;
+        Command::Serve(args) => {
+            let config = load_config(args.config.config.as_deref())?;
             let store = open_store(&config).await?;
             serve(&config, store, None, false).await
         }
@@ -591,7 +623,25 @@ async fn serve(config: &Config, store: Store, banner: Option<String>, trust_dev_
         .with_ontology(ontology)
         .with_submissions(submission_settings(config));
     phare_server::spawn_submission_worker(state.clone());
-    phare_server::serve(listener, state, shutdown_signal()).await?;
+    let metrics = match config.metrics.listen {
+        Some(address) => {
+            let metrics_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} ([metrics] listen)"))?;
+            tracing::info!(address = %metrics_listener.local_addr()?, "serving metrics at /metrics");
+            let metrics_state = state.clone();
+            Some(tokio::spawn(async move {
+                phare_server::serve_metrics(metrics_listener, metrics_state, std::future::pending()).await
+            }))
+        }
+        None => None,
+    };
+    let served = phare_server::serve(listener, state, shutdown_signal()).await;
+    // The metrics listener ends with the API: a scrape after shutdown has nothing to report.
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
+    served?;
     Ok(())
 }
 

@@ -18,6 +18,13 @@ pub(crate) struct AuditWriter {
 }
 
 impl AuditWriter {
+    /// Rows queued and not yet taken by the writer (for `/metrics`).
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.sender
+            .get()
+            .map_or(0, |sender| sender.max_capacity() - sender.capacity())
+    }
+
     /// Appends `entry`, returning once it is committed (or with the reason it could not be).
     pub(crate) async fn append(&self, store: &Store, entry: AuditEntry) -> Result<(), String> {
         let sender = self

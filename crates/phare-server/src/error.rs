@@ -8,6 +8,7 @@ use phare_store::StoreError;
 use serde_json::json;
 
 use crate::AppState;
+use crate::request_log::CallerTier;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -38,6 +39,13 @@ impl From<BeaconError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            // A database outage is the node's, and temporary: retry, rather than report a bug.
+            tracing::warn!(%error, "database unavailable while answering");
+            return Self::from(BeaconError::service_unavailable(
+                "the node's database is unavailable; retry later",
+            ));
+        }
         tracing::error!(%error, "store error while answering");
         Self::from(BeaconError::internal())
     }
@@ -79,7 +87,7 @@ pub(crate) async fn envelope_bare_errors(State(state): State<AppState>, response
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
     if is_json && response.extensions().get::<BeaconError>().is_none() {
-        // A JSON body of our own making that is not an error envelope (e.g. /health's 503).
+        // A JSON body of our own making that is not an error envelope (e.g. /ready's 503).
         return response;
     }
     let error = match response.extensions().get::<BeaconError>() {
@@ -95,6 +103,9 @@ pub(crate) async fn envelope_bare_errors(State(state): State<AppState>, response
         }
     }
     enveloped.extensions_mut().insert(error);
+    if let Some(tier) = response.extensions().get::<CallerTier>() {
+        enveloped.extensions_mut().insert(*tier);
+    }
     enveloped
 }
 

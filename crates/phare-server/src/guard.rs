@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use phare_access::{Caller, PASSPORT_HEADER};
@@ -15,9 +15,12 @@ use phare_beacon::BeaconError;
 use phare_beacon::openapi::{ENDPOINTS, EndpointKind};
 use phare_store::{AuditDecision, AuditEntry};
 
+use crate::request_log::{CallerTier, RequestId};
 use crate::{ApiError, AppState, MAX_BODY_BYTES};
 
-const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Probes of orchestrators and load balancers: no credentials read, no audit row, no database
+/// touched on the way (`/ready` pings it itself), so they answer during a database outage.
+const UNGUARDED_ROUTES: [&str; 2] = ["/health", "/ready"];
 
 /// What the handlers know about the request besides its parameters.
 #[derive(Clone, Debug)]
@@ -32,7 +35,14 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
     if crate::web::serves_without_credentials(request.uri().path()) {
         return next.run(request).await;
     }
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let route = request.extensions().get::<MatchedPath>();
+    if route.is_some_and(|route| UNGUARDED_ROUTES.contains(&route.as_str())) {
+        return next.run(request).await;
+    }
+    let request_id = request.extensions().get::<RequestId>().map_or_else(
+        || uuid::Uuid::new_v4().simple().to_string(),
+        |RequestId(id)| id.clone(),
+    );
     let client_ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -118,9 +128,12 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             .into_response();
         }
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
+    // After the audit: a withheld answer's log line still names who asked.
+    response.extensions_mut().insert(CallerTier(
+        caller
+            .as_ref()
+            .map_or("unauthenticated", |caller| caller.highest_tier().as_str()),
+    ));
     response
 }
 

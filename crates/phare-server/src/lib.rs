@@ -12,7 +12,9 @@ mod filtering_terms;
 mod g_variants;
 mod guard;
 mod individuals;
+mod metrics;
 mod records;
+mod request_log;
 mod resolve;
 mod submissions;
 mod web;
@@ -34,13 +36,13 @@ use phare_beacon::{BeaconError, BeaconIdentity};
 use phare_store::Store;
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
 
 pub use access::QueryBudget;
 pub use error::ApiError;
 pub use guard::RequestContext;
 pub use submissions::SubmissionSettings;
 pub use worker::spawn_submission_worker;
+pub use metrics::{metrics_router, serve_metrics};
 
 /// Largest request body accepted: a Beacon query is a few kilobytes.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -92,6 +94,7 @@ struct Inner {
     audit: Arc<audit_writer::AuditWriter>,
     /// Pushes from platforms, when the node takes them (`with_submissions`).
     submissions: Option<Arc<submissions::Submissions>>,
+    metrics: Option<Arc<metrics::Metrics>>,
 }
 
 impl AppState {
@@ -135,6 +138,10 @@ impl AppState {
         &self.inner.audit
     }
 
+    pub(crate) fn metrics(&self) -> Option<&metrics::Metrics> {
+        self.inner.metrics.as_deref()
+    }
+
     pub fn ontology(&self) -> &phare_ontology::Ontology {
         &self.inner.ontology
     }
@@ -163,6 +170,7 @@ impl AppState {
                 ontology: Arc::new(phare_ontology::Ontology::default()),
                 audit: Arc::new(audit_writer::AuditWriter::default()),
                 submissions: None,
+                metrics: new_metrics(),
             }),
         }
     }
@@ -181,6 +189,18 @@ impl AppState {
 
     pub fn identity(&self) -> &BeaconIdentity {
         &self.inner.identity
+    }
+}
+
+/// The collectors' names are constants, so building them fails only on a programming error
+/// (a unit test builds them); the node then serves without metrics rather than not at all.
+fn new_metrics() -> Option<Arc<metrics::Metrics>> {
+    match metrics::Metrics::new() {
+        Ok(metrics) => Some(Arc::new(metrics)),
+        Err(error) => {
+            tracing::error!(%error, "cannot build the metrics: serving without them");
+            None
+        }
     }
 }
 
@@ -220,6 +240,7 @@ pub fn router(state: AppState) -> Router {
     }
     let gated = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .nest("/api", beacon)
         .merge(web::routes())
         .fallback(not_found)
@@ -235,7 +256,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             error::envelope_bare_errors,
         ))
-        .layer(TraceLayer::new_for_http())
+        // Outermost: the log line and metrics see every answer, the envelope's included.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_log::observe,
+        ))
         .with_state(state)
 }
 
@@ -254,18 +279,28 @@ pub async fn serve(
     .await
 }
 
-async fn health(State(state): State<AppState>) -> Response {
-    match state.store().ping().await {
-        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "database unreachable" })),
-            )
-                .into_response()
-        }
-    }
+/// Liveness: the process answers. It does not look at the database, so an orchestrator does not
+/// restart a node that only waits for its database to come back (`/ready` says that).
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// A readiness probe must answer before the prober gives up, database or not.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: the database answers, so data requests can be served (and audited).
+async fn ready(State(state): State<AppState>) -> Response {
+    let failure = match tokio::time::timeout(READY_TIMEOUT, state.store().ping()).await {
+        Ok(Ok(())) => return Json(json!({ "status": "ready" })).into_response(),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {} s", READY_TIMEOUT.as_secs()),
+    };
+    tracing::warn!(error = %failure, "readiness: database unreachable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "database unreachable" })),
+    )
+        .into_response()
 }
 
 async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {

@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
 use tokio::sync::Notify;
 
+use crate::request_log::{CallerTier, RequestId};
 use crate::{ApiError, AppState};
 
 pub(crate) const TUS_VERSION: &str = "1.0.0";
@@ -135,8 +136,20 @@ fn beacon_error(status: u16, message: impl Into<String>) -> ApiError {
 /// Authenticates from the headers alone (the body may be gigabytes), lets only declared
 /// platforms through, and audits every request, allowed or refused.
 async fn platform_gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let action = format!("{} {}", request.method(), request.uri().path());
+    let request_id = request.extensions().get::<RequestId>().map_or_else(
+        || uuid::Uuid::new_v4().simple().to_string(),
+        |RequestId(id)| id.clone(),
+    );
+    // The route template: the path holds the submission id, which the resource names anyway.
+    let action = format!(
+        "{} {}",
+        request.method(),
+        request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("(unrouted)", |matched| matched.as_str())
+    );
+    let resource = request.uri().path().to_owned();
     let authorization = match request
         .headers()
         .get(header::AUTHORIZATION)
@@ -179,7 +192,7 @@ async fn platform_gate(State(state): State<AppState>, mut request: Request, next
             .map_or_else(|| "unauthenticated".to_owned(), Caller::audit_subject),
         tier: "platform".to_owned(),
         action,
-        resource: "submissions".to_owned(),
+        resource,
         decision: if status.is_success() {
             AuditDecision::Allow
         } else {
@@ -195,9 +208,11 @@ async fn platform_gate(State(state): State<AppState>, mut request: Request, next
             beacon_error(503, "the node cannot account for this request now; retry later").into_response();
     }
     add_tus_headers(response.headers_mut());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
+    response.extensions_mut().insert(CallerTier(if caller.is_some() {
+        "platform"
+    } else {
+        "unauthenticated"
+    }));
     response
 }
 

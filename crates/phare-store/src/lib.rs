@@ -11,6 +11,7 @@ mod entities;
 mod error;
 mod individuals;
 mod ingest;
+mod operations;
 mod samples;
 mod submissions;
 mod variants;
@@ -29,6 +30,7 @@ pub use entities::{AgeCondition, IndividualQuery, IndividualRecord};
 pub use error::StoreError;
 pub use individuals::ConsentChange;
 pub use ingest::{IngestOutcome, IngestRequest, IngestSummary, sha256_of};
+pub use operations::IngestTotals;
 pub use phare_vcf::Limits;
 pub use samples::{BiosampleQuery, BiosampleRecord, ColumnQuery, ColumnRecord};
 pub use submissions::{
@@ -42,6 +44,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// The migrations in `migrations/`, embedded so the binary migrates without the source tree.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Longest wait for a pooled connection. While the database is down every request waits this
+/// long before its 503, so it bounds the latency of an outage (docs/decisions/0036).
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -58,7 +64,7 @@ impl Store {
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(std::time::Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;

@@ -12,11 +12,19 @@ use std::process::Stdio;
 
 mod access;
 mod cohort;
+mod operations;
 mod submit;
 
 use phare_domain::Assembly;
 use phare_store::testing::{TestDatabase, fresh_database};
 use sqlx::{PgPool, Row};
+
+/// An HTTP client for the tests: the workspace builds reqwest's rustls without a default
+/// crypto provider (as `phare submit` does), so ring is installed first.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
 
 fn data(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

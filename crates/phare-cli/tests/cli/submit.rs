@@ -21,8 +21,6 @@ struct Served {
 
 impl Served {
     async fn start(node: &Node) -> Self {
-        // reqwest's rustls is built without a default crypto provider (as `phare submit`).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -49,7 +47,7 @@ impl Served {
             child,
             base: format!("http://127.0.0.1:{port}"),
         };
-        let client = reqwest::Client::new();
+        let client = super::http_client();
         for _ in 0..300 {
             if let Ok(response) = client.get(format!("{}/health", served.base)).send().await
                 && response.status().is_success()
@@ -114,7 +112,7 @@ impl<'a> Platform<'a> {
         Self {
             served,
             token,
-            client: reqwest::Client::new(),
+            client: super::http_client(),
         }
     }
 
@@ -583,7 +581,7 @@ async fn platforms_see_only_their_own_submissions_and_datasets() {
         researcher.create("ds1", "small.vcf", &bytes, None).await.status(),
         403
     );
-    let anonymous = reqwest::Client::new()
+    let anonymous = super::http_client()
         .get(format!("{}/api/submissions", served.base))
         .send()
         .await

@@ -307,12 +307,23 @@ impl NodeBuilder {
         if let Some(ontology) = self.ontology {
             state = state.with_ontology(ontology);
         }
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let metrics = format!(
+            "http://{}/metrics",
+            metrics_listener.local_addr().expect("address")
+        );
+        tokio::spawn(phare_server::serve_metrics(
+            metrics_listener,
+            state.clone(),
+            std::future::pending(),
+        ));
         tokio::spawn(phare_server::serve(listener, state, std::future::pending()));
         // The workspace builds reqwest's rustls without a default crypto provider (phare-cli).
         let _ = rustls::crypto::ring::default_provider().install_default();
         Node {
             api: format!("{root}/api"),
             root,
+            metrics,
             client: reqwest::Client::new(),
             store,
             dev,
@@ -329,6 +340,8 @@ pub struct Node {
     pub api: String,
     /// `http://127.0.0.1:PORT`.
     pub root: String,
+    /// `http://127.0.0.1:OTHER_PORT/metrics`: the metrics listener.
+    pub metrics: String,
     pub client: reqwest::Client,
     pub store: Store,
     pub dev: DevIssuer,
