@@ -364,21 +364,9 @@ async fn submit_file(node: &Node, args: &SubmitArgs, file: &Path, manifest: Opti
         "manifest": manifest,
         "includeFiltered": args.include_filtered,
     });
-    let mut status = retrying(args.retries, || async {
-        let response = node
-            .request(reqwest::Method::POST, "/api/submissions")
+    let mut status = json_call(args.retries, || {
+        node.request(reqwest::Method::POST, "/api/submissions")
             .json(&creation)
-            .send()
-            .await
-            .map_err(|error| Failure::Transient(error.to_string()))?;
-        if response.status().is_success() {
-            return response
-                .json::<Value>()
-                .await
-                .map_err(|error| Failure::Transient(error.to_string()));
-        }
-        let code = response.status();
-        Err(classify(code, error_message(response).await))
     })
     .await?;
     let id = text(&status, "id")?;
@@ -411,20 +399,8 @@ async fn submit_file(node: &Node, args: &SubmitArgs, file: &Path, manifest: Opti
             _ => {}
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        status = retrying(args.retries, || async {
-            let response = node
-                .request(reqwest::Method::GET, &format!("/api/submissions/{id}"))
-                .send()
-                .await
-                .map_err(|error| Failure::Transient(error.to_string()))?;
-            if response.status().is_success() {
-                return response
-                    .json::<Value>()
-                    .await
-                    .map_err(|error| Failure::Transient(error.to_string()));
-            }
-            let code = response.status();
-            Err(classify(code, error_message(response).await))
+        status = json_call(args.retries, || {
+            node.request(reqwest::Method::GET, &format!("/api/submissions/{id}"))
         })
         .await?;
     }
@@ -436,6 +412,25 @@ fn text(document: &Value, field: &str) -> Result<String> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| anyhow!("the node's answer has no `{field}`"))
+}
+
+/// Sends the request `make` builds and reads its JSON answer, retrying as [`retrying`] does.
+async fn json_call(retries: u32, make: impl Fn() -> reqwest::RequestBuilder) -> Result<Value> {
+    retrying(retries, || async {
+        let response = make()
+            .send()
+            .await
+            .map_err(|error| Failure::Transient(error.to_string()))?;
+        if response.status().is_success() {
+            return response
+                .json::<Value>()
+                .await
+                .map_err(|error| Failure::Transient(error.to_string()));
+        }
+        let code = response.status();
+        Err(classify(code, error_message(response).await))
+    })
+    .await
 }
 
 /// Runs `call` until it succeeds, fails for good, or fails `retries` times in a row, waiting

@@ -40,9 +40,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 pub use access::QueryBudget;
 pub use error::ApiError;
 pub use guard::RequestContext;
+pub use metrics::{metrics_router, serve_metrics};
 pub use submissions::SubmissionSettings;
 pub use worker::spawn_submission_worker;
-pub use metrics::{metrics_router, serve_metrics};
 
 /// Largest request body accepted: a Beacon query is a few kilobytes.
 const MAX_BODY_BYTES: usize = 1 << 20;
