@@ -654,7 +654,8 @@ fn submission_settings(config: &Config) -> phare_server::SubmissionSettings {
             .unwrap_or_else(|| config.data_dir.join("uploads")),
         max_upload_bytes: section.max_upload_bytes,
         max_concurrent_uploads: section.max_concurrent_uploads,
-        upload_expiry: std::time::Duration::from_secs(section.upload_expiry_hours.saturating_mul(3600)),
+        // At least an hour (0 would expire every upload at once), at most a year.
+        upload_expiry: std::time::Duration::from_secs(section.upload_expiry_hours.clamp(1, 24 * 365) * 3600),
         limits: config.limits.clone(),
         references: [Assembly::Grch38, Assembly::Grch37]
             .into_iter()

@@ -67,10 +67,11 @@ pub enum PlatformCommand {
         #[arg(long)]
         name: Option<String>,
         /// Largest file it may push (default: [submissions] max_upload_bytes)
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
         max_upload_bytes: Option<i64>,
-        /// Uploads it may have under way at once (default: [submissions] max_concurrent_uploads)
-        #[arg(long)]
+        /// Uploads (and received files waiting for ingest) it may have at once (default:
+        /// [submissions] max_concurrent_uploads)
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
         max_concurrent_uploads: Option<i32>,
         #[command(flatten)]
         config: ConfigArg,
@@ -187,11 +188,7 @@ pub async fn submission(store: &Store, command: SubmissionCommand) -> Result<()>
                 "id", "platform", "dataset", "state", "bytes", "analysis", "created"
             );
             for submission in store.submissions(&filter).await? {
-                let state = if submission.superseded {
-                    "superseded"
-                } else {
-                    submission.state.as_str()
-                };
+                let state = submission.reported_state();
                 println!(
                     "{:<32} {:<12} {:<16} {:<11} {:>14} {:>9}  {:<20}  {}",
                     submission.id,
@@ -218,12 +215,7 @@ pub async fn submission(store: &Store, command: SubmissionCommand) -> Result<()>
                 "file:        {} (sha256 {})",
                 submission.file_name, submission.file_sha256
             );
-            let state = if submission.superseded {
-                "superseded"
-            } else {
-                submission.state.as_str()
-            };
-            println!("state:       {state}");
+            println!("state:       {}", submission.reported_state());
             println!(
                 "uploaded:    {} of {} bytes",
                 submission.upload_offset, submission.upload_length
@@ -281,17 +273,28 @@ async fn error_message(response: reqwest::Response) -> String {
     }
 }
 
+/// Whether a failed call is worth repeating. A 409 is for an upload (the offset moved, another
+/// PATCH runs: ask the offset again); for anything else it is final (the file is another
+/// platform's).
 fn classify(status: StatusCode, message: String) -> Failure {
     let transient = status.is_server_error()
         || matches!(
             status,
-            StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT
-        )
-        || status.as_u16() == 460;
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT
+        );
     if transient {
         Failure::Transient(message)
     } else {
         Failure::Final(message)
+    }
+}
+
+fn classify_upload(status: StatusCode, message: String) -> Failure {
+    let transient = status == StatusCode::CONFLICT || status.as_u16() == 460;
+    if transient {
+        Failure::Transient(message)
+    } else {
+        classify(status, message)
     }
 }
 
@@ -508,7 +511,7 @@ async fn upload(node: &Node, args: &SubmitArgs, file: &Path, id: &str, length: u
                 .map_err(|error| Failure::Transient(error.to_string()))?;
             if response.status() != StatusCode::NO_CONTENT {
                 let code = response.status();
-                return Err(classify(code, error_message(response).await));
+                return Err(classify_upload(code, error_message(response).await));
             }
             let reached = response
                 .headers()
@@ -562,7 +565,7 @@ async fn node_offset(node: &Node, upload_path: &str) -> std::result::Result<u64,
         .map_err(|error| Failure::Transient(error.to_string()))?;
     if !response.status().is_success() {
         let code = response.status();
-        return Err(classify(code, format!("HEAD {upload_path}: {code}")));
+        return Err(classify_upload(code, format!("HEAD {upload_path}: {code}")));
     }
     response
         .headers()

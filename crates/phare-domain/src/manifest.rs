@@ -1,7 +1,7 @@
 //! The sample manifest a platform sends with a VCF: which patient and biosample each sample
 //! column is, and what the patient agreed to. Documented in `docs/manifest.md`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -128,9 +128,20 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// The same as [`Manifest::from_json`], from JSON already parsed (a pushed submission's).
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ManifestError> {
+        let manifest: Self =
+            serde_json::from_value(value).map_err(|error| ManifestError::Syntax(error.to_string()))?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
     fn check(&self) -> Result<(), ManifestError> {
         let mut samples = HashSet::new();
         let mut biosamples = HashSet::new();
+        // The first entry of each patient: the others must agree with it (one pass, so a
+        // manifest of a million entries from the network costs a million look-ups).
+        let mut patients: HashMap<&str, &ManifestSample> = HashMap::new();
         for (index, entry) in self.samples.iter().enumerate() {
             for (field, value) in [
                 ("sample", &entry.sample),
@@ -148,12 +159,10 @@ impl Manifest {
                 return Err(ManifestError::DuplicateBiosample(entry.biosample_id.clone()));
             }
             // Two biosamples of one patient (tumour and normal, say) must describe one person.
-            let disagrees = self.samples[..index].iter().any(|earlier| {
-                earlier.individual_id == entry.individual_id
-                    && (earlier.sex != entry.sex
-                        || earlier.research_consent != entry.research_consent
-                        || earlier.care_centre != entry.care_centre)
-            });
+            let first = *patients.entry(entry.individual_id.as_str()).or_insert(entry);
+            let disagrees = first.sex != entry.sex
+                || first.research_consent != entry.research_consent
+                || first.care_centre != entry.care_centre;
             if disagrees {
                 return Err(ManifestError::InconsistentIndividual(entry.individual_id.clone()));
             }

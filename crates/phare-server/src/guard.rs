@@ -150,6 +150,17 @@ fn touches_data(path: &str) -> bool {
     })
 }
 
+/// The reason an audit row gives: messages of 401/403/429 are ours and name no data; others
+/// (a 400 naming a pseudonym of a manifest, a variant of a query) may echo parameters, so only
+/// the status text is kept.
+pub(crate) fn audit_reason(response: &Response) -> String {
+    let status = response.status();
+    match response.extensions().get::<BeaconError>() {
+        Some(error) if is_refusal(status) => error.message.clone(),
+        _ => status.canonical_reason().unwrap_or("").to_lowercase(),
+    }
+}
+
 fn is_refusal(status: StatusCode) -> bool {
     matches!(
         status,
@@ -176,11 +187,7 @@ fn audit_entry(
         let text = format!("{query}\n{}", String::from_utf8_lossy(body));
         format!("{path} params:{}", state.access().keys.query_digest(&text))
     };
-    // Messages of 401/403/429 are ours and name no data; others may echo parameters.
-    let reason = match response.extensions().get::<BeaconError>() {
-        Some(error) if is_refusal(status) => error.message.clone(),
-        _ => status.canonical_reason().unwrap_or("").to_lowercase(),
-    };
+    let reason = audit_reason(response);
     AuditEntry {
         subject: caller.map_or_else(|| "unauthenticated".to_owned(), Caller::audit_subject),
         tier: caller.map_or_else(

@@ -93,12 +93,38 @@ impl Submissions {
     pub(crate) fn take_verified(&self, id: &str) -> Option<[u8; 32]> {
         self.verified.lock().ok()?.remove(id)
     }
+
+    /// Drops what this process remembers of an upload (it failed, expired, or is over).
+    pub(crate) fn forget(&self, id: &str) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(id);
+        }
+        if let Ok(mut verified) = self.verified.lock() {
+            verified.remove(id);
+        }
+    }
 }
 
 /// Holds an upload's place in `busy` for one PATCH.
 struct BusyUpload<'a> {
     submissions: &'a Submissions,
     id: String,
+}
+
+impl<'a> BusyUpload<'a> {
+    fn take(submissions: &'a Submissions, id: &str) -> Result<Self, ApiError> {
+        let mut busy = submissions
+            .busy
+            .lock()
+            .map_err(|_| ApiError::from(BeaconError::internal()))?;
+        if !busy.insert(id.to_owned()) {
+            return Err(beacon_error(409, "another PATCH of this upload is in progress"));
+        }
+        Ok(Self {
+            submissions,
+            id: id.to_owned(),
+        })
+    }
 }
 
 impl Drop for BusyUpload<'_> {
@@ -182,10 +208,7 @@ async fn platform_gate(State(state): State<AppState>, mut request: Request, next
         },
     };
     let status = response.status();
-    let reason = match response.extensions().get::<BeaconError>() {
-        Some(error) if status.is_client_error() => error.message.clone(),
-        _ => status.canonical_reason().unwrap_or("").to_lowercase(),
-    };
+    let reason = crate::guard::audit_reason(&response);
     let entry = AuditEntry {
         subject: caller
             .as_ref()
@@ -297,6 +320,18 @@ struct CreationRequest {
     include_filtered: bool,
 }
 
+/// The creation request, its manifest checked.
+fn parse_creation(headers: &HeaderMap, body: &[u8]) -> Result<CreationRequest, ApiError> {
+    let value = crate::json_body(headers, body)?;
+    let creation: CreationRequest = serde_json::from_value(value)
+        .map_err(|error| beacon_error(400, format!("submission request: {error}")))?;
+    if let Some(manifest) = &creation.manifest {
+        Manifest::from_value(manifest.clone())
+            .map_err(|error| beacon_error(400, format!("manifest: {error}")))?;
+    }
+    Ok(creation)
+}
+
 fn parse_sha256(text: &str) -> Result<[u8; 32], ApiError> {
     let mut digest = [0u8; 32];
     hex::decode_to_slice(text, &mut digest).map_err(|_| {
@@ -335,9 +370,11 @@ async fn create(State(state): State<AppState>, request: Request) -> Result<Respo
     let body = axum::body::to_bytes(body, MAX_CREATION_BYTES)
         .await
         .map_err(|_| beacon_error(413, "creation request larger than 32 MiB"))?;
-    let value = crate::json_body(&parts.headers, &body)?;
-    let creation: CreationRequest = serde_json::from_value(value)
-        .map_err(|error| beacon_error(400, format!("submission request: {error}")))?;
+    // Megabytes of JSON and a manifest of many thousand entries: parsed off the async threads.
+    let headers = parts.headers;
+    let creation = tokio::task::spawn_blocking(move || parse_creation(&headers, &body))
+        .await
+        .map_err(|_| ApiError::from(BeaconError::internal()))??;
     if !platform.datasets.contains(&creation.dataset) {
         // The same answer whether or not the dataset exists: platforms learn nothing of others'.
         return Err(beacon_error(
@@ -366,10 +403,6 @@ async fn create(State(state): State<AppState>, request: Request) -> Result<Respo
     }
     let file_sha256 = parse_sha256(&creation.sha256)?;
     let file_name = clean_file_name(&creation.file_name)?;
-    if let Some(manifest) = &creation.manifest {
-        Manifest::from_json(&manifest.to_string())
-            .map_err(|error| beacon_error(400, format!("manifest: {error}")))?;
-    }
     let max_uploads = platform
         .max_concurrent_uploads
         .and_then(|count| u32::try_from(count).ok())
@@ -427,23 +460,13 @@ async fn own_submission(state: &AppState, platform: &Platform, id: &str) -> Resu
     }
 }
 
-/// The state a submission is reported in: a committed one whose samples were all re-analysed
-/// since is `superseded`.
-fn reported_state(submission: &Submission) -> &'static str {
-    if submission.state == SubmissionState::Committed && submission.superseded {
-        "superseded"
-    } else {
-        submission.state.as_str()
-    }
-}
-
 pub(crate) fn status_document(submission: &Submission) -> serde_json::Value {
     json!({
         "id": submission.id,
         "dataset": submission.dataset_id,
         "fileName": submission.file_name,
         "sha256": submission.file_sha256,
-        "state": reported_state(submission),
+        "state": submission.reported_state(),
         "uploadLength": submission.upload_length,
         "uploadOffset": submission.upload_offset,
         "bytesRead": submission.bytes_read,
@@ -507,6 +530,9 @@ async fn offset(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    if let Some(refusal) = unsupported_version(request.headers()) {
+        return Ok(refusal);
+    }
     let platform = platform_of(&request)?;
     let submission = own_submission(&state, &platform, &id).await?;
     if matches!(
@@ -524,6 +550,18 @@ async fn offset(
     headers.insert("upload-length", HeaderValue::from(submission.upload_length));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// tus: every request but `OPTIONS` names the protocol version; another one is a 412.
+fn unsupported_version(headers: &HeaderMap) -> Option<Response> {
+    if header_str(headers, "tus-resumable") == Some(TUS_VERSION) {
+        return None;
+    }
+    let mut response = beacon_error(412, "Tus-Resumable: this node speaks tus 1.0.0").into_response();
+    response
+        .headers_mut()
+        .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    Some(response)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -562,12 +600,8 @@ async fn append(
     let submissions = submissions_of(&state)?.clone();
     let platform = platform_of(&request)?;
     let (parts, body) = request.into_parts();
-    if header_str(&parts.headers, "tus-resumable") != Some(TUS_VERSION) {
-        let mut response = beacon_error(412, "Tus-Resumable: this node speaks tus 1.0.0").into_response();
-        response
-            .headers_mut()
-            .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
-        return Ok(response);
+    if let Some(refusal) = unsupported_version(&parts.headers) {
+        return Ok(refusal);
     }
     if header_str(&parts.headers, header::CONTENT_TYPE.as_str()) != Some(OFFSET_CONTENT_TYPE) {
         return Err(beacon_error(
@@ -584,6 +618,10 @@ async fn append(
             )
         })?;
     let chunk_checksum = declared_chunk_checksum(&parts.headers)?;
+    own_submission(&state, &platform, &id).await?;
+    // Held for the whole PATCH and taken before the offset is read: a PATCH that follows another
+    // one reads the offset that one left, and never cuts off bytes it acknowledged.
+    let _busy = BusyUpload::take(&submissions, &id)?;
     let submission = own_submission(&state, &platform, &id).await?;
     match submission.state {
         SubmissionState::Receiving => {}
@@ -612,20 +650,10 @@ async fn append(
             ),
         ));
     }
-    let _busy = {
-        let mut busy = submissions
-            .busy
-            .lock()
-            .map_err(|_| ApiError::from(BeaconError::internal()))?;
-        if !busy.insert(id.clone()) {
-            return Err(beacon_error(409, "another PATCH of this upload is in progress"));
-        }
-        BusyUpload {
-            submissions: &submissions,
-            id: id.clone(),
-        }
-    };
-    let remaining = submission.upload_length - submission.upload_offset;
+    let remaining = submission
+        .upload_length
+        .checked_sub(submission.upload_offset)
+        .ok_or_else(|| ApiError::from(BeaconError::internal()))?;
     if let Some(length) =
         header_str(&parts.headers, header::CONTENT_LENGTH.as_str()).and_then(|text| text.parse::<u64>().ok())
         && length > remaining
@@ -644,21 +672,39 @@ async fn append(
         .filter(|(reached, _)| *reached == start)
         .map(|(_, hasher)| hasher)
         .or_else(|| (start == 0).then(Sha256::new));
-    let written = write_chunk(&submissions, &id, start, remaining, body, chunk_checksum, running).await;
-    let (end, whole_file) = match written {
-        Ok(done) => done,
-        Err(error) => return Err(error),
-    };
+    let (end, whole_file) =
+        write_chunk(&submissions, &id, start, remaining, body, chunk_checksum, running).await?;
+    let complete = end == submission.upload_length;
+    let mut still_running = None;
+    if let Some(hasher) = whole_file {
+        if complete {
+            // Judged before the offset moves: the worker never meets a received file whose
+            // digest this process knows but has not yet handed over.
+            let digest: [u8; 32] = hasher.finalize().into();
+            if hex::encode(digest) != submission.file_sha256 {
+                let message = sha256_mismatch(&submission, &digest);
+                state.store().reject_submission(&id, &message).await?;
+                remove_upload(&submissions, &id).await;
+                return Err(beacon_error(400, message));
+            }
+            if let Ok(mut verified) = submissions.verified.lock() {
+                verified.insert(id.clone(), digest);
+            }
+        } else {
+            still_running = Some(hasher);
+        }
+    }
     if !state.store().advance_upload(&id, start, end).await? {
         truncate(&submissions, &id, start).await;
+        submissions.forget(&id);
         return Err(beacon_error(
             409,
             "the upload changed while this chunk was written: resume from HEAD",
         ));
     }
-    if end == submission.upload_length {
-        finish_upload(&state, &submissions, &submission, whole_file).await?;
-    } else if let Some(hasher) = whole_file
+    if complete {
+        submissions.wakeup.notify_one();
+    } else if let Some(hasher) = still_running
         && let Ok(mut running) = submissions.running.lock()
     {
         running.insert(id.clone(), (end, hasher));
@@ -668,6 +714,16 @@ async fn append(
         .headers_mut()
         .insert("upload-offset", HeaderValue::from(end));
     Ok(response)
+}
+
+/// The rejection of a file whose bytes are not the ones declared.
+pub(crate) fn sha256_mismatch(submission: &Submission, actual: &[u8; 32]) -> String {
+    format!(
+        "{}: the received file's sha256 is {}, not the declared {}: the upload is corrupt or the declaration wrong",
+        submission.file_name,
+        hex::encode(actual),
+        submission.file_sha256
+    )
 }
 
 /// Streams the body into the upload file at `start`. Returns the new end and the whole-file
@@ -689,13 +745,24 @@ async fn write_chunk(
     tokio::fs::create_dir_all(&submissions.settings.upload_dir)
         .await
         .map_err(internal)?;
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
+    // Created by the first chunk only: a later chunk whose file is gone (swept) must not
+    // recreate it as a sparse file.
+    let opened = tokio::fs::OpenOptions::new()
+        .create(start == 0)
         .truncate(false)
         .write(true)
         .open(submissions.upload_path(id))
-        .await
-        .map_err(internal)?;
+        .await;
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(beacon_error(
+                410,
+                "the bytes of this upload are gone: push the file again",
+            ));
+        }
+        Err(error) => return Err(internal(error)),
+    };
     // Bytes past the acknowledged offset are from a chunk that was never acknowledged.
     file.set_len(start).await.map_err(internal)?;
     file.seek(std::io::SeekFrom::Start(start))
@@ -755,35 +822,6 @@ async fn truncate(submissions: &Submissions, id: &str, length: u64) {
     if let Err(error) = cut.await {
         tracing::warn!(%error, submission = id, "cannot cut an upload back");
     }
-}
-
-/// The last byte arrived: the whole file is checked against the declared SHA-256 when this
-/// process saw all of it (otherwise the worker reads it once), and the worker is woken.
-async fn finish_upload(
-    state: &AppState,
-    submissions: &Submissions,
-    submission: &Submission,
-    whole_file: Option<Sha256>,
-) -> Result<(), ApiError> {
-    if let Some(hasher) = whole_file {
-        let digest: [u8; 32] = hasher.finalize().into();
-        if hex::encode(digest) != submission.file_sha256 {
-            let message = format!(
-                "{}: the received file's sha256 is {}, not the declared {}: the upload is corrupt or the declaration wrong",
-                submission.file_name,
-                hex::encode(digest),
-                submission.file_sha256
-            );
-            state.store().reject_submission(&submission.id, &message).await?;
-            remove_upload(submissions, &submission.id).await;
-            return Err(beacon_error(400, message));
-        }
-        if let Ok(mut verified) = submissions.verified.lock() {
-            verified.insert(submission.id.clone(), digest);
-        }
-    }
-    submissions.wakeup.notify_one();
-    Ok(())
 }
 
 pub(crate) async fn remove_upload(submissions: &Submissions, id: &str) {

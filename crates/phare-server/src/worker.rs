@@ -14,7 +14,7 @@ use phare_store::{
 };
 
 use crate::AppState;
-use crate::submissions::{Submissions, remove_upload};
+use crate::submissions::{Submissions, remove_upload, sha256_mismatch};
 
 /// How often the queue is looked at without a wake-up (files received by another process,
 /// or left by a worker that died), and expired uploads swept.
@@ -61,6 +61,7 @@ async fn sweep(state: &AppState, submissions: &Submissions) {
         Ok(expired) => {
             for id in expired {
                 remove_upload(submissions, &id).await;
+                submissions.forget(&id);
                 audit(
                     state,
                     &id,
@@ -104,10 +105,8 @@ async fn audit(state: &AppState, id: &str, action: &str, decision: AuditDecision
 
 /// What became of one attempt at a submission.
 enum Outcome {
-    Committed {
-        analysis_id: i64,
-        records: u64,
-    },
+    /// `records` is unknown when an earlier attempt had committed the ingest.
+    Committed { analysis_id: i64, records: Option<u64> },
     /// Refused for what the platform sent: final.
     Rejected(String),
     /// The node failed (database down, disk): tried again later.
@@ -144,6 +143,7 @@ async fn process(state: &AppState, submissions: &Arc<Submissions>, claimed: Clai
                 .await
         }
     };
+    submissions.forget(&id);
     if let Err(error) = recorded {
         tracing::warn!(%error, submission = %id, "cannot record a submission's outcome: retried later");
     }
@@ -180,6 +180,12 @@ async fn attempt(state: &AppState, submissions: &Submissions, claimed: &ClaimedS
                 submission.file_name, submission.upload_length
             ));
         }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Outcome::Rejected(format!(
+                "{}: the received file is not on this node (its upload directory is not shared with the node that received it, or it was removed): push it again",
+                submission.file_name
+            ));
+        }
         Err(error) => return Outcome::Failed(format!("the received file cannot be read: {error}")),
     }
     let digest = match submissions.take_verified(id) {
@@ -194,15 +200,10 @@ async fn attempt(state: &AppState, submissions: &Submissions, claimed: &ClaimedS
         }
     };
     if hex::encode(digest) != submission.file_sha256 {
-        return Outcome::Rejected(format!(
-            "{}: the received file's sha256 is {}, not the declared {}: the upload is corrupt or the declaration wrong",
-            submission.file_name,
-            hex::encode(digest),
-            submission.file_sha256
-        ));
+        return Outcome::Rejected(sha256_mismatch(submission, &digest));
     }
     let manifest = match &submission.manifest {
-        Some(value) => match Manifest::from_json(&value.to_string()) {
+        Some(value) => match Manifest::from_value(value.clone()) {
             Ok(manifest) => Some(manifest),
             Err(error) => return Outcome::Rejected(format!("manifest: {error}")),
         },
@@ -284,11 +285,11 @@ async fn attempt(state: &AppState, submissions: &Submissions, claimed: &ClaimedS
     match ingested {
         Ok(IngestOutcome::Ingested(summary)) => Outcome::Committed {
             analysis_id: summary.analysis_id,
-            records: summary.records_read,
+            records: Some(summary.records_read),
         },
         Ok(IngestOutcome::AlreadyIngested { analysis_id, .. }) => Outcome::Committed {
             analysis_id,
-            records: 0,
+            records: None,
         },
         Err(error) if error.is_input_error() => {
             // Errors name the file as the node stores it; the platform knows it by its name.

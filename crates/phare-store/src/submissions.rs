@@ -166,6 +166,28 @@ fn submission_from_row(row: &PgRow) -> Result<Submission, StoreError> {
     })
 }
 
+impl Submission {
+    /// The state as reported: a committed submission whose samples were all re-analysed since
+    /// is `superseded`.
+    pub fn reported_state(&self) -> &'static str {
+        if self.state == SubmissionState::Committed && self.superseded {
+            "superseded"
+        } else {
+            self.state.as_str()
+        }
+    }
+}
+
+fn platform_from_row(row: &PgRow) -> Result<Platform, StoreError> {
+    Ok(Platform {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        datasets: row.try_get("datasets")?,
+        max_upload_bytes: row.try_get("max_upload_bytes")?,
+        max_concurrent_uploads: row.try_get("max_concurrent_uploads")?,
+    })
+}
+
 fn lock_key(id: &str) -> i32 {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(id.as_bytes());
@@ -229,25 +251,20 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Platform {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    datasets: row.try_get("datasets")?,
-                    max_upload_bytes: row.try_get("max_upload_bytes")?,
-                    max_concurrent_uploads: row.try_get("max_concurrent_uploads")?,
-                })
-            })
-            .collect()
+        rows.iter().map(platform_from_row).collect()
     }
 
     pub async fn platform(&self, id: &str) -> Result<Option<Platform>, StoreError> {
-        Ok(self
-            .platforms()
-            .await?
-            .into_iter()
-            .find(|platform| platform.id == id))
+        let row = sqlx::query(
+            "SELECT p.id, p.name, p.max_upload_bytes, p.max_concurrent_uploads,
+                    coalesce(array_agg(d.dataset_id ORDER BY d.dataset_id) FILTER (WHERE d.dataset_id IS NOT NULL), '{}') AS datasets
+             FROM platforms p LEFT JOIN platform_datasets d ON d.platform_id = p.id
+             WHERE p.id = $1 GROUP BY p.id",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(platform_from_row).transpose()
     }
 
     /// Creates a submission in `receiving`, unless the same file is already live in the dataset
@@ -260,11 +277,19 @@ impl Store {
         max_uploads: u32,
     ) -> Result<SubmissionCreated, StoreError> {
         let mut transaction = self.pool().begin().await?;
-        // One creation per platform at a time: the quota count and the duplicate check hold.
+        // One creation per platform at a time (the quota count holds), then one per file and
+        // dataset whatever the platform (the duplicate check holds). Always in this order.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('phare.submission.' || $1))")
             .bind(&new.platform_id)
             .execute(&mut *transaction)
             .await?;
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtext('phare.submission.' || $1 || '.' || encode($2, 'hex')))",
+        )
+        .bind(&new.dataset_id)
+        .bind(new.file_sha256.as_slice())
+        .execute(&mut *transaction)
+        .await?;
         let existing = sqlx::query(
             "SELECT * FROM submission_status
              WHERE dataset_id = $1 AND file_sha256 = $2 AND state NOT IN ('rejected', 'expired')",
@@ -283,8 +308,10 @@ impl Store {
                 .fetch_optional(&mut *transaction)
                 .await?;
         if ingested.is_none() {
+            // Files waiting for the worker count too: they hold disk like uploads do.
             let receiving: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM submissions WHERE platform_id = $1 AND state = 'receiving'",
+                "SELECT count(*) FROM submissions
+                 WHERE platform_id = $1 AND state IN ('receiving', 'received', 'validating', 'ingesting')",
             )
             .bind(&new.platform_id)
             .fetch_one(&mut *transaction)
@@ -378,7 +405,7 @@ impl Store {
     pub async fn claim_submission(&self) -> Result<Option<ClaimedSubmission>, StoreError> {
         let candidates: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM submissions WHERE state IN ('received', 'validating', 'ingesting')
-             ORDER BY created_at, id LIMIT 32",
+             ORDER BY updated_at, id LIMIT 32",
         )
         .fetch_all(self.pool())
         .await?;
@@ -441,20 +468,22 @@ impl Store {
         Ok(())
     }
 
+    /// `records_read` unknown (an earlier attempt committed the ingest): the analysis' count.
     pub async fn commit_submission(
         &self,
         id: &str,
         analysis_id: i64,
-        records_read: u64,
+        records_read: Option<u64>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE submissions SET state = 'committed', analysis_id = $2, records_read = $3, error = NULL,
+            "UPDATE submissions SET state = 'committed', analysis_id = $2, error = NULL,
+                 records_read = coalesce($3, (SELECT record_count FROM analyses WHERE id = $2)),
                  bytes_read = upload_length, updated_at = now()
              WHERE id = $1",
         )
         .bind(id)
         .bind(analysis_id)
-        .bind(i64::try_from(records_read).unwrap_or(i64::MAX))
+        .bind(records_read.map(|records| i64::try_from(records).unwrap_or(i64::MAX)))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -482,8 +511,7 @@ impl Store {
         pseudonyms: &[String],
     ) -> Result<Option<String>, StoreError> {
         let found: Option<String> = sqlx::query_scalar(
-            "SELECT CASE WHEN b.external_id = ANY($3) THEN 'biosample ' || b.external_id
-                         ELSE 'patient ' || i.pseudonym END
+            "SELECT CASE WHEN b.external_id = ANY($3) THEN 'a biosample' ELSE 'a patient' END
              FROM submissions sub
              JOIN analysis_samples s ON s.analysis_id = sub.analysis_id
              JOIN biosamples b ON b.id = s.biosample_id

@@ -195,6 +195,13 @@ impl<'a> Platform<'a> {
 
     /// A PATCH cut off half-way: headers announce `chunk`, half of it is sent, the socket closes.
     async fn interrupted_patch(&self, id: &str, offset: usize, chunk: &[u8]) {
+        drop(self.half_sent_patch(id, offset, chunk).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    /// A PATCH whose headers announce `chunk` and of which half is sent; the socket stays open
+    /// until the caller drops it.
+    async fn half_sent_patch(&self, id: &str, offset: usize, chunk: &[u8]) -> tokio::net::TcpStream {
         use tokio::io::AsyncWriteExt as _;
         let address = self.served.base.trim_start_matches("http://");
         let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -210,8 +217,7 @@ impl<'a> Platform<'a> {
         socket.write_all(&chunk[..chunk.len() / 2]).await.unwrap();
         socket.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        drop(socket);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        socket
     }
 }
 
@@ -349,6 +355,23 @@ async fn an_upload_interrupted_twice_resumes_from_the_nodes_offset() {
         .await;
     assert_eq!(platform.offset(&id).await, third as u64);
     platform.interrupted_patch(&id, third, &bytes[third..]).await;
+    assert_eq!(platform.offset(&id).await, third as u64);
+    // While a PATCH is under way, another one of the same upload is refused, and it leaves the
+    // offset and the bytes the first one will be judged on alone.
+    let slow = platform
+        .half_sent_patch(&id, third, &bytes[third..2 * third])
+        .await;
+    let overlapping = platform
+        .patch(
+            &id,
+            third,
+            &bytes[third..2 * third],
+            &chunk_checksum(&bytes[third..2 * third]),
+        )
+        .await;
+    assert_eq!(overlapping.status(), 409);
+    drop(slow);
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(platform.offset(&id).await, third as u64);
     // A PATCH at a stale offset is refused with the tus conflict.
     let stale = platform
