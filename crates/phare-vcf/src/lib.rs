@@ -3,6 +3,7 @@
 
 mod aggregates;
 mod annotations;
+mod bcf_genotypes;
 mod error;
 mod format;
 mod genotypes;

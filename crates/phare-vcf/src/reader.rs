@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use noodles_vcf::variant::record::samples::series::Value;
-use noodles_vcf::variant::record::{AlternateBases as _, Filters as _, Samples as _};
+use noodles_vcf::variant::record::{AlternateBases as _, Filters as _};
 use phare_domain::{Allele, AlleleError, Assembly, Contig};
 use roaring::RoaringBitmap;
 
 use crate::aggregates::AggregatePlan;
 use crate::annotations::AnnotationPlan;
+use crate::bcf_genotypes::{Genotypes, read_raw_record};
 use crate::error::{Location, VcfError};
 use crate::format::InputFormat;
 use crate::genotypes::{AlleleCalls, Site, StructuralVariant};
@@ -87,9 +87,12 @@ enum Inner {
         Vec<u8>,
         Vec<u8>,
     ),
+    /// BCF: the record's bytes are read here; noodles parses its site fields, and the GT
+    /// values are read straight from the bytes (`bcf_genotypes.rs`).
     Bcf(
         Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>,
         noodles_bcf::Record,
+        Vec<u8>,
     ),
 }
 
@@ -127,6 +130,8 @@ struct Decoder {
     genome: Option<ReferenceGenome>,
     /// Annotation fields (ANN, CSQ, BCSQ), when the header declares any.
     annotations: Option<AnnotationPlan>,
+    /// The string-map id of GT, which BCF records name their FORMAT fields by.
+    bcf_gt_key: Option<usize>,
 }
 
 /// How far before its record's POS a normalised allele may start and still be checked for
@@ -172,14 +177,14 @@ fn place(location: &Location) -> String {
 #[derive(Clone, Copy)]
 enum RecordRef<'r> {
     Vcf(&'r noodles_vcf::Record, &'r [u8]),
-    Bcf(&'r noodles_bcf::Record),
+    Bcf(&'r noodles_bcf::Record, &'r [u8]),
 }
 
 impl<'r> RecordRef<'r> {
     fn as_variant(self) -> &'r dyn noodles_vcf::variant::Record {
         match self {
             Self::Vcf(record, _) => record,
-            Self::Bcf(record) => record,
+            Self::Bcf(record, _) => record,
         }
     }
 }
@@ -319,7 +324,7 @@ impl VariantReader {
                 let header = reader.read_header().map_err(header_error)?;
                 (
                     header,
-                    Inner::Bcf(Box::new(reader), noodles_bcf::Record::default()),
+                    Inner::Bcf(Box::new(reader), noodles_bcf::Record::default(), Vec::new()),
                     0,
                 )
             }
@@ -373,6 +378,7 @@ impl VariantReader {
         }
         let aggregates = AggregatePlan::from_header(&header);
         let annotations = AnnotationPlan::from_header(&header);
+        let header_gt_key = header.string_maps().strings().get_index_of("GT");
         let genome = options
             .reference_fasta
             .as_deref()
@@ -395,6 +401,7 @@ impl VariantReader {
                 aggregates,
                 genome,
                 annotations,
+                bcf_gt_key: header_gt_key,
             },
             header_lines,
             records_read: 0,
@@ -443,7 +450,9 @@ impl VariantReader {
                 Inner::Vcf(reader, record, line, site_line) => {
                     read_line_record(reader, record, line, site_line)
                 }
-                Inner::Bcf(reader, record) => reader.read_record(record),
+                Inner::Bcf(reader, record, raw) => {
+                    read_bcf_record(reader, record, raw, self.decoder.options.limits.max_line_bytes)
+                }
             };
             self.records_read += 1;
             match read {
@@ -457,7 +466,7 @@ impl VariantReader {
             self.decoder.record_location = self.location();
             let kept = match &self.inner {
                 Inner::Vcf(_, record, line, _) => self.decoder.fill_site(RecordRef::Vcf(record, line), site),
-                Inner::Bcf(_, record) => self.decoder.fill_site(RecordRef::Bcf(record), site),
+                Inner::Bcf(_, record, raw) => self.decoder.fill_site(RecordRef::Bcf(record, raw), site),
             };
             match kept {
                 Ok(true) => return Ok(true),
@@ -641,7 +650,7 @@ impl Decoder {
             RecordRef::Vcf(text, line) => {
                 self.count_calls_text(text, line, site, alternate_count, haploid_region)?
             }
-            RecordRef::Bcf(binary) => self.count_calls(binary, site, alternate_count, haploid_region)?,
+            RecordRef::Bcf(_, raw) => self.count_calls_bcf(raw, site, alternate_count, haploid_region)?,
         }
         // Without genotypes, the counts the file states in INFO (if it states any).
         if !site.genotyped
@@ -778,45 +787,54 @@ impl Decoder {
         Ok(())
     }
 
-    fn count_calls(
+    /// The BCF twin of `count_calls_text`: GT values read from the record's bytes, `0/0` calls
+    /// taking the same shortcut.
+    fn count_calls_bcf(
         &mut self,
-        record: &dyn noodles_vcf::variant::Record,
+        raw: &[u8],
         site: &mut Site,
         alternate_count: usize,
         haploid_region: bool,
     ) -> Result<(), (String, String)> {
-        let header = &self.header;
-        let samples = record
-            .samples()
-            .map_err(|error| ("FORMAT".to_owned(), error.to_string()))?;
-        let Some(series) = samples.select(header, "GT") else {
+        let Some(gt_key) = self.bcf_gt_key else {
             return Ok(());
         };
-        let series = series.map_err(|error| ("GT".to_owned(), error.to_string()))?;
-        for (index, value) in series.iter(header).enumerate() {
-            self.call.clear();
-            match value.map_err(|error| (sample_field(header, index), error.to_string()))? {
-                Some(Value::Genotype(genotype)) => {
-                    for allele in genotype.iter() {
-                        let (allele, _phasing) =
-                            allele.map_err(|error| (sample_field(header, index), error.to_string()))?;
-                        self.call.push(allele);
-                    }
-                }
-                Some(_) => {
-                    return Err((
-                        sample_field(header, index),
-                        "expected a genotype such as 0/1".into(),
-                    ));
-                }
-                None => self.call.push(None),
+        let samples = self.header.sample_names().len();
+        let Some(genotypes) =
+            Genotypes::find(raw, gt_key, samples).map_err(|message| ("FORMAT".to_owned(), message))?
+        else {
+            return Ok(());
+        };
+        for index in 0..samples {
+            let haploid_sample = haploid_region && self.haploid_samples.contains(index as u32);
+            if !haploid_sample && genotypes.is_reference_call(index) {
+                site.add_reference_call();
+                continue;
             }
+            genotypes
+                .call(index, &mut self.call)
+                .map_err(|message| (sample_field(&self.header, index), message))?;
             adjust_ploidy(&mut self.call, &self.haploid_samples, index, haploid_region);
             site.add_call(index as u32, &self.call, alternate_count)
-                .map_err(|error| (sample_field(header, index), error.to_string()))?;
+                .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
         }
         Ok(())
     }
+}
+
+/// Reads one BCF record's bytes into `raw`, then lets noodles parse them into `record`.
+fn read_bcf_record<R: Read>(
+    reader: &mut noodles_bcf::io::Reader<R>,
+    record: &mut noodles_bcf::Record,
+    raw: &mut Vec<u8>,
+    max_bytes: u64,
+) -> io::Result<usize> {
+    let read = read_raw_record(reader.get_mut(), raw, max_bytes)?;
+    if read == 0 {
+        return Ok(0);
+    }
+    noodles_bcf::io::Reader::from(raw.as_slice()).read_record(record)?;
+    Ok(read)
 }
 
 fn reference_bases(record: &dyn noodles_vcf::variant::Record) -> Result<String, (String, String)> {

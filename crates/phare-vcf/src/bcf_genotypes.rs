@@ -1,0 +1,242 @@
+//! The GT field of a BCF record, read straight from the record's bytes (BCF 2.2, section 6.3).
+//! noodles decodes a sample's genotype through per-value look-ups of the field's name and
+//! header definition, which made BCF input twice as slow as text VCF; the sample columns of a
+//! cohort are most of a record, so they are scanned here once, as the text path does
+//! (decision 0014). noodles still parses the site fields.
+
+use std::io::{self, Read};
+
+/// Reads one record's bytes (`l_shared`, `l_indiv` and both blocks) into `raw`. Returns the
+/// bytes read, 0 at the end of the stream. A record larger than `max_bytes` is refused before
+/// it is read.
+pub(crate) fn read_raw_record<R: Read>(
+    reader: &mut R,
+    raw: &mut Vec<u8>,
+    max_bytes: u64,
+) -> io::Result<usize> {
+    let mut lengths = [0u8; 8];
+    let mut filled = 0;
+    while filled < lengths.len() {
+        let read = reader.read(&mut lengths[filled..])?;
+        if read == 0 {
+            if filled == 0 {
+                return Ok(0);
+            }
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated record"));
+        }
+        filled += read;
+    }
+    let shared = u64::from(u32::from_le_bytes([
+        lengths[0], lengths[1], lengths[2], lengths[3],
+    ]));
+    let individual = u64::from(u32::from_le_bytes([
+        lengths[4], lengths[5], lengths[6], lengths[7],
+    ]));
+    let size = shared + individual;
+    if size > max_bytes {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("record of {size} bytes, more than {max_bytes} (limit max_line_bytes)"),
+        ));
+    }
+    let size =
+        usize::try_from(size).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "record too large"))?;
+    raw.clear();
+    raw.extend_from_slice(&lengths);
+    raw.resize(lengths.len() + size, 0);
+    reader.read_exact(&mut raw[lengths.len()..])?;
+    Ok(raw.len())
+}
+
+/// The GT values of a record: `width` bytes per value, `per_sample` values per sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Genotypes<'r> {
+    width: usize,
+    per_sample: usize,
+    values: &'r [u8],
+}
+
+/// One typed integer (`type` byte then the value), as BCF writes keys and counts.
+fn typed_integer(bytes: &[u8], at: &mut usize) -> Result<i64, String> {
+    let descriptor = *bytes.get(*at).ok_or("truncated FORMAT block")?;
+    *at += 1;
+    let width = match descriptor & 0x0f {
+        1 => 1,
+        2 => 2,
+        3 => 4,
+        other => {
+            return Err(format!(
+                "FORMAT key or count of type {other}, expected an integer"
+            ));
+        }
+    };
+    let value = integer(bytes.get(*at..*at + width).ok_or("truncated FORMAT block")?);
+    *at += width;
+    Ok(value)
+}
+
+/// A little-endian signed integer of 1, 2 or 4 bytes.
+fn integer(bytes: &[u8]) -> i64 {
+    match *bytes {
+        [byte] => i64::from(byte as i8),
+        [low, high] => i64::from(i16::from_le_bytes([low, high])),
+        [a, b, c, d] => i64::from(i32::from_le_bytes([a, b, c, d])),
+        _ => 0,
+    }
+}
+
+impl<'r> Genotypes<'r> {
+    /// Finds the GT field (string-map id `gt_key`) in the record's individual block. `raw` is
+    /// what [`read_raw_record`] read. `None` when the record has no GT.
+    pub(crate) fn find(raw: &'r [u8], gt_key: usize, samples: usize) -> Result<Option<Self>, String> {
+        let header_bytes = |range: std::ops::Range<usize>| raw.get(range).ok_or("truncated record");
+        let shared =
+            u32::from_le_bytes(header_bytes(0..4)?.try_into().map_err(|_| "truncated record")?) as usize;
+        let fields = u32::from_le_bytes(header_bytes(28..32)?.try_into().map_err(|_| "truncated record")?);
+        let format_count = (fields >> 24) as usize;
+        let individual = raw.get(8 + shared..).ok_or("truncated record")?;
+        let mut at = 0;
+        for _ in 0..format_count {
+            let key = typed_integer(individual, &mut at)?;
+            let descriptor = *individual.get(at).ok_or("truncated FORMAT block")?;
+            at += 1;
+            let width = match descriptor & 0x0f {
+                0 => 0,
+                1 | 7 => 1,
+                2 => 2,
+                3 | 5 => 4,
+                other => return Err(format!("FORMAT value of unknown type {other}")),
+            };
+            let mut per_sample = usize::from(descriptor >> 4);
+            if per_sample == 15 {
+                per_sample = usize::try_from(typed_integer(individual, &mut at)?)
+                    .map_err(|_| "negative FORMAT value count")?;
+            }
+            let length = samples
+                .checked_mul(per_sample)
+                .and_then(|values| values.checked_mul(width))
+                .ok_or("FORMAT block too large")?;
+            let values = individual.get(at..at + length).ok_or("truncated FORMAT block")?;
+            at += length;
+            if usize::try_from(key).ok() == Some(gt_key) {
+                if !matches!(descriptor & 0x0f, 1..=3) {
+                    return Err("GT is not stored as integers".into());
+                }
+                return Ok(Some(Self {
+                    width,
+                    per_sample,
+                    values,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether sample `index` is `0/0` or `0|0` (two calls of allele 0), the shortcut of most
+    /// calls of a cohort.
+    pub(crate) fn is_reference_call(&self, index: usize) -> bool {
+        if self.width != 1 || self.per_sample != 2 {
+            return false;
+        }
+        let at = index * 2;
+        matches!(self.values.get(at..at + 2), Some([first, second]) if first >> 1 == 1 && second >> 1 == 1)
+    }
+
+    /// Sample `index`'s allele indices (`None` for a missing allele), into `call`.
+    pub(crate) fn call(&self, index: usize, call: &mut Vec<Option<usize>>) -> Result<(), String> {
+        call.clear();
+        let (end_of_vector, missing) = match self.width {
+            1 => (-127, -128),
+            2 => (-32_767, -32_768),
+            _ => (-2_147_483_647, -2_147_483_648),
+        };
+        let start = index * self.per_sample * self.width;
+        let bytes = self
+            .values
+            .get(start..start + self.per_sample * self.width)
+            .ok_or("truncated GT values")?;
+        for value in bytes.chunks_exact(self.width).map(integer) {
+            if value == end_of_vector {
+                break;
+            }
+            if value == missing {
+                call.push(None);
+                continue;
+            }
+            // (allele + 1) << 1 | phased; 0 is a missing allele.
+            match (value >> 1) - 1 {
+                -1 => call.push(None),
+                allele if allele >= 0 => call.push(Some(allele as usize)),
+                _ => return Err(format!("invalid GT value {value}")),
+            }
+        }
+        if call.is_empty() {
+            call.push(None);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record with no shared fields but the counts, and an individual block of `format`.
+    fn record(samples: u32, formats: u8, individual: &[u8]) -> Vec<u8> {
+        let mut shared = vec![0u8; 24];
+        shared[20..24].copy_from_slice(&(samples | (u32::from(formats) << 24)).to_le_bytes());
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&(shared.len() as u32).to_le_bytes());
+        raw.extend_from_slice(&(individual.len() as u32).to_le_bytes());
+        raw.extend_from_slice(&shared);
+        raw.extend_from_slice(individual);
+        raw
+    }
+
+    #[test]
+    fn gt_values_decode_to_allele_indices() {
+        // Three samples, FORMAT DP (key 2, one int8) then GT (key 1, two int8 each):
+        // 0/0, 0|1 and ./. ; then a haploid 1 padded with the end-of-vector value.
+        let individual = [
+            0x11, 2, 0x11, 30, 31, 32, // DP
+            0x11, 1, 0x21, 0x02, 0x02, 0x02, 0x05, 0x00, 0x00, // GT
+        ];
+        let raw = record(3, 2, &individual);
+        let genotypes = Genotypes::find(&raw, 1, 3).expect("valid").expect("has GT");
+        let mut call = Vec::new();
+        assert!(genotypes.is_reference_call(0));
+        genotypes.call(0, &mut call).expect("0/0");
+        assert_eq!(call, [Some(0), Some(0)]);
+        assert!(!genotypes.is_reference_call(1));
+        genotypes.call(1, &mut call).expect("0|1");
+        assert_eq!(call, [Some(0), Some(1)]);
+        genotypes.call(2, &mut call).expect("./.");
+        assert_eq!(call, [None, None]);
+
+        let haploid = record(1, 1, &[0x11, 1, 0x21, 0x04, 0x81]);
+        let genotypes = Genotypes::find(&haploid, 1, 1).expect("valid").expect("has GT");
+        genotypes.call(0, &mut call).expect("1");
+        assert_eq!(call, [Some(1)]);
+        assert!(
+            Genotypes::find(&haploid, 5, 1).expect("valid").is_none(),
+            "no such key"
+        );
+    }
+
+    #[test]
+    fn truncated_and_oversized_records_are_errors_not_panics() {
+        let raw = record(3, 1, &[0x11, 1, 0x21, 0x02]);
+        assert!(Genotypes::find(&raw, 1, 3).is_err());
+        assert!(Genotypes::find(&raw[..10], 1, 3).is_err());
+        let mut bytes: &[u8] = &[0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0];
+        let error = read_raw_record(&mut bytes, &mut Vec::new(), 1 << 20).expect_err("oversized");
+        assert!(error.to_string().contains("max_line_bytes"), "{error}");
+        let mut cut: &[u8] = &[4, 0, 0, 0, 0, 0];
+        assert!(read_raw_record(&mut cut, &mut Vec::new(), 1 << 20).is_err());
+        let mut empty: &[u8] = &[];
+        assert_eq!(
+            read_raw_record(&mut empty, &mut Vec::new(), 1 << 20).expect("end"),
+            0
+        );
+    }
+}
