@@ -664,6 +664,7 @@ async fn append(
         ));
     }
     let start = submission.upload_offset;
+    state.store().touch_upload(&id).await?;
     let running = submissions
         .running
         .lock()

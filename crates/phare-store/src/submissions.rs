@@ -401,6 +401,15 @@ impl Store {
         Ok(updated == 1)
     }
 
+    /// Marks an upload as active, so a long chunk is not expired while it is written.
+    pub async fn touch_upload(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE submissions SET updated_at = now() WHERE id = $1 AND state = 'receiving'")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The oldest received (or interrupted) submission nobody holds, locked for this worker.
     pub async fn claim_submission(&self) -> Result<Option<ClaimedSubmission>, StoreError> {
         let candidates: Vec<String> = sqlx::query_scalar(
