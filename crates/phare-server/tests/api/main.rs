@@ -7,6 +7,7 @@ mod conformance;
 mod entities;
 mod filters;
 mod framework_and_queries;
+mod gate;
 mod security;
 mod support;
 mod web;
