@@ -216,6 +216,64 @@ impl StoredRow {
     }
 }
 
+/// A batch of rows as one array per column, for a single `INSERT … SELECT FROM unnest`.
+struct AuditColumns {
+    ids: Vec<i64>,
+    ats: Vec<DateTime<Utc>>,
+    subjects: Vec<String>,
+    tiers: Vec<String>,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    decisions: Vec<&'static str>,
+    reasons: Vec<String>,
+    statuses: Vec<i16>,
+    request_ids: Vec<String>,
+    previous_hashes: Vec<Vec<u8>>,
+    row_hashes: Vec<Vec<u8>>,
+}
+
+impl AuditColumns {
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            ids: Vec::with_capacity(rows),
+            ats: Vec::with_capacity(rows),
+            subjects: Vec::with_capacity(rows),
+            tiers: Vec::with_capacity(rows),
+            actions: Vec::with_capacity(rows),
+            resources: Vec::with_capacity(rows),
+            decisions: Vec::with_capacity(rows),
+            reasons: Vec::with_capacity(rows),
+            statuses: Vec::with_capacity(rows),
+            request_ids: Vec::with_capacity(rows),
+            previous_hashes: Vec::with_capacity(rows),
+            row_hashes: Vec::with_capacity(rows),
+        }
+    }
+
+    fn push(
+        &mut self,
+        id: i64,
+        at: DateTime<Utc>,
+        entry: &AuditEntry,
+        status: i16,
+        previous_hash: &[u8],
+        row_hash: &[u8],
+    ) {
+        self.ids.push(id);
+        self.ats.push(at);
+        self.subjects.push(entry.subject.clone());
+        self.tiers.push(entry.tier.clone());
+        self.actions.push(entry.action.clone());
+        self.resources.push(entry.resource.clone());
+        self.decisions.push(entry.decision.as_str());
+        self.reasons.push(entry.reason.clone());
+        self.statuses.push(status);
+        self.request_ids.push(entry.request_id.clone());
+        self.previous_hashes.push(previous_hash.to_vec());
+        self.row_hashes.push(row_hash.to_vec());
+    }
+}
+
 impl Store {
     /// Appends one row to the chain. Appends are serialised by an advisory lock held until
     /// commit: the id, the time and the previous hash are all taken under it, so ids, times and
@@ -224,8 +282,9 @@ impl Store {
         self.append_audit_batch(std::slice::from_ref(entry)).await
     }
 
-    /// Appends several rows in one transaction, in order: one durable commit for all of them,
-    /// which is what lets a busy server keep one audit row per request (group commit).
+    /// Appends several rows in one transaction, in order: one durable commit and a fixed number
+    /// of round trips for all of them, which is what lets a busy server keep one audit row per
+    /// request (group commit).
     pub async fn append_audit_batch(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
@@ -241,19 +300,23 @@ impl Store {
                 .fetch_optional(&mut *transaction)
                 .await?
                 .unwrap_or_else(|| GENESIS_HASH.to_vec());
-        for entry in entries {
+        // Ids and times for the whole batch in one round trip, fixed before the insert because
+        // the hash covers them; clock_timestamp() advances row by row.
+        let count = i64::try_from(entries.len())
+            .map_err(|_| StoreError::Internal("audit batch is too large".into()))?;
+        let drawn: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')), clock_timestamp()
+             FROM generate_series(1, $1)",
+        )
+        .bind(count)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let mut rows = AuditColumns::with_capacity(entries.len());
+        for (entry, (id, at)) in entries.iter().zip(drawn) {
             // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
             let status = i16::try_from(entry.status).map_err(|_| {
                 StoreError::Internal(format!("audit status {} is out of range", entry.status))
             })?;
-            // The id and time are fixed before the insert because the hash covers them.
-            let next = sqlx::query(
-                "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) AS id, clock_timestamp() AS at",
-            )
-            .fetch_one(&mut *transaction)
-            .await?;
-            let id: i64 = next.try_get("id")?;
-            let at: DateTime<Utc> = next.try_get("at")?;
             let decision = entry.decision.as_str();
             let row_hash = ChainFields {
                 id,
@@ -269,29 +332,32 @@ impl Store {
                 previous_hash: &previous_hash,
             }
             .hash();
-            // OVERRIDING SYSTEM VALUE: the id was drawn from the column's own sequence above.
-            sqlx::query(
-                "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
-                                        request_id, previous_hash, row_hash)
-                 OVERRIDING SYSTEM VALUE
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(&entry.subject)
-            .bind(&entry.tier)
-            .bind(&entry.action)
-            .bind(&entry.resource)
-            .bind(decision)
-            .bind(&entry.reason)
-            .bind(status)
-            .bind(&entry.request_id)
-            .bind(&previous_hash)
-            .bind(row_hash.as_slice())
-            .execute(&mut *transaction)
-            .await?;
+            rows.push(id, at, entry, status, &previous_hash, &row_hash);
             previous_hash = row_hash.to_vec();
         }
+        // OVERRIDING SYSTEM VALUE: the ids were drawn from the column's own sequence above.
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
+                                    request_id, previous_hash, row_hash)
+             OVERRIDING SYSTEM VALUE
+             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[], $8::text[], $9::smallint[], $10::text[],
+                                  $11::bytea[], $12::bytea[])",
+        )
+        .bind(&rows.ids)
+        .bind(&rows.ats)
+        .bind(&rows.subjects)
+        .bind(&rows.tiers)
+        .bind(&rows.actions)
+        .bind(&rows.resources)
+        .bind(&rows.decisions)
+        .bind(&rows.reasons)
+        .bind(&rows.statuses)
+        .bind(&rows.request_ids)
+        .bind(&rows.previous_hashes)
+        .bind(&rows.row_hashes)
+        .execute(&mut *transaction)
+        .await?;
         transaction.commit().await?;
         Ok(())
     }
