@@ -9,9 +9,11 @@ use sqlx::types::chrono::{DateTime, Utc};
 
 use crate::{Store, StoreError};
 
-/// Two-key advisory lock serialising appends, so that each row links to the one before it.
-/// The two-key space does not overlap the single-key locks taken elsewhere in the store.
-const AUDIT_CHAIN_LOCK: (i32, i32) = (i32::from_be_bytes(*b"paud"), 0);
+/// BEGIN with the two-key advisory lock serialising appends, so that each row links to the one
+/// before it, sent together in one simple query (which takes no parameters, hence the keys
+/// written out: 1885435236 is `paud`, checked by a unit test). The two-key space does not
+/// overlap the single-key locks taken elsewhere in the store.
+const BEGIN_AND_LOCK_CHAIN: &str = "BEGIN; SELECT pg_advisory_xact_lock(1885435236, 0)";
 
 /// The `previous_hash` of the first row.
 const GENESIS_HASH: [u8; 32] = [0; 32];
@@ -289,30 +291,27 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut transaction = self.pool().begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(AUDIT_CHAIN_LOCK.0)
-            .bind(AUDIT_CHAIN_LOCK.1)
-            .execute(&mut *transaction)
-            .await?;
-        let mut previous_hash: Vec<u8> =
-            sqlx::query_scalar("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *transaction)
-                .await?
-                .unwrap_or_else(|| GENESIS_HASH.to_vec());
-        // Ids and times for the whole batch in one round trip, fixed before the insert because
-        // the hash covers them; clock_timestamp() advances row by row.
+        // The lock is taken with BEGIN, in one round trip; the statements after it read a
+        // snapshot taken once it is held, so the last row they see is the chain's head.
+        let mut transaction = self.pool().begin_with(BEGIN_AND_LOCK_CHAIN).await?;
+        // The head's hash, and ids and times for the whole batch, in one round trip: fixed
+        // before the insert because the hash covers them; clock_timestamp() advances row by row.
         let count = i64::try_from(entries.len())
             .map_err(|_| StoreError::Internal("audit batch is too large".into()))?;
-        let drawn: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')), clock_timestamp()
+        let drawn: Vec<(Option<Vec<u8>>, i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT (SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1),
+                    nextval(pg_get_serial_sequence('audit_log', 'id')), clock_timestamp()
              FROM generate_series(1, $1)",
         )
         .bind(count)
         .fetch_all(&mut *transaction)
         .await?;
+        let mut previous_hash: Vec<u8> = drawn
+            .first()
+            .and_then(|(head, _, _)| head.clone())
+            .unwrap_or_else(|| GENESIS_HASH.to_vec());
         let mut rows = AuditColumns::with_capacity(entries.len());
-        for (entry, (id, at)) in entries.iter().zip(drawn) {
+        for (entry, (_, id, at)) in entries.iter().zip(drawn) {
             // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
             let status = i16::try_from(entry.status).map_err(|_| {
                 StoreError::Internal(format!("audit status {} is out of range", entry.status))
@@ -420,5 +419,14 @@ impl Store {
         rows.iter()
             .map(|row| StoredRow::read(row)?.into_audit_row())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_chain_lock_key_spells_paud() {
+        assert_eq!(i32::from_be_bytes(*b"paud"), 1_885_435_236);
+        assert!(super::BEGIN_AND_LOCK_CHAIN.contains("pg_advisory_xact_lock(1885435236, 0)"));
     }
 }
