@@ -195,6 +195,7 @@ struct Inner {
     max_token_bytes: usize,
     /// Only built when some keys come from a URL.
     fetcher: Option<JwksFetcher>,
+    verified: crate::verified::VerifiedCallers,
 }
 
 impl Authenticator {
@@ -210,6 +211,7 @@ impl Authenticator {
                 leeway_seconds: defaults.leeway_seconds,
                 max_token_bytes: defaults.max_token_bytes,
                 fetcher: None,
+                verified: crate::verified::VerifiedCallers::default(),
             }),
         }
     }
@@ -293,6 +295,7 @@ impl Authenticator {
                 leeway_seconds: config.leeway_seconds,
                 max_token_bytes: config.max_token_bytes,
                 fetcher,
+                verified: crate::verified::VerifiedCallers::default(),
             }),
         })
     }
@@ -311,6 +314,11 @@ impl Authenticator {
             }
             return Ok(Caller::anonymous());
         };
+        let key = crate::verified::credentials_key(authorization, passport);
+        let now = crate::verified::now_seconds();
+        if let Some(caller) = self.inner.verified.get(&key, now) {
+            return Ok(caller);
+        }
         let token = bearer_token(authorization)?;
         let claims = self.verify_issued(token).await?;
         let caller = self.caller_from_claims(&claims)?;
@@ -319,7 +327,12 @@ impl Authenticator {
         if let Some(passport) = passport {
             visas.extend(self.passport_visas(passport, &caller).await?);
         }
-        Ok(self.apply_visas(caller, &visas).await)
+        let caller = self.apply_visas(caller, &visas).await;
+        let tokens = std::iter::once(token)
+            .chain(passport)
+            .chain(visas.iter().map(String::as_str));
+        self.inner.verified.insert(key, &caller, tokens, now);
+        Ok(caller)
     }
 
     /// Verifies a token signed by a trusted access-token issuer for one of our audiences:

@@ -27,6 +27,7 @@ pub mod pseudonyms;
 pub mod suppression;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod verified;
 
 pub use auth::{
     AccessConfig, AccessConfigError, AuthError, Authenticator, PASSPORT_HEADER, TrustedIssuer,

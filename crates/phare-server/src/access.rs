@@ -27,7 +27,7 @@ pub struct QueryBudget {
 /// A dataset the caller may see, with how much of it.
 #[derive(Clone, Debug)]
 pub(crate) struct Visible {
-    pub dataset: Dataset,
+    pub dataset: std::sync::Arc<Dataset>,
     pub access: Access,
 }
 
@@ -81,7 +81,7 @@ pub(crate) async fn visible_datasets(
         .into());
     }
     let mut visible = Vec::new();
-    for dataset in state.store().datasets().await? {
+    for dataset in state.catalog().datasets(state.store()).await?.iter().cloned() {
         if test_mode && !dataset.synthetic {
             continue;
         }
@@ -225,11 +225,7 @@ pub(crate) async fn spend_budget<'a>(
     if keys.is_empty() {
         return Ok(());
     }
-    match state
-        .store()
-        .consume_budget(&keys, budget.queries, budget.window)
-        .await?
-    {
+    match state.budgets().consume(state.store(), &keys, budget).await? {
         BudgetDecision::Allowed => Ok(()),
         BudgetDecision::Exhausted { retry_after_seconds } => {
             Err(ApiError::too_many_requests(retry_after_seconds))

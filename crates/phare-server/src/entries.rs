@@ -364,7 +364,7 @@ fn with_named_rule(
     for mut seen in visible {
         let other = entry_access(state, &context.caller, &seen.dataset, named_kind.entry_type());
         if other.rule.max == Granularity::None {
-            closed.push(seen.dataset.id);
+            closed.push(seen.dataset.id.clone());
             continue;
         }
         let rule = seen.access.rule;

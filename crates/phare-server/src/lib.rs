@@ -4,6 +4,8 @@
 
 mod access;
 mod audit_writer;
+mod budgets;
+mod catalog;
 mod cohorts;
 mod datasets;
 mod entries;
@@ -92,6 +94,9 @@ struct Inner {
     /// Term hierarchies for `includeDescendantTerms` and labels for `/filtering_terms`.
     ontology: Arc<phare_ontology::Ontology>,
     audit: Arc<audit_writer::AuditWriter>,
+    budgets: Arc<budgets::Budgets>,
+    /// Datasets and policy rows, reloaded when the store says they changed.
+    catalog: Arc<catalog::Catalog>,
     /// Pushes from platforms, when the node takes them (`with_submissions`).
     submissions: Option<Arc<submissions::Submissions>>,
     metrics: Option<Arc<metrics::Metrics>>,
@@ -142,6 +147,14 @@ impl AppState {
         self.inner.metrics.as_deref()
     }
 
+    pub(crate) fn budgets(&self) -> &budgets::Budgets {
+        &self.inner.budgets
+    }
+
+    pub(crate) fn catalog(&self) -> &catalog::Catalog {
+        &self.inner.catalog
+    }
+
     pub fn ontology(&self) -> &phare_ontology::Ontology {
         &self.inner.ontology
     }
@@ -169,6 +182,8 @@ impl AppState {
                 access: Arc::new(AccessState::anonymous_only()),
                 ontology: Arc::new(phare_ontology::Ontology::default()),
                 audit: Arc::new(audit_writer::AuditWriter::default()),
+                budgets: Arc::new(budgets::Budgets::default()),
+                catalog: Arc::new(catalog::Catalog::default()),
                 submissions: None,
                 metrics: new_metrics(),
             }),
@@ -271,12 +286,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // The client address keys anonymous query budgets.
-    axum::serve(
+    let served = axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    // Budgets spent since the last periodic flush survive a clean stop.
+    state.budgets().flush(state.store(), state.access().budget).await;
+    served
 }
 
 /// Liveness: the process answers. It does not look at the database, so an orchestrator does not

@@ -9,9 +9,11 @@ use sqlx::types::chrono::{DateTime, Utc};
 
 use crate::{Store, StoreError};
 
-/// Two-key advisory lock serialising appends, so that each row links to the one before it.
-/// The two-key space does not overlap the single-key locks taken elsewhere in the store.
-const AUDIT_CHAIN_LOCK: (i32, i32) = (i32::from_be_bytes(*b"paud"), 0);
+/// BEGIN with the two-key advisory lock serialising appends, so that each row links to the one
+/// before it, sent together in one simple query (which takes no parameters, hence the keys
+/// written out: 1885435236 is `paud`, checked by a unit test). The two-key space does not
+/// overlap the single-key locks taken elsewhere in the store.
+const BEGIN_AND_LOCK_CHAIN: &str = "BEGIN; SELECT pg_advisory_xact_lock(1885435236, 0)";
 
 /// The `previous_hash` of the first row.
 const GENESIS_HASH: [u8; 32] = [0; 32];
@@ -216,6 +218,64 @@ impl StoredRow {
     }
 }
 
+/// A batch of rows as one array per column, for a single `INSERT … SELECT FROM unnest`.
+struct AuditColumns {
+    ids: Vec<i64>,
+    ats: Vec<DateTime<Utc>>,
+    subjects: Vec<String>,
+    tiers: Vec<String>,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    decisions: Vec<&'static str>,
+    reasons: Vec<String>,
+    statuses: Vec<i16>,
+    request_ids: Vec<String>,
+    previous_hashes: Vec<Vec<u8>>,
+    row_hashes: Vec<Vec<u8>>,
+}
+
+impl AuditColumns {
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            ids: Vec::with_capacity(rows),
+            ats: Vec::with_capacity(rows),
+            subjects: Vec::with_capacity(rows),
+            tiers: Vec::with_capacity(rows),
+            actions: Vec::with_capacity(rows),
+            resources: Vec::with_capacity(rows),
+            decisions: Vec::with_capacity(rows),
+            reasons: Vec::with_capacity(rows),
+            statuses: Vec::with_capacity(rows),
+            request_ids: Vec::with_capacity(rows),
+            previous_hashes: Vec::with_capacity(rows),
+            row_hashes: Vec::with_capacity(rows),
+        }
+    }
+
+    fn push(
+        &mut self,
+        id: i64,
+        at: DateTime<Utc>,
+        entry: &AuditEntry,
+        status: i16,
+        previous_hash: &[u8],
+        row_hash: &[u8],
+    ) {
+        self.ids.push(id);
+        self.ats.push(at);
+        self.subjects.push(entry.subject.clone());
+        self.tiers.push(entry.tier.clone());
+        self.actions.push(entry.action.clone());
+        self.resources.push(entry.resource.clone());
+        self.decisions.push(entry.decision.as_str());
+        self.reasons.push(entry.reason.clone());
+        self.statuses.push(status);
+        self.request_ids.push(entry.request_id.clone());
+        self.previous_hashes.push(previous_hash.to_vec());
+        self.row_hashes.push(row_hash.to_vec());
+    }
+}
+
 impl Store {
     /// Appends one row to the chain. Appends are serialised by an advisory lock held until
     /// commit: the id, the time and the previous hash are all taken under it, so ids, times and
@@ -224,36 +284,38 @@ impl Store {
         self.append_audit_batch(std::slice::from_ref(entry)).await
     }
 
-    /// Appends several rows in one transaction, in order: one durable commit for all of them,
-    /// which is what lets a busy server keep one audit row per request (group commit).
+    /// Appends several rows in one transaction, in order: one durable commit and a fixed number
+    /// of round trips for all of them, which is what lets a busy server keep one audit row per
+    /// request (group commit).
     pub async fn append_audit_batch(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut transaction = self.pool().begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(AUDIT_CHAIN_LOCK.0)
-            .bind(AUDIT_CHAIN_LOCK.1)
-            .execute(&mut *transaction)
-            .await?;
-        let mut previous_hash: Vec<u8> =
-            sqlx::query_scalar("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *transaction)
-                .await?
-                .unwrap_or_else(|| GENESIS_HASH.to_vec());
-        for entry in entries {
+        // The lock is taken with BEGIN, in one round trip; the statements after it read a
+        // snapshot taken once it is held, so the last row they see is the chain's head.
+        let mut transaction = self.pool().begin_with(BEGIN_AND_LOCK_CHAIN).await?;
+        // The head's hash, and ids and times for the whole batch, in one round trip: fixed
+        // before the insert because the hash covers them; clock_timestamp() advances row by row.
+        let count = i64::try_from(entries.len())
+            .map_err(|_| StoreError::Internal("audit batch is too large".into()))?;
+        let drawn: Vec<(Option<Vec<u8>>, i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT (SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1),
+                    nextval(pg_get_serial_sequence('audit_log', 'id')), clock_timestamp()
+             FROM generate_series(1, $1)",
+        )
+        .bind(count)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let mut previous_hash: Vec<u8> = drawn
+            .first()
+            .and_then(|(head, _, _)| head.clone())
+            .unwrap_or_else(|| GENESIS_HASH.to_vec());
+        let mut rows = AuditColumns::with_capacity(entries.len());
+        for (entry, (_, id, at)) in entries.iter().zip(drawn) {
             // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
             let status = i16::try_from(entry.status).map_err(|_| {
                 StoreError::Internal(format!("audit status {} is out of range", entry.status))
             })?;
-            // The id and time are fixed before the insert because the hash covers them.
-            let next = sqlx::query(
-                "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) AS id, clock_timestamp() AS at",
-            )
-            .fetch_one(&mut *transaction)
-            .await?;
-            let id: i64 = next.try_get("id")?;
-            let at: DateTime<Utc> = next.try_get("at")?;
             let decision = entry.decision.as_str();
             let row_hash = ChainFields {
                 id,
@@ -269,29 +331,32 @@ impl Store {
                 previous_hash: &previous_hash,
             }
             .hash();
-            // OVERRIDING SYSTEM VALUE: the id was drawn from the column's own sequence above.
-            sqlx::query(
-                "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
-                                        request_id, previous_hash, row_hash)
-                 OVERRIDING SYSTEM VALUE
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(&entry.subject)
-            .bind(&entry.tier)
-            .bind(&entry.action)
-            .bind(&entry.resource)
-            .bind(decision)
-            .bind(&entry.reason)
-            .bind(status)
-            .bind(&entry.request_id)
-            .bind(&previous_hash)
-            .bind(row_hash.as_slice())
-            .execute(&mut *transaction)
-            .await?;
+            rows.push(id, at, entry, status, &previous_hash, &row_hash);
             previous_hash = row_hash.to_vec();
         }
+        // OVERRIDING SYSTEM VALUE: the ids were drawn from the column's own sequence above.
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
+                                    request_id, previous_hash, row_hash)
+             OVERRIDING SYSTEM VALUE
+             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[], $8::text[], $9::smallint[], $10::text[],
+                                  $11::bytea[], $12::bytea[])",
+        )
+        .bind(&rows.ids)
+        .bind(&rows.ats)
+        .bind(&rows.subjects)
+        .bind(&rows.tiers)
+        .bind(&rows.actions)
+        .bind(&rows.resources)
+        .bind(&rows.decisions)
+        .bind(&rows.reasons)
+        .bind(&rows.statuses)
+        .bind(&rows.request_ids)
+        .bind(&rows.previous_hashes)
+        .bind(&rows.row_hashes)
+        .execute(&mut *transaction)
+        .await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -354,5 +419,14 @@ impl Store {
         rows.iter()
             .map(|row| StoredRow::read(row)?.into_audit_row())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_chain_lock_key_spells_paud() {
+        assert_eq!(i32::from_be_bytes(*b"paud"), 1_885_435_236);
+        assert!(super::BEGIN_AND_LOCK_CHAIN.contains("pg_advisory_xact_lock(1885435236, 0)"));
     }
 }

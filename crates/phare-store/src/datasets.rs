@@ -149,6 +149,14 @@ impl Store {
             .collect()
     }
 
+    /// A number that changes whenever a dataset or a policy row does (migration 0010): what
+    /// `datasets()` returned stays valid while it stays the same.
+    pub async fn catalog_generation(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT generation FROM catalog_generation")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
     /// Individuals and analyses per dataset, for `phare dataset list` (every query reads
     /// `datasets()`, which leaves these counts out).
     pub async fn dataset_sizes(&self) -> Result<std::collections::HashMap<String, (i64, i64)>, StoreError> {

@@ -20,7 +20,7 @@ mod variants;
 pub mod testing;
 
 pub use audit::{AuditDecision, AuditEntry, AuditRow, AuditVerification};
-pub use budgets::BudgetDecision;
+pub use budgets::{BudgetDecision, BudgetLedger};
 pub use carriers::{Carrier, VariantKey, Zygosity};
 pub use cohorts::{Cohort, NewCohort};
 pub use datasets::{

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use phare_store::testing::fresh_database;
-use phare_store::{AuditDecision, AuditEntry, AuditVerification, BudgetDecision, Store};
+use phare_store::{AuditDecision, AuditEntry, AuditVerification, BudgetDecision, BudgetLedger, Store};
 
 fn entry(number: u16) -> AuditEntry {
     AuditEntry {
@@ -329,61 +329,65 @@ fn retry_after(decision: BudgetDecision) -> u64 {
 async fn a_budget_is_exhausted_at_its_limit_per_key() {
     let database = fresh_database().await;
     let store = &database.store;
+    let ledger = BudgetLedger::new();
     let alice = keys(&["user:alice/dataset:demo"]);
     for _ in 0..3 {
         assert_eq!(
-            store.consume_budget(&alice, 3, MINUTE).await.unwrap(),
+            ledger.consume(store, &alice, 3, MINUTE).await.unwrap(),
             BudgetDecision::Allowed
         );
     }
-    let wait = retry_after(store.consume_budget(&alice, 3, MINUTE).await.unwrap());
+    let wait = retry_after(ledger.consume(store, &alice, 3, MINUTE).await.unwrap());
     assert!((1..=60).contains(&wait), "retry after {wait} s");
     // Refused calls consume nothing, so the wait does not grow.
-    let wait_again = retry_after(store.consume_budget(&alice, 3, MINUTE).await.unwrap());
+    let wait_again = retry_after(ledger.consume(store, &alice, 3, MINUTE).await.unwrap());
     assert!(wait_again <= wait);
 
     let bob = keys(&["user:bob/dataset:demo"]);
     assert_eq!(
-        store.consume_budget(&bob, 3, MINUTE).await.unwrap(),
+        ledger.consume(store, &bob, 3, MINUTE).await.unwrap(),
         BudgetDecision::Allowed
     );
     assert!(matches!(
-        store.consume_budget(&[], 3, MINUTE).await.unwrap(),
+        ledger.consume(store, &[], 3, MINUTE).await.unwrap(),
         BudgetDecision::Allowed
     ));
-    assert!((1..=60).contains(&retry_after(store.consume_budget(&bob, 0, MINUTE).await.unwrap())));
+    assert!((1..=60).contains(&retry_after(
+        ledger.consume(store, &bob, 0, MINUTE).await.unwrap()
+    )));
 }
 
 #[tokio::test]
 async fn a_multi_key_call_is_all_or_nothing() {
     let database = fresh_database().await;
     let store = &database.store;
+    let ledger = BudgetLedger::new();
     let exhausted = keys(&["ip:192.0.2.1"]);
     for _ in 0..2 {
-        store.consume_budget(&exhausted, 2, MINUTE).await.unwrap();
+        ledger.consume(store, &exhausted, 2, MINUTE).await.unwrap();
     }
     let together = keys(&["user:carol/dataset:a", "ip:192.0.2.1", "user:carol/dataset:b"]);
-    retry_after(store.consume_budget(&together, 2, MINUTE).await.unwrap());
+    retry_after(ledger.consume(store, &together, 2, MINUTE).await.unwrap());
     // Nothing was taken from the other two: both still have their whole budget.
     for key in ["user:carol/dataset:a", "user:carol/dataset:b"] {
         let single = keys(&[key]);
         for _ in 0..2 {
             assert_eq!(
-                store.consume_budget(&single, 2, MINUTE).await.unwrap(),
+                ledger.consume(store, &single, 2, MINUTE).await.unwrap(),
                 BudgetDecision::Allowed,
                 "{key}"
             );
         }
-        retry_after(store.consume_budget(&single, 2, MINUTE).await.unwrap());
+        retry_after(ledger.consume(store, &single, 2, MINUTE).await.unwrap());
     }
     // A key named twice in one call is consumed once.
     let twice = keys(&["user:dave", "user:dave"]);
     assert_eq!(
-        store.consume_budget(&twice, 2, MINUTE).await.unwrap(),
+        ledger.consume(store, &twice, 2, MINUTE).await.unwrap(),
         BudgetDecision::Allowed
     );
     assert_eq!(
-        store.consume_budget(&twice, 2, MINUTE).await.unwrap(),
+        ledger.consume(store, &twice, 2, MINUTE).await.unwrap(),
         BudgetDecision::Allowed
     );
 }
@@ -392,24 +396,27 @@ async fn a_multi_key_call_is_all_or_nothing() {
 async fn a_budget_frees_up_when_its_window_slides() {
     let database = fresh_database().await;
     let store = &database.store;
+    let ledger = BudgetLedger::new();
     let key = keys(&["ip:198.51.100.7"]);
     let window = Duration::from_secs(1);
     for _ in 0..2 {
         assert_eq!(
-            store.consume_budget(&key, 2, window).await.unwrap(),
+            ledger.consume(store, &key, 2, window).await.unwrap(),
             BudgetDecision::Allowed
         );
     }
+    assert_eq!(ledger.flush(store, window).await.unwrap(), 2);
     assert_eq!(
-        retry_after(store.consume_budget(&key, 2, window).await.unwrap()),
+        retry_after(ledger.consume(store, &key, 2, window).await.unwrap()),
         1
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
-        store.consume_budget(&key, 2, window).await.unwrap(),
+        ledger.consume(store, &key, 2, window).await.unwrap(),
         BudgetDecision::Allowed
     );
-    // Expired events of the keys touched are gone.
+    // Expired events of the keys written are gone.
+    assert_eq!(ledger.flush(store, window).await.unwrap(), 1);
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM query_budget_events WHERE budget_key = $1")
         .bind(&key[0])
         .fetch_one(store.pool())
@@ -422,16 +429,18 @@ async fn a_budget_frees_up_when_its_window_slides() {
 async fn concurrent_consumers_do_not_overshoot() {
     let database = fresh_database().await;
     let store = database.store.clone();
+    let ledger = std::sync::Arc::new(BudgetLedger::new());
     let tasks: Vec<_> = (0..10u32)
         .map(|task| {
             let store = store.clone();
+            let ledger = ledger.clone();
             // Overlapping key sets in different orders: locks must not deadlock.
             let names = if task.is_multiple_of(2) {
                 keys(&["user:erin", "ip:203.0.113.9"])
             } else {
                 keys(&["ip:203.0.113.9", "user:erin"])
             };
-            tokio::spawn(async move { store.consume_budget(&names, 5, MINUTE).await })
+            tokio::spawn(async move { ledger.consume(&store, &names, 5, MINUTE).await })
         })
         .collect();
     let mut allowed = 0;
@@ -441,4 +450,38 @@ async fn concurrent_consumers_do_not_overshoot() {
         }
     }
     assert_eq!(allowed, 5);
+}
+
+#[tokio::test]
+async fn a_flushed_budget_survives_a_restart_and_an_unflushed_one_is_the_loss_window() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let flushed = keys(&["user:frank/dataset:demo"]);
+    let unflushed = keys(&["user:grace/dataset:demo"]);
+    let before = BudgetLedger::new();
+    for _ in 0..3 {
+        assert_eq!(
+            before.consume(store, &flushed, 3, MINUTE).await.unwrap(),
+            BudgetDecision::Allowed
+        );
+    }
+    assert_eq!(before.flush(store, MINUTE).await.unwrap(), 3);
+    for _ in 0..3 {
+        before.consume(store, &unflushed, 3, MINUTE).await.unwrap();
+    }
+    // A new process (the same database, a new ledger) reads what was flushed: still exhausted.
+    let after = BudgetLedger::new();
+    let wait = retry_after(after.consume(store, &flushed, 3, MINUTE).await.unwrap());
+    assert!((1..=60).contains(&wait), "retry after {wait} s");
+    // What was never flushed is what a crash loses: that key starts afresh.
+    assert_eq!(
+        after.consume(store, &unflushed, 3, MINUTE).await.unwrap(),
+        BudgetDecision::Allowed
+    );
+    // Stored units are the flushed ones only.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM query_budget_events")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 3);
 }

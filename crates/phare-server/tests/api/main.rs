@@ -7,6 +7,7 @@ mod conformance;
 mod entities;
 mod filters;
 mod framework_and_queries;
+mod gate;
 mod operations;
 mod security;
 mod support;
