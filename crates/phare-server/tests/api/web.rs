@@ -35,7 +35,33 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// A care token of CHU-LYON that expired an hour ago, as a tab may still hold.
+fn expired_care_token(node: &Node) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    node.dev
+        .mint(&json!({
+            "iss": DEV_ISSUER, "sub": "dr-CHU-LYON", "aud": CARE_AUDIENCE,
+            "iat": now - 7200, "exp": now - 3600,
+            "phare_roles": ["clinician"], "phare_care_centre": "CHU-LYON",
+        }))
+        .expect("mint")
+}
+
 impl Browser {
+    /// Puts `token` where the page keeps a signed-in user's token (the tab's session storage).
+    async fn keep_token(&self, token: &str) {
+        self.client
+            .execute(
+                "sessionStorage.setItem('phare.token', arguments[0]);",
+                vec![json!(token)],
+            )
+            .await
+            .expect("script");
+    }
+
     pub async fn start() -> Self {
         assert!(
             std::path::Path::new(CHROMIUM).exists() && which(CHROMEDRIVER),
@@ -454,27 +480,9 @@ async fn an_expired_token_shows_the_sign_in_again() {
     let node = node().await;
     let browser = Browser::start().await;
     browser.open(&node, "/").await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let expired = node
-        .dev
-        .mint(&json!({
-            "iss": DEV_ISSUER, "sub": "dr-CHU-LYON", "aud": CARE_AUDIENCE,
-            "iat": now - 7200, "exp": now - 3600,
-            "phare_roles": ["clinician"], "phare_care_centre": "CHU-LYON",
-        }))
-        .expect("mint");
+    let expired = expired_care_token(&node);
     // A token kept from an earlier visit, expired since: the shared link opens on the sign-in.
-    browser
-        .client
-        .execute(
-            "sessionStorage.setItem('phare.token', arguments[0]);",
-            vec![json!(expired)],
-        )
-        .await
-        .expect("script");
+    browser.keep_token(&expired).await;
     browser
         .open(&node, "/#kind=variant&chr=1&pos=300000&ref=G&alt=A")
         .await;
@@ -992,26 +1000,8 @@ async fn screenshots_of_each_main_screen() {
             .expect("screenshot"),
     );
 
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let expired = node
-        .dev
-        .mint(&json!({
-            "iss": DEV_ISSUER, "sub": "dr-CHU-LYON", "aud": CARE_AUDIENCE,
-            "iat": now - 7200, "exp": now - 3600,
-            "phare_roles": ["clinician"], "phare_care_centre": "CHU-LYON",
-        }))
-        .expect("mint");
-    browser
-        .client
-        .execute(
-            "sessionStorage.setItem('phare.token', arguments[0]);",
-            vec![json!(expired)],
-        )
-        .await
-        .expect("script");
+    let expired = expired_care_token(&node);
+    browser.keep_token(&expired).await;
     browser.open(&node, "/").await;
     browser
         .wait_for_text("#sign-in-reason", |text| !text.is_empty())
