@@ -196,11 +196,7 @@ fn audit_entry(
         ),
         action: action.to_owned(),
         resource,
-        decision: if status.is_success() {
-            AuditDecision::Allow
-        } else {
-            AuditDecision::Deny
-        },
+        decision: AuditDecision::of_success(status.is_success()),
         reason,
         status: status.as_u16(),
         request_id: request_id.to_owned(),

@@ -216,11 +216,7 @@ async fn platform_gate(State(state): State<AppState>, mut request: Request, next
         tier: "platform".to_owned(),
         action,
         resource,
-        decision: if status.is_success() {
-            AuditDecision::Allow
-        } else {
-            AuditDecision::Deny
-        },
+        decision: AuditDecision::of_success(status.is_success()),
         reason,
         status: status.as_u16(),
         request_id: request_id.clone(),

@@ -48,6 +48,11 @@ pub enum AuditDecision {
 }
 
 impl AuditDecision {
+    /// Allowed when the answer succeeded, denied otherwise.
+    pub fn of_success(success: bool) -> Self {
+        if success { Self::Allow } else { Self::Deny }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Allow => "allow",

@@ -12,17 +12,17 @@ use serde_json::Value;
 use crate::{Node, count_rows, data, managed_phare};
 
 /// A running `phare serve --log-format json` on a free loopback port, its stderr collected.
-struct Served {
+pub(super) struct Served {
     child: Child,
     /// `http://127.0.0.1:PORT`.
-    root: String,
+    pub(super) root: String,
     lines: Arc<Mutex<Vec<String>>>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Served {
     /// Starts `command` (a `phare` command without arguments) as `serve`.
-    fn start(mut command: Command) -> Self {
+    pub(super) fn start(mut command: Command) -> Self {
         command
             .args(["serve", "--log-format", "json"])
             .env("PHARE_LISTEN", "127.0.0.1:0")
@@ -57,7 +57,7 @@ impl Served {
     }
 
     /// Kills the server (SIGKILL) and returns every line it wrote to stderr.
-    fn kill(&mut self) -> Vec<String> {
+    pub(super) fn kill(&mut self) -> Vec<String> {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some(reader) = self.reader.take() {
@@ -78,7 +78,7 @@ impl Drop for Served {
 }
 
 /// `phare` with this node's database and data directory only (no other `PHARE_…` variable).
-fn node_command(node: &Node, extra: &[(&str, &str)]) -> Command {
+pub(super) fn node_command(node: &Node, extra: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_phare"));
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
@@ -101,7 +101,7 @@ const TRUST_DEV: (&str, &str) = ("PHARE_ACCESS__TRUST_DEV_ISSUER", "true");
 /// access.vcf's 1:300000 G>A, 0-based.
 const COMMON: &str = "referenceName=1&start=299999&referenceBases=G&alternateBases=A";
 
-async fn dev_token(node: &Node, args: &[&str]) -> String {
+pub(super) async fn dev_token(node: &Node, args: &[&str]) -> String {
     let mut all = vec!["dev", "token"];
     all.extend_from_slice(args);
     let run = node.ok(&all).await;

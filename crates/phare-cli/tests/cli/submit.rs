@@ -3,7 +3,6 @@
 //! who may see which submission, and a server killed during an ingest.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -11,82 +10,27 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::operations::{Served, dev_token, node_command};
 use super::{Node, assert_same, count_rows, data, expected_counts, stored_counts};
 
-/// A `phare serve` process on a free loopback port, trusting the node's development issuer.
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Served {
-    async fn start(node: &Node) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_phare"));
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().into_owned();
-            if key.starts_with("PHARE_") || key == "DATABASE_URL" {
-                command.env_remove(key);
-            }
-        }
-        let child = command
-            .arg("serve")
-            .env("PHARE_DATABASE_URL", &node.database.url)
-            .env("PHARE_DATA_DIR", node.dir.path())
-            .env("PHARE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("PHARE_ACCESS__TRUST_DEV_ISSUER", "true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let served = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let client = super::http_client();
-        for _ in 0..300 {
-            if let Ok(response) = client.get(format!("{}/health", served.base)).send().await
-                && response.status().is_success()
-            {
-                return served;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("phare serve did not answer on {}", served.base);
-    }
-
-    /// SIGKILL: no shutdown, no cleanup.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `phare serve` for this node, trusting its development issuer (the tests' platform tokens).
+fn serve(node: &Node) -> Served {
+    Served::start(node_command(node, &[("PHARE_ACCESS__TRUST_DEV_ISSUER", "true")]))
 }
 
 async fn platform_token(node: &Node, platform: &str) -> String {
-    let run = node
-        .ok(&[
-            "dev",
-            "token",
+    dev_token(
+        node,
+        &[
             "--role",
             "platform",
             "--platform",
             platform,
             "--subject",
             platform,
-        ])
-        .await;
-    run.stdout.trim().to_owned()
+        ],
+    )
+    .await
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -118,7 +62,7 @@ impl<'a> Platform<'a> {
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.client
-            .request(method, format!("{}{path}", self.served.base))
+            .request(method, format!("{}{path}", self.served.root))
             .bearer_auth(&self.token)
             .header("tus-resumable", "1.0.0")
     }
@@ -141,6 +85,14 @@ impl<'a> Platform<'a> {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Creates a submission that must be new (201) and returns its id.
+    async fn create_new(&self, dataset: &str, name: &str, bytes: &[u8], manifest: Option<Value>) -> String {
+        let created = self.create(dataset, name, bytes, manifest).await;
+        assert_eq!(created.status(), 201);
+        let document: Value = created.json().await.unwrap();
+        document["id"].as_str().unwrap().to_owned()
     }
 
     async fn patch(&self, id: &str, offset: usize, chunk: &[u8], checksum: &str) -> reqwest::Response {
@@ -203,7 +155,7 @@ impl<'a> Platform<'a> {
     /// until the caller drops it.
     async fn half_sent_patch(&self, id: &str, offset: usize, chunk: &[u8]) -> tokio::net::TcpStream {
         use tokio::io::AsyncWriteExt as _;
-        let address = self.served.base.trim_start_matches("http://");
+        let address = self.served.root.trim_start_matches("http://");
         let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
         let head = format!(
             "PATCH /api/submissions/{id}/file HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {}\r\n\
@@ -229,7 +181,7 @@ async fn pushing_node() -> (Node, Served) {
     node.create_dataset("ds2").await;
     node.ok(&["platform", "add", "seqoia", "--dataset", "ds1"]).await;
     node.ok(&["platform", "add", "auragen", "--dataset", "ds2"]).await;
-    let served = Served::start(&node).await;
+    let served = serve(&node);
     (node, served)
 }
 
@@ -244,7 +196,7 @@ async fn submit(
     let mut args = vec![
         "submit".to_owned(),
         "--node".to_owned(),
-        served.base.clone(),
+        served.root.clone(),
         "--dataset".to_owned(),
         dataset.to_owned(),
         "--token".to_owned(),
@@ -406,13 +358,7 @@ async fn corrupt_chunks_and_corrupt_files_are_refused_and_nothing_is_stored() {
     let (node, served) = pushing_node().await;
     let platform = Platform::new(&served, platform_token(&node, "seqoia").await);
     let bytes = std::fs::read(data("small.vcf")).unwrap();
-    let created: Value = platform
-        .create("ds1", "small.vcf", &bytes, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = platform.create_new("ds1", "small.vcf", &bytes, None).await;
     let half = bytes.len() / 2;
     let mut corrupted = bytes[..half].to_vec();
     corrupted[10] ^= 0x20;
@@ -455,13 +401,7 @@ async fn corrupt_chunks_and_corrupt_files_are_refused_and_nothing_is_stored() {
         sent.resize(declared.len(), b'x');
         sent
     };
-    let created: Value = platform
-        .create("ds1", "wrong.vcf.gz", &declared, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let wrong = created["id"].as_str().unwrap().to_owned();
+    let wrong = platform.create_new("ds1", "wrong.vcf.gz", &declared, None).await;
     let last = platform.patch(&wrong, 0, &sent, &chunk_checksum(&sent)).await;
     assert_eq!(last.status(), 400);
     let settled = platform.settled(&wrong).await;
@@ -542,13 +482,7 @@ async fn platforms_see_only_their_own_submissions_and_datasets() {
     let seqoia = Platform::new(&served, platform_token(&node, "seqoia").await);
     let auragen = Platform::new(&served, platform_token(&node, "auragen").await);
     let bytes = std::fs::read(data("small.vcf")).unwrap();
-    let created: Value = seqoia
-        .create("ds1", "small.vcf", &bytes, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = seqoia.create_new("ds1", "small.vcf", &bytes, None).await;
 
     // Another platform's submission is as unknown as a missing one: 404, not 403.
     let (status, _) = auragen.status(&id).await;
@@ -605,7 +539,7 @@ async fn platforms_see_only_their_own_submissions_and_datasets() {
         403
     );
     let anonymous = super::http_client()
-        .get(format!("{}/api/submissions", served.base))
+        .get(format!("{}/api/submissions", served.root))
         .send()
         .await
         .unwrap();
@@ -672,13 +606,9 @@ async fn a_server_killed_during_an_ingest_commits_the_submission_exactly_once_af
     let token = platform_token(&node, "seqoia").await;
     let platform = Platform::new(&served, token.clone());
     let bytes = std::fs::read(&vcf).unwrap();
-    let created: Value = platform
-        .create("ds1", "cohort.vcf.gz", &bytes, Some(manifest_json(&manifest)))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = platform
+        .create_new("ds1", "cohort.vcf.gz", &bytes, Some(manifest_json(&manifest)))
+        .await;
     for (index, chunk) in bytes.chunks(1 << 20).enumerate() {
         let response = platform
             .patch(&id, index << 20, chunk, &chunk_checksum(chunk))
@@ -702,7 +632,7 @@ async fn a_server_killed_during_an_ingest_commits_the_submission_exactly_once_af
     tokio::time::sleep(Duration::from_millis(300)).await;
     served.kill();
 
-    let restarted = Served::start(&node).await;
+    let restarted = serve(&node);
     let platform = Platform::new(&restarted, token);
     let settled = platform.settled(&id).await;
     assert_eq!(settled["state"], "committed", "{settled}");
@@ -765,7 +695,7 @@ async fn tls_proxy(backend: String) -> (u16, String) {
 #[tokio::test]
 async fn phare_submit_pushes_through_a_tls_proxy_it_verifies() {
     let (node, served) = pushing_node().await;
-    let (port, certificate) = tls_proxy(served.base.trim_start_matches("http://").to_owned()).await;
+    let (port, certificate) = tls_proxy(served.root.trim_start_matches("http://").to_owned()).await;
     let certificate_file = node.dir.path().join("proxy.pem");
     std::fs::write(&certificate_file, certificate).unwrap();
     let token = platform_token(&node, "seqoia").await;
