@@ -35,7 +35,6 @@ const CLAIM_VISA: &str = "ga4gh_visa_v1";
 
 const ROLE_CLINICIAN: &str = "clinician";
 const ROLE_PLATFORM: &str = "platform";
-const ROLE_PARTNER: &str = "partner";
 const ROLE_ADMIN: &str = "admin";
 
 const VISA_TERMS: &str = "AcceptedTermsAndPolicies";
@@ -64,6 +63,24 @@ pub struct AccessConfig {
     /// Minimum time between two fetches of one JWKS when tokens name unknown key ids.
     #[serde(default = "default_jwks_refresh_interval_seconds")]
     pub jwks_refresh_interval_seconds: u64,
+    /// Partner nodes of the federation registry whose node tokens are accepted (from
+    /// `[[federation.partners]]`, not from `[access]`).
+    #[serde(skip)]
+    pub partners: Vec<PartnerIssuer>,
+    /// The audience partner node tokens must name: this node's own API URL.
+    #[serde(skip)]
+    pub node_audience: Option<String>,
+}
+
+/// A partner node whose tokens are accepted: its issuer and where its published keys are.
+/// Its callers are partners whatever their claims say, and nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerIssuer {
+    /// The registry id, named in configuration errors.
+    pub id: String,
+    pub issuer: String,
+    pub jwks_file: Option<PathBuf>,
+    pub jwks_url: Option<String>,
 }
 
 fn default_research_audience() -> String {
@@ -96,6 +113,8 @@ impl Default for AccessConfig {
             leeway_seconds: default_leeway_seconds(),
             max_token_bytes: default_max_token_bytes(),
             jwks_refresh_interval_seconds: default_jwks_refresh_interval_seconds(),
+            partners: Vec::new(),
+            node_audience: None,
         }
     }
 }
@@ -148,6 +167,10 @@ pub enum AccessConfigError {
     },
     #[error("cannot fetch JWKS over HTTPS: {0}")]
     Https(String),
+    #[error("partner {partner}: its issuer {issuer} is also an [access] issuer: a node token would pass as a person's")]
+    PartnerIsIssuer { partner: String, issuer: String },
+    #[error("partners are configured but this node has no audience for their tokens")]
+    NodeAudience,
 }
 
 /// Why a request's credentials were refused. The reason is written for the caller and the
@@ -188,6 +211,9 @@ impl std::fmt::Debug for Authenticator {
 
 struct Inner {
     issuers: HashMap<String, KeyStore>,
+    /// Partner nodes by issuer: their registry id and keys.
+    partners: HashMap<String, (String, KeyStore)>,
+    node_audience: Option<String>,
     visa_issuers: HashMap<(String, String), KeyStore>,
     research_audience: String,
     care_audience: String,
@@ -205,6 +231,8 @@ impl Authenticator {
         Self {
             inner: Arc::new(Inner {
                 issuers: HashMap::new(),
+                partners: HashMap::new(),
+                node_audience: None,
                 visa_issuers: HashMap::new(),
                 research_audience: defaults.research_audience,
                 care_audience: defaults.care_audience,
@@ -248,6 +276,36 @@ impl Authenticator {
             }
         }
 
+        let mut partners = HashMap::new();
+        for partner in config.partners {
+            if issuers.contains_key(&partner.issuer) {
+                return Err(AccessConfigError::PartnerIsIssuer {
+                    partner: partner.id,
+                    issuer: partner.issuer,
+                });
+            }
+            let store = match (&partner.jwks_file, &partner.jwks_url) {
+                (Some(path), None) => fixed_store(&partner.issuer, path)?,
+                (None, Some(url)) => url_store(&partner.issuer, url, refresh_interval)?,
+                _ => {
+                    return Err(AccessConfigError::KeySource {
+                        issuer: partner.issuer,
+                    });
+                }
+            };
+            if partners
+                .insert(partner.issuer.clone(), (partner.id, store))
+                .is_some()
+            {
+                return Err(AccessConfigError::DuplicateIssuer {
+                    issuer: partner.issuer,
+                });
+            }
+        }
+        if !partners.is_empty() && config.node_audience.as_deref().is_none_or(str::is_empty) {
+            return Err(AccessConfigError::NodeAudience);
+        }
+
         let mut visa_issuers = HashMap::new();
         for trusted in config.visa_issuers {
             let store = match &trusted.jwks_file {
@@ -265,12 +323,14 @@ impl Authenticator {
         let https_urls: Vec<&str> = issuers
             .values()
             .chain(visa_issuers.values())
+            .chain(partners.values().map(|(_, store)| store))
             .filter_map(KeyStore::url)
             .filter(|url| url.to_ascii_lowercase().starts_with("https:"))
             .collect();
         let needs_fetcher = issuers
             .values()
             .chain(visa_issuers.values())
+            .chain(partners.values().map(|(_, store)| store))
             .any(|store| store.url().is_some());
         let fetcher = if needs_fetcher {
             let (fetcher, root_count) = JwksFetcher::new().map_err(AccessConfigError::Https)?;
@@ -289,6 +349,8 @@ impl Authenticator {
         Ok(Self {
             inner: Arc::new(Inner {
                 issuers,
+                partners,
+                node_audience: config.node_audience,
                 visa_issuers,
                 research_audience: config.research_audience,
                 care_audience: config.care_audience,
@@ -320,6 +382,15 @@ impl Authenticator {
             return Ok(caller);
         }
         let token = bearer_token(authorization)?;
+        if let Some(caller) = self.partner_caller(token).await? {
+            if passport.is_some() {
+                return Err(AuthError::new("a node token carries no passport"));
+            }
+            self.inner
+                .verified
+                .insert(key, &caller, std::iter::once(token), now);
+            return Ok(caller);
+        }
         let claims = self.verify_issued(token).await?;
         let caller = self.caller_from_claims(&claims)?;
 
@@ -333,6 +404,41 @@ impl Authenticator {
             .chain(visas.iter().map(String::as_str));
         self.inner.verified.insert(key, &caller, tokens, now);
         Ok(caller)
+    }
+
+    /// A token from a partner node of the registry, for this node's audience: a partner caller
+    /// and nothing more (its roles, visas and other claims are not read). `None` when the
+    /// token's issuer is not a partner.
+    async fn partner_caller(&self, token: &str) -> Result<Option<Caller>, AuthError> {
+        let inner = &self.inner;
+        if token.len() > inner.max_token_bytes {
+            return Err(AuthError::new("token too large"));
+        }
+        let Some(issuer) = unverified_issuer(token) else {
+            return Ok(None);
+        };
+        let (Some((_, store)), Some(audience)) = (inner.partners.get(&issuer), &inner.node_audience) else {
+            return Ok(None);
+        };
+        let header = RawHeader::parse(token).map_err(AuthError::new)?;
+        let mut validation = self.validation(&issuer);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        let claims = self
+            .verify_signed(token, &header, store, validation)
+            .await
+            .map_err(AuthError::new)?;
+        let subject = non_empty_string(&claims, "sub")
+            .ok_or_else(|| AuthError::new("token sub must be a non-empty string"))?;
+        Ok(Some(Caller {
+            subject: Some(subject),
+            issuer: Some(issuer),
+            roles: ServiceRoles {
+                partner: true,
+                ..ServiceRoles::default()
+            },
+            ..Caller::default()
+        }))
     }
 
     /// Verifies a token signed by a trusted access-token issuer for one of our audiences:
@@ -453,7 +559,9 @@ impl Authenticator {
             care,
             roles: ServiceRoles {
                 platform,
-                partner: has_role(ROLE_PARTNER),
+                // Partners are registry entries with node tokens, never a role a person's
+                // issuer can grant.
+                partner: false,
                 admin: has_role(ROLE_ADMIN),
             },
             purpose,

@@ -56,7 +56,7 @@ impl EcKey {
         }
     }
 
-    fn from_secret(secret: p256::SecretKey) -> Self {
+    pub(crate) fn from_secret(secret: p256::SecretKey) -> Self {
         let (x, y) = coordinates(&secret);
         let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
@@ -305,7 +305,11 @@ pub(crate) fn visa_claims(subject: &str, kind: &str, value: &str, by: &str, expi
 /// private temporary file, then linked into place, which fails if another process won the
 /// race (its key is then the one used).
 fn create_key_file(key_path: &Path) -> Result<(), DevIssuerError> {
-    let key = EcKey::generate();
+    write_key_file(key_path, &EcKey::generate())
+}
+
+/// Writes `key` as a private PKCS#8 file that did not exist; a file already there wins.
+pub(crate) fn write_key_file(key_path: &Path, key: &EcKey) -> Result<(), DevIssuerError> {
     let pem = key
         .secret
         .to_pkcs8_pem(LineEnding::LF)

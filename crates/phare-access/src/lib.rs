@@ -22,6 +22,7 @@ mod auth;
 pub mod dev;
 pub mod duo;
 mod jwks;
+pub mod node;
 pub mod policy;
 pub mod pseudonyms;
 pub mod suppression;
@@ -30,7 +31,7 @@ pub mod testing;
 mod verified;
 
 pub use auth::{
-    AccessConfig, AccessConfigError, AuthError, Authenticator, PASSPORT_HEADER, TrustedIssuer,
+    AccessConfig, AccessConfigError, AuthError, Authenticator, PASSPORT_HEADER, PartnerIssuer, TrustedIssuer,
     TrustedVisaIssuer,
 };
 
@@ -97,7 +98,7 @@ pub struct CareRole {
 pub struct ServiceRoles {
     /// The sequencing platform this caller submits for (`platform` role + `phare_platform`).
     pub platform: Option<String>,
-    /// A partner node of the federation.
+    /// A partner node of the federation: only from a registry entry's issuer (its node token).
     pub partner: bool,
     /// An operator of this node.
     pub admin: bool,

@@ -184,9 +184,10 @@ async fn a_research_token_yields_its_visas_roles_and_purpose() {
     assert_eq!(caller.issuer.as_deref(), Some(DEV_ISSUER));
     assert!(caller.bona_fide);
     assert_eq!(caller.grants.iter().collect::<Vec<_>>(), [DATASET]);
-    // A research audience never gets care, whatever the roles say.
+    // A research audience never gets care, whatever the roles say; and a person's issuer
+    // cannot make a partner node (only registry entries' node tokens are partners).
     assert_eq!(caller.care, None);
-    assert!(caller.roles.partner && caller.roles.admin);
+    assert!(!caller.roles.partner && caller.roles.admin);
     assert_eq!(caller.roles.platform, None);
     assert_eq!(caller.purpose, Some(purpose));
     assert_eq!(caller.tier_for(DATASET), Tier::Controlled);

@@ -1,0 +1,337 @@
+//! Federation without I/O: what each partner node's answer says ([`answer`]), how answers pool
+//! ([`pool`]), and the one federated answer built from the local answer and every partner's
+//! outcome ([`federated_response`]). The fan-out itself (HTTP, deadlines, signed tokens) is the
+//! server's; everything here is pure and tested without a network
+//! (docs/decisions/0046-federated-queries.md).
+
+pub mod answer;
+pub mod pool;
+
+use phare_domain::Granularity;
+use serde_json::{Value, json};
+
+pub use answer::{Figure, NodeAnswer, ResultSet, parse_answer, parse_document};
+use pool::{Pool, coarsen_record, coarsened};
+
+/// What became of one partner's part of a federated query. Only `Answered` carries figures:
+/// a partner that did not answer is never reported as "not found" or as zero.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Answered(NodeAnswer),
+    /// No complete answer before the partner's deadline.
+    TimedOut { after_ms: u64 },
+    /// The connection could not be made or broke.
+    Unavailable { reason: String },
+    /// The partner refused us: 401, 403 or 429.
+    Refused { status: u16, reason: String },
+    /// Any other non-2xx status.
+    Error { status: u16, reason: String },
+    /// A 2xx whose body is too large, not JSON, or not a Beacon v2 answer.
+    BadAnswer { reason: String },
+}
+
+impl Outcome {
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::Answered(_) => "answered",
+            Self::TimedOut { .. } => "timedOut",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Refused { .. } => "refused",
+            Self::Error { .. } => "error",
+            Self::BadAnswer { .. } => "badAnswer",
+        }
+    }
+}
+
+/// One partner's part: who, what happened, how long it took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartnerReport {
+    pub id: String,
+    pub name: String,
+    pub outcome: Outcome,
+    pub latency_ms: u64,
+}
+
+/// Everything a federated answer is made of.
+#[derive(Debug)]
+pub struct Federated<'a> {
+    /// This node's id in the federation, naming the local part.
+    pub local_id: &'a str,
+    /// The local answer, exactly as this node gives it to this caller.
+    pub local: &'a Value,
+    pub partners: Vec<PartnerReport>,
+    /// Small-count threshold for partners' figures and for every pooled figure.
+    pub min_count: u32,
+    /// The most the caller may get of partners' data (boolean for the public, record —
+    /// aggregate records: partners never send case data — for authenticated people).
+    pub caller_cap: Granularity,
+    /// This node's API URL, the `sourceReference` of pooled frequencies.
+    pub source_reference: &'a str,
+}
+
+/// The federated answer: the local answer's envelope, pooled in `responseSummary`, the local
+/// result sets, each partner's result sets (ids `partner:dataset`) and a `pooled` result set
+/// at record granularity, and every node's status in `info.federation`.
+pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
+    let local = parse_document(federated.local).map_err(|error| format!("local answer: {error}"))?;
+    let mut answered: Vec<(String, NodeAnswer)> = Vec::new();
+    let mut statuses = vec![json!({
+        "id": federated.local_id,
+        "status": "answered",
+        "local": true,
+        "summary": summary(&local),
+    })];
+    for report in federated.partners {
+        let mut status = json!({
+            "id": report.id,
+            "name": report.name,
+            "status": report.outcome.status(),
+            "latencyMs": report.latency_ms,
+        });
+        match report.outcome {
+            Outcome::Answered(answer) => {
+                let shown = protect(answer, federated.min_count, federated.caller_cap);
+                status["summary"] = summary(&shown);
+                answered.push((report.id, shown));
+            }
+            Outcome::TimedOut { after_ms } => {
+                status["error"] = json!(format!("no complete answer within {after_ms} ms"));
+            }
+            Outcome::Unavailable { reason } | Outcome::BadAnswer { reason } => {
+                status["error"] = json!(reason);
+            }
+            Outcome::Refused { status: code, reason } | Outcome::Error { status: code, reason } => {
+                status["httpStatus"] = json!(code);
+                status["error"] = json!(reason);
+            }
+        }
+        statuses.push(status);
+    }
+    let complete = statuses.iter().all(|status| status["status"] == "answered");
+
+    let granularity = answered
+        .iter()
+        .map(|(_, answer)| answer.granularity)
+        .fold(local.granularity, Granularity::min);
+    let exists = local.exists || answered.iter().any(|(_, answer)| answer.exists);
+    let mut response_summary = json!({ "exists": exists });
+    if granularity >= Granularity::Count {
+        let counts = std::iter::once(&local)
+            .chain(answered.iter().map(|(_, answer)| answer))
+            .filter_map(|answer| answer.count);
+        let pooled = coarsened(Figure::sum(counts), federated.min_count);
+        response_summary["numTotalResults"] = json!(pooled.value);
+        if pooled.rounded {
+            response_summary["countPrecision"] = json!("rounded");
+            if let Some(range) = pooled.adjusted_to() {
+                response_summary["countAdjustedTo"] = json!([range]);
+            }
+        }
+    }
+
+    let mut document = federated.local.clone();
+    let Some(object) = document.as_object_mut() else {
+        return Err("local answer: not a JSON object".to_owned());
+    };
+    if let Some(meta) = object.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert("returnedGranularity".into(), json!(granularity.as_str()));
+    }
+    object.insert("responseSummary".into(), response_summary);
+    object.remove("response");
+    if granularity == Granularity::Record {
+        let mut result_sets: Vec<Value> = local.result_sets.iter().map(result_set_document).collect();
+        let mut pool = Pool::default();
+        for set in &local.result_sets {
+            pool.add(federated.local_id, &set.records, set.count.rounded);
+        }
+        for (partner, answer) in &answered {
+            for set in &answer.result_sets {
+                pool.add(partner, &set.records, set.count.rounded);
+                let mut relayed = result_set_document(set);
+                relayed["id"] = json!(format!("{partner}:{}", set.id));
+                relayed["info"] = json!({ "node": partner });
+                result_sets.push(relayed);
+            }
+        }
+        let pooled_records = pool.records(federated.min_count, federated.source_reference);
+        let mut pooled = json!({
+            "id": "pooled",
+            "setType": "genomicVariation",
+            "exists": !pooled_records.is_empty(),
+            "resultsCount": pooled_records.len(),
+            "results": pooled_records,
+            "info": {
+                "nodes": std::iter::once(federated.local_id.to_owned())
+                    .chain(answered.iter().map(|(partner, _)| partner.clone()))
+                    .collect::<Vec<_>>(),
+                "unpooledFrequencies": pool.unpooled,
+            },
+        });
+        if pool.rounded || federated.min_count > 1 {
+            pooled["countPrecision"] = json!("rounded");
+        }
+        result_sets.push(pooled);
+        object.insert("response".into(), json!({ "resultSets": result_sets }));
+    }
+    let info = object.entry("info").or_insert_with(|| json!({}));
+    if let Some(info) = info.as_object_mut() {
+        info.insert(
+            "federation".into(),
+            json!({ "complete": complete, "nodes": statuses }),
+        );
+    }
+    Ok(document)
+}
+
+/// A partner's answer as it may reach this caller: no finer than `cap`, every figure coarsened
+/// under `min_count`, records without case data.
+fn protect(mut answer: NodeAnswer, min_count: u32, cap: Granularity) -> NodeAnswer {
+    answer.granularity = answer.granularity.min(cap);
+    if answer.granularity < Granularity::Count {
+        answer.count = None;
+    }
+    if answer.granularity < Granularity::Record {
+        answer.result_sets.clear();
+    }
+    answer.count = answer.count.map(|count| coarsened(count, min_count));
+    for set in &mut answer.result_sets {
+        set.count = coarsened(set.count, min_count);
+        for record in &mut set.records {
+            coarsen_record(record, min_count);
+        }
+    }
+    answer
+}
+
+fn summary(answer: &NodeAnswer) -> Value {
+    let mut summary = json!({
+        "exists": answer.exists,
+        "returnedGranularity": answer.granularity.as_str(),
+    });
+    if let Some(count) = answer.count {
+        summary["numTotalResults"] = json!(count.value);
+        if count.rounded {
+            summary["countPrecision"] = json!("rounded");
+            if let Some(range) = count.adjusted_to() {
+                summary["countAdjustedTo"] = json!([range]);
+            }
+        }
+    }
+    summary
+}
+
+fn result_set_document(set: &ResultSet) -> Value {
+    let mut document = json!({
+        "id": set.id,
+        "setType": set.set_type,
+        "exists": set.exists,
+        "resultsCount": set.count.value,
+        "results": set.records,
+    });
+    if set.count.rounded {
+        document["countPrecision"] = json!("rounded");
+        if let Some(range) = set.count.adjusted_to() {
+            document["countAdjustedTo"] = json!([range]);
+        }
+    }
+    document
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn count_answer(exists: bool, count: u64, rounded: bool) -> Value {
+        let mut summary = json!({"exists": exists, "numTotalResults": count});
+        if rounded {
+            summary["countPrecision"] = json!("rounded");
+            summary["countAdjustedTo"] = json!([format!("{count}-{}", count + 4)]);
+        }
+        json!({"meta": {"apiVersion": "v2.0", "returnedGranularity": "count"}, "responseSummary": summary})
+    }
+
+    fn partner(id: &str, outcome: Outcome) -> PartnerReport {
+        PartnerReport {
+            id: id.into(),
+            name: id.to_uppercase(),
+            outcome,
+            latency_ms: 3,
+        }
+    }
+
+    fn answered(document: Value) -> Outcome {
+        Outcome::Answered(parse_document(&document).unwrap())
+    }
+
+    #[test]
+    fn failed_partners_are_reported_by_status_and_never_as_zero_or_not_found() {
+        let local = count_answer(false, 0, false);
+        let document = federated_response(Federated {
+            local_id: "paris",
+            local: &local,
+            partners: vec![
+                partner("lyon", answered(count_answer(true, 10, true))),
+                partner("helsinki", Outcome::TimedOut { after_ms: 500 }),
+                partner("madrid", Outcome::Unavailable { reason: "connection refused".into() }),
+                partner("rome", Outcome::BadAnswer { reason: "not JSON".into() }),
+                partner("oslo", Outcome::Refused { status: 401, reason: "invalid credentials".into() }),
+            ],
+            min_count: 5,
+            caller_cap: Granularity::Record,
+            source_reference: "https://paris.example/api",
+        })
+        .unwrap();
+        assert_eq!(document["responseSummary"]["exists"], true);
+        assert_eq!(document["responseSummary"]["numTotalResults"], 10);
+        assert_eq!(document["responseSummary"]["countAdjustedTo"], json!(["10-14"]));
+        let nodes = document["info"]["federation"]["nodes"].as_array().unwrap();
+        assert_eq!(document["info"]["federation"]["complete"], false);
+        let status_of = |id: &str| nodes.iter().find(|node| node["id"] == id).unwrap();
+        assert_eq!(status_of("helsinki")["status"], "timedOut");
+        assert_eq!(status_of("madrid")["status"], "unavailable");
+        assert_eq!(status_of("rome")["status"], "badAnswer");
+        assert_eq!(status_of("oslo")["httpStatus"], 401);
+        for failed in ["helsinki", "madrid", "rome", "oslo"] {
+            assert!(status_of(failed).get("summary").is_none(), "{failed} has figures");
+        }
+    }
+
+    #[test]
+    fn the_public_gets_no_more_than_a_boolean_of_partners_data() {
+        let local = json!({"meta": {"returnedGranularity": "boolean"}, "responseSummary": {"exists": false}});
+        let document = federated_response(Federated {
+            local_id: "paris",
+            local: &local,
+            partners: vec![partner("lyon", answered(count_answer(true, 20, false)))],
+            min_count: 5,
+            caller_cap: Granularity::Boolean,
+            source_reference: "r",
+        })
+        .unwrap();
+        assert_eq!(document["meta"]["returnedGranularity"], "boolean");
+        assert_eq!(document["responseSummary"], json!({"exists": true}));
+        assert!(document["info"]["federation"]["nodes"][1]["summary"].get("numTotalResults").is_none());
+    }
+
+    #[test]
+    fn exact_small_partner_counts_are_coarsened_before_they_are_relayed_or_pooled() {
+        let local = count_answer(true, 10, true);
+        let document = federated_response(Federated {
+            local_id: "paris",
+            local: &local,
+            partners: vec![partner("other-beacon", answered(count_answer(true, 2, false)))],
+            min_count: 5,
+            caller_cap: Granularity::Record,
+            source_reference: "r",
+        })
+        .unwrap();
+        let relayed = &document["info"]["federation"]["nodes"][1]["summary"];
+        assert_eq!(relayed["numTotalResults"], 5);
+        assert_eq!(relayed["countAdjustedTo"], json!(["1-9"]));
+        // 10 (10-14) + 5 (1-9) = 15, true value in 11-23.
+        assert_eq!(document["responseSummary"]["numTotalResults"], 15);
+        assert_eq!(document["responseSummary"]["countAdjustedTo"], json!(["11-23"]));
+    }
+}
