@@ -35,6 +35,12 @@ pub use auth::{
     TrustedVisaIssuer,
 };
 
+/// A URL this node may fetch keys from or send node tokens to: `https://`, or `http://` on a
+/// loopback address (tests and single-machine demos); never with credentials in it.
+pub fn check_node_url(url: &str) -> Result<(), String> {
+    jwks::check_jwks_url(url)
+}
+
 /// The `value` that `AcceptedTermsAndPolicies` and `ResearcherStatus` visas carry for a bona
 /// fide researcher (the GA4GH registered access policy, Dyke et al. 2018).
 pub const BONA_FIDE_VALUE: &str = "https://doi.org/10.1038/s41431-018-0219-y";

@@ -332,7 +332,8 @@ mod tests {
         let later = NodeKeyRing::rotate(dir.path(), Duration::from_secs(3600)).unwrap();
         let ring = NodeKeyRing::open(dir.path()).unwrap();
         assert_eq!(kids(&ring), [first.clone(), later.clone()]);
-        let published: Vec<&str> = ring.jwks()["keys"]
+        let jwks = ring.jwks();
+        let published: Vec<&str> = jwks["keys"]
             .as_array()
             .unwrap()
             .iter()

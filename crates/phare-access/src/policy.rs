@@ -93,6 +93,8 @@ impl DatasetPolicy {
     }
 }
 
+const GENOMIC_VARIATION: &str = "genomicVariation";
+
 /// How one caller may see one entry type of one dataset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Access {
@@ -113,7 +115,10 @@ impl Access {
 }
 
 /// The access `caller` has to `entry_type` in the dataset published at `dataset_url`.
-/// Partner nodes get federated aggregates: at least the registered tier, at most counts.
+/// Partner nodes get federated aggregates: at least the registered tier, at most counts —
+/// except genomic variations, which they read as records whenever counts are allowed: a
+/// variant record without case data is the allele and its (suppressed) population counts,
+/// the 1+MG allele-frequency profile (docs/decisions/0047-partners-read-allele-frequencies.md).
 pub fn access(caller: &Caller, dataset_url: &str, policy: &DatasetPolicy, entry_type: &str) -> Access {
     let mut tier = caller.tier_for(dataset_url);
     if caller.roles.partner && tier < Tier::Registered {
@@ -121,7 +126,11 @@ pub fn access(caller: &Caller, dataset_url: &str, policy: &DatasetPolicy, entry_
     }
     let mut rule = policy.rule(tier, entry_type);
     if caller.roles.partner && caller.care.is_none() {
-        rule.max = rule.max.min(Granularity::Count);
+        rule.max = if entry_type == GENOMIC_VARIATION && rule.max >= Granularity::Count {
+            Granularity::Record
+        } else {
+            rule.max.min(Granularity::Count)
+        };
     }
     let scope = caller.count_scope();
     Access {
@@ -209,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn partners_get_at_most_counts_and_care_gets_every_patient_exactly() {
+    fn partners_get_counts_and_allele_records_and_care_gets_every_patient_exactly() {
         let table = policy(Vec::new());
         let partner = Caller {
             roles: ServiceRoles {
@@ -221,8 +230,21 @@ mod tests {
         };
         let seen = access(&partner, URL, &table, "genomicVariation");
         assert_eq!(seen.tier, Tier::Registered);
-        assert_eq!(seen.rule.max, Granularity::Count);
+        assert_eq!(seen.rule.max, Granularity::Record);
         assert_eq!(seen.min_count, 5);
+        assert!(seen.is_research());
+        let seen = access(&partner, URL, &table, "individual");
+        assert_eq!(seen.rule.max, Granularity::Count);
+        // An operator who closes variants to registered callers closes them to partners.
+        let closed = policy(vec![PolicyEntry {
+            tier: Tier::Registered,
+            entry_type: "genomicVariation".into(),
+            rule: rule(Granularity::Boolean),
+        }]);
+        assert_eq!(
+            access(&partner, URL, &closed, "genomicVariation").rule.max,
+            Granularity::Boolean
+        );
         let clinician = Caller {
             care: Some(CareRole {
                 centre: "CHU-LYON".into(),

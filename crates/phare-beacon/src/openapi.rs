@@ -83,6 +83,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Genomic variants: sequence, range, bracket, gene, HGVS queries",
     ),
     query(
+        "/federated/g_variants",
+        "Genomic variants here and at every partner node, pooled (1+MG allele-frequency profile)",
+    ),
+    framework("/federation", "The partner nodes this node federates with"),
+    query(
         "/g_variants/{id}",
         "One genomic variant by id (variantInternalId)",
     ),

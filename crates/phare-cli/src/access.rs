@@ -34,15 +34,18 @@ pub fn access_state(config: &Config, trust_dev_issuer: bool) -> Result<AccessSta
         issuers.push(issuer);
         visa_issuers.push(visa_issuer);
     }
+    let (partners, node_audience) = crate::federation::partner_issuers(config)?;
     let authenticator = Authenticator::new(AccessConfig {
         issuers,
         visa_issuers,
         research_audience: section.research_audience.clone(),
         care_audience: section.care_audience.clone(),
         leeway_seconds: section.leeway_seconds,
+        partners,
+        node_audience,
         ..AccessConfig::default()
     })
-    .context("[access] configuration")?;
+    .context("[access] and [federation] configuration")?;
     let secret_file = section
         .secret_file
         .clone()

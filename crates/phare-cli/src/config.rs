@@ -43,6 +43,90 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Prometheus metrics (`[metrics]`): served only when `listen` is set.
     pub metrics: MetricsSection,
+    /// Partner nodes and this node's part in the federation (`[federation]`,
+    /// `[[federation.partners]]`; docs/federation.md).
+    pub federation: FederationSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationSection {
+    /// This node's id: the `sub` of the tokens it sends, the name of its part of an answer.
+    pub node_id: String,
+    /// Signing keys of node tokens. Default: `<data_dir>/node-keys`.
+    pub key_dir: Option<PathBuf>,
+    /// Lifetime of the tokens sent to partners.
+    pub token_lifetime_seconds: u64,
+    /// A partner answer larger than this is an error, read no further.
+    pub max_answer_bytes: u64,
+    /// Calls to partners under way at once, over all federated queries.
+    pub max_concurrent_calls: u32,
+    /// Small-count threshold of partners' figures and pooled ones.
+    pub min_count: u32,
+    /// The fixed registry: no node registers itself.
+    pub partners: Vec<PartnerConfig>,
+}
+
+impl Default for FederationSection {
+    fn default() -> Self {
+        Self {
+            node_id: "phare".into(),
+            key_dir: None,
+            token_lifetime_seconds: 60,
+            max_answer_bytes: 4 << 20,
+            max_concurrent_calls: 64,
+            min_count: 5,
+            partners: Vec::new(),
+        }
+    }
+}
+
+/// One partner node (`[[federation.partners]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// Short id, unique in the registry (`lyon`, `fi-helsinki`).
+    pub id: String,
+    pub name: String,
+    /// The partner's Beacon API root (`https://beacon.lyon.example/api`).
+    pub url: String,
+    /// Deadline of each call to it.
+    #[serde(default = "default_partner_timeout_ms")]
+    pub timeout_ms: u64,
+    /// How we authenticate to it: `node-token` (signed by this node) or `anonymous`.
+    #[serde(default)]
+    pub outgoing: OutgoingAuth,
+    /// Whether it may query us with its node tokens.
+    #[serde(default = "default_true")]
+    pub accept_queries: bool,
+    /// The `iss` of its tokens. Default: its `url`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Its published keys. Default: `/.well-known/jwks.json` at its URL's origin.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Its keys from a file instead (a partner that does not publish them).
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// The `aud` of our tokens to it. Default: its `url`.
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+fn default_partner_timeout_ms() -> u64 {
+    2000
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutgoingAuth {
+    #[default]
+    NodeToken,
+    Anonymous,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +265,7 @@ impl Default for Config {
             submissions: SubmissionsSection::default(),
             log_format: LogFormat::Text,
             metrics: MetricsSection::default(),
+            federation: FederationSection::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ mod access;
 mod cohort;
 mod config;
 mod demo;
+mod federation;
 mod ingest;
 mod submit;
 
@@ -73,6 +74,16 @@ enum Command {
     Submission(submit::SubmissionCommand),
     /// Push VCF/BCF files to a node as a platform: resumable upload, then wait for the ingest
     Submit(submit::SubmitArgs),
+    /// This node's signing keys for the federation: list, rotate, retire
+    Node(NodeArgs),
+}
+
+#[derive(Args, Debug)]
+struct NodeArgs {
+    #[command(subcommand)]
+    command: federation::NodeCommand,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 #[derive(Args, Debug)]
@@ -243,6 +254,10 @@ async fn run(cli: Cli) -> Result<()> {
             let config = load_config(args.config.config.as_deref())?;
             let store = open_store(&config).await?;
             serve(&config, store, None, false).await
+        }
+        Command::Node(args) => {
+            let config = load_config(args.config.config.as_deref())?;
+            federation::run(&config, args.command)
         }
         Command::Migrate(arg) => {
             let config = load_config(arg.config.as_deref())?;
@@ -622,6 +637,15 @@ async fn serve(config: &Config, store: Store, banner: Option<String>, trust_dev_
         .with_access(access)
         .with_ontology(ontology)
         .with_submissions(submission_settings(config));
+    let state = match federation::settings(config)? {
+        Some(settings) => {
+            tracing::info!(partners = settings.partners.len(), node = %settings.node_id, "federating");
+            state
+                .with_federation(settings)
+                .map_err(|error| anyhow::anyhow!("[federation]: {error}"))?
+        }
+        None => state,
+    };
     phare_server::spawn_submission_worker(state.clone());
     let metrics = match config.metrics.listen {
         Some(address) => {

@@ -18,9 +18,13 @@ use phare_store::{AuditDecision, AuditEntry};
 use crate::request_log::{CallerTier, RequestId};
 use crate::{ApiError, AppState, MAX_BODY_BYTES};
 
-/// Probes of orchestrators and load balancers: no credentials read, no audit row, no database
-/// touched on the way (`/ready` pings it itself), so they answer during a database outage.
-const UNGUARDED_ROUTES: [&str; 2] = ["/health", "/ready"];
+/// Where the node publishes the public keys of its node tokens (RFC 8615 well-known path).
+pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Probes of orchestrators and load balancers, and the node's public keys: no credentials
+/// read, no audit row, no database touched on the way (`/ready` pings it itself), so they
+/// answer during a database outage and hold no data.
+const UNGUARDED_ROUTES: [&str; 3] = ["/health", "/ready", JWKS_PATH];
 
 /// What the handlers know about the request besides its parameters.
 #[derive(Clone, Debug)]

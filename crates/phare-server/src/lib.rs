@@ -10,6 +10,7 @@ mod cohorts;
 mod datasets;
 mod entries;
 mod error;
+mod federation;
 mod filtering_terms;
 mod g_variants;
 mod guard;
@@ -41,6 +42,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 pub use access::QueryBudget;
 pub use error::ApiError;
+pub use federation::{FederationSettings, PartnerSettings};
 pub use guard::RequestContext;
 pub use metrics::{metrics_router, serve_metrics};
 pub use submissions::SubmissionSettings;
@@ -99,6 +101,8 @@ struct Inner {
     catalog: Arc<catalog::Catalog>,
     /// Pushes from platforms, when the node takes them (`with_submissions`).
     submissions: Option<Arc<submissions::Submissions>>,
+    /// Partner nodes, when the node federates (`with_federation`).
+    federation: Option<Arc<federation::Federation>>,
     metrics: Option<Arc<metrics::Metrics>>,
 }
 
@@ -133,6 +137,19 @@ impl AppState {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// The same node federating with the partners of `settings` (and publishing its keys).
+    pub fn with_federation(self, settings: FederationSettings) -> Result<Self, String> {
+        let mut inner = (*self.inner).clone();
+        inner.federation = Some(Arc::new(federation::Federation::new(settings)?));
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub(crate) fn federation(&self) -> Option<&federation::Federation> {
+        self.inner.federation.as_deref()
     }
 
     pub(crate) fn submissions(&self) -> Option<&Arc<submissions::Submissions>> {
@@ -185,6 +202,7 @@ impl AppState {
                 budgets: Arc::new(budgets::Budgets::default()),
                 catalog: Arc::new(catalog::Catalog::default()),
                 submissions: None,
+                federation: None,
                 metrics: new_metrics(),
             }),
         }
@@ -229,6 +247,11 @@ pub fn router(state: AppState) -> Router {
         .route("/configuration", get(configuration))
         .route("/entry_types", get(entry_types))
         .route("/g_variants", get(g_variants::get).post(g_variants::post))
+        .route(
+            "/federated/g_variants",
+            get(federation::get).post(federation::post),
+        )
+        .route("/federation", get(federation::registry))
         .route("/datasets", get(datasets::get).post(datasets::post))
         .route("/datasets/{id}", get(datasets::one).post(datasets::one_post))
         .route("/cohorts", get(cohorts::get).post(cohorts::post))
@@ -256,6 +279,7 @@ pub fn router(state: AppState) -> Router {
     let gated = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route(guard::JWKS_PATH, get(federation::jwks))
         .nest("/api", beacon)
         .merge(web::routes())
         .fallback(not_found)

@@ -1,0 +1,386 @@
+//! The federation gateway: `/api/federated/g_variants` asks this node and every partner of the
+//! registry at once, each partner under its own deadline, and answers with the local result,
+//! each partner's result and the pooled one (docs/decisions/0046-federated-queries.md).
+//! Partners are asked at their plain `/g_variants` with a short-lived token this node signs;
+//! a partner's own call is never federated again, so two nodes that list each other cannot
+//! loop. `/.well-known/jwks.json` publishes the keys partners verify those tokens with.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Json;
+use futures::future::join_all;
+use phare_access::Tier;
+use phare_access::node::{NodeSigner, NodeTokenSpec};
+use phare_beacon::{BeaconError, QueryRequest};
+use phare_domain::Granularity;
+use phare_federation::{Federated, Outcome, PartnerReport, federated_response, parse_answer};
+use phare_store::{AuditDecision, AuditEntry};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::guard::RequestContext;
+use crate::{ApiError, AppState, json_body, query_pairs};
+
+/// How this node reaches one partner.
+#[derive(Clone, Debug)]
+pub struct PartnerSettings {
+    pub id: String,
+    pub name: String,
+    /// The partner's Beacon API root (`https://lyon.example/api`).
+    pub url: String,
+    /// What our tokens to it name as `aud` (its API root, by default).
+    pub audience: String,
+    /// `false`: the partner is asked anonymously (a public Beacon), with no token.
+    pub send_token: bool,
+    pub timeout: Duration,
+}
+
+/// The node's side of the federation (`[federation]`).
+#[derive(Debug)]
+pub struct FederationSettings {
+    /// This node's id in the federation: the `sub` of its tokens, the local part's name.
+    pub node_id: String,
+    /// The `iss` of its tokens: its own API root, where partners find its keys.
+    pub issuer: String,
+    pub signer: Arc<NodeSigner>,
+    pub partners: Vec<PartnerSettings>,
+    pub token_lifetime: Duration,
+    /// A partner's answer larger than this is refused unread.
+    pub max_answer_bytes: usize,
+    /// Calls to partners under way at once, over every federated query.
+    pub max_concurrent_calls: usize,
+    /// Small-count threshold applied to partners' figures and pooled ones.
+    pub min_count: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Federation {
+    settings: FederationSettings,
+    client: reqwest::Client,
+    calls: Arc<Semaphore>,
+}
+
+impl Federation {
+    pub(crate) fn new(settings: FederationSettings) -> Result<Self, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| format!("cannot configure TLS: {error}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            // A partner answers at its own address or not at all.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|error| format!("cannot build the federation client: {error}"))?;
+        let calls = Arc::new(Semaphore::new(settings.max_concurrent_calls.max(1)));
+        Ok(Self {
+            settings,
+            client,
+            calls,
+        })
+    }
+
+    pub(crate) fn jwks(&self) -> Value {
+        self.settings.signer.jwks()
+    }
+
+    /// The registry without secrets, for `/api/federation`.
+    pub(crate) fn registry(&self) -> Value {
+        let partners: Vec<Value> = self
+            .settings
+            .partners
+            .iter()
+            .map(|partner| {
+                json!({
+                    "id": partner.id,
+                    "name": partner.name,
+                    "url": partner.url,
+                    "timeoutMs": u64::try_from(partner.timeout.as_millis()).unwrap_or(u64::MAX),
+                    "authentication": if partner.send_token { "node-token" } else { "anonymous" },
+                })
+            })
+            .collect();
+        json!({ "nodeId": self.settings.node_id, "issuer": self.settings.issuer, "partners": partners })
+    }
+
+    /// Asks every partner at once; each report says what became of its call.
+    async fn fan_out(&self, forward: &Forward, request_id: &str) -> Vec<PartnerReport> {
+        join_all(
+            self.settings
+                .partners
+                .iter()
+                .map(|partner| self.ask(partner, forward, request_id)),
+        )
+        .await
+    }
+
+    async fn ask(&self, partner: &PartnerSettings, forward: &Forward, request_id: &str) -> PartnerReport {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(partner.timeout, self.call(partner, forward, request_id)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::TimedOut {
+                after_ms: u64::try_from(partner.timeout.as_millis()).unwrap_or(u64::MAX),
+            },
+        };
+        PartnerReport {
+            id: partner.id.clone(),
+            name: partner.name.clone(),
+            outcome,
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    async fn call(&self, partner: &PartnerSettings, forward: &Forward, request_id: &str) -> Outcome {
+        // Bounded over every federated query: a slow partner holds permits until its deadline,
+        // and then the deadline, not an unbounded queue, decides.
+        let Ok(_permit) = self.calls.acquire().await else {
+            return Outcome::Unavailable {
+                reason: "the federation client is shutting down".to_owned(),
+            };
+        };
+        let url = format!("{}/g_variants", partner.url.trim_end_matches('/'));
+        let mut request = match forward {
+            Forward::Query(query) if query.is_empty() => self.client.get(url),
+            Forward::Query(query) => self.client.get(format!("{url}?{query}")),
+            Forward::Body(body) => self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone()),
+        };
+        request = request.header("x-request-id", request_id);
+        if partner.send_token {
+            let spec = NodeTokenSpec {
+                issuer: &self.settings.issuer,
+                subject: &self.settings.node_id,
+                audience: &partner.audience,
+                lifetime: self.settings.token_lifetime,
+            };
+            let Some(token) = self.settings.signer.token(&spec) else {
+                return Outcome::Unavailable {
+                    reason: "this node has no signing key".to_owned(),
+                };
+            };
+            request = request.bearer_auth(token);
+        }
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Outcome::Unavailable {
+                    reason: describe(&error),
+                };
+            }
+        };
+        let status = response.status();
+        let limit = self.settings.max_answer_bytes;
+        if response.content_length().is_some_and(|length| length > limit as u64) {
+            return Outcome::BadAnswer {
+                reason: format!("answer larger than {limit} bytes"),
+            };
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Outcome::BadAnswer {
+                            reason: format!("answer larger than {limit} bytes"),
+                        };
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    return Outcome::Unavailable {
+                        reason: describe(&error),
+                    };
+                }
+            }
+        }
+        if !status.is_success() {
+            let reason = error_message(&body).unwrap_or_else(|| status.to_string());
+            let code = status.as_u16();
+            return if matches!(code, 401 | 403 | 429) {
+                Outcome::Refused { status: code, reason }
+            } else {
+                Outcome::Error { status: code, reason }
+            };
+        }
+        // Parsing megabytes of JSON takes milliseconds: off the async threads.
+        match tokio::task::spawn_blocking(move || parse_answer(&body)).await {
+            Ok(Ok(answer)) => Outcome::Answered(answer),
+            Ok(Err(reason)) => Outcome::BadAnswer { reason },
+            Err(_) => Outcome::BadAnswer {
+                reason: "the answer could not be read".to_owned(),
+            },
+        }
+    }
+}
+
+/// A connection error in words, without the URL's query (it holds the caller's parameters).
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_connect() {
+        "cannot connect"
+    } else if error.is_timeout() {
+        "timed out"
+    } else if error.is_body() || error.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    let mut deepest = None;
+    while let Some(cause) = source {
+        deepest = Some(cause.to_string());
+        source = cause.source();
+    }
+    match deepest {
+        Some(cause) => format!("{kind}: {cause}"),
+        None => kind.to_owned(),
+    }
+}
+
+/// The partner's own words from a Beacon error envelope, shortened.
+fn error_message(body: &[u8]) -> Option<String> {
+    let document: Value = serde_json::from_slice(body).ok()?;
+    let message = document["error"]["errorMessage"].as_str()?;
+    Some(message.chars().take(200).collect())
+}
+
+/// The caller's query as it goes to partners: the same parameters, already validated here.
+enum Forward {
+    Query(String),
+    Body(Bytes),
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let request = QueryRequest::from_query_pairs(&query_pairs(query.as_deref())?)?;
+    federate(&state, &context, &request, Forward::Query(query.unwrap_or_default())).await
+}
+
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request = QueryRequest::from_body(&json_body(&headers, &body)?)?;
+    federate(&state, &context, &request, Forward::Body(body)).await
+}
+
+pub(crate) async fn registry(State(state): State<AppState>) -> Json<Value> {
+    Json(match state.federation() {
+        Some(federation) => federation.registry(),
+        None => json!({ "partners": [] }),
+    })
+}
+
+pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    match state.federation() {
+        Some(federation) => Ok(Json(federation.jwks())),
+        None => Err(BeaconError::not_found("this node has no federation keys").into()),
+    }
+}
+
+async fn federate(
+    state: &AppState,
+    context: &RequestContext,
+    request: &QueryRequest,
+    forward: Forward,
+) -> Result<Json<Value>, ApiError> {
+    if context.caller.roles.partner {
+        return Err(BeaconError::forbidden(
+            "a partner node's query is answered locally only (/api/g_variants): it is never federated again",
+        )
+        .into());
+    }
+    let local = crate::g_variants::answer(state, context, request);
+    let (local, reports) = match state.federation() {
+        Some(federation) => {
+            let partners = federation.fan_out(&forward, &context.request_id);
+            let (local, reports) = tokio::join!(local, partners);
+            (local, reports)
+        }
+        None => (local.await, Vec::new()),
+    };
+    let Json(local) = local?;
+    audit_calls(state, context, &reports).await?;
+    let (node_id, min_count) = state.federation().map_or(("local", 5), |federation| {
+        (federation.settings.node_id.as_str(), federation.settings.min_count)
+    });
+    let document = federated_response(Federated {
+        local_id: node_id,
+        local: &local,
+        partners: reports,
+        min_count,
+        caller_cap: caller_cap(context),
+        source_reference: &state.identity().base_url,
+    })
+    .map_err(|error| {
+        tracing::error!(%error, "cannot build the federated answer");
+        BeaconError::internal()
+    })?;
+    Ok(Json(document))
+}
+
+/// What a caller may learn of partners' data: their answers came to this node as a partner
+/// (aggregates at the registered tier), so they are relayed to people holding at least that
+/// tier here; the public learns only whether an allele is seen.
+fn caller_cap(context: &RequestContext) -> Granularity {
+    if context.caller.highest_tier() == Tier::Public {
+        Granularity::Boolean
+    } else {
+        Granularity::Record
+    }
+}
+
+/// One audit row per call to a partner, on this side (the partner writes its own): who asked,
+/// which partner, what came of it. Like every audit row, it must be committed before the
+/// answer leaves.
+async fn audit_calls(state: &AppState, context: &RequestContext, reports: &[PartnerReport]) -> Result<(), ApiError> {
+    let subject = context.caller.audit_subject();
+    let tier = context.caller.highest_tier().as_str().to_owned();
+    let rows = reports.iter().map(|report| {
+        let status = match &report.outcome {
+            Outcome::Answered(_) => 200,
+            Outcome::Refused { status, .. } | Outcome::Error { status, .. } => *status,
+            Outcome::TimedOut { .. } => 504,
+            Outcome::Unavailable { .. } | Outcome::BadAnswer { .. } => 502,
+        };
+        let entry = AuditEntry {
+            subject: subject.clone(),
+            tier: tier.clone(),
+            action: "FEDERATE /api/g_variants".to_owned(),
+            resource: format!("partner:{}", report.id),
+            decision: AuditDecision::of_success(status == 200),
+            reason: report.outcome.status().to_owned(),
+            status,
+            request_id: context.request_id.clone(),
+        };
+        state.audit_writer().append(state.store(), entry)
+    });
+    for written in join_all(rows).await {
+        if let Err(error) = written {
+            tracing::error!(%error, request_id = %context.request_id, "cannot write the audit row of a partner call: answer withheld");
+            return Err(BeaconError::service_unavailable(
+                "the node cannot account for this access now; retry later",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
