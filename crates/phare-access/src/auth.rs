@@ -167,7 +167,9 @@ pub enum AccessConfigError {
     },
     #[error("cannot fetch JWKS over HTTPS: {0}")]
     Https(String),
-    #[error("partner {partner}: its issuer {issuer} is also an [access] issuer: a node token would pass as a person's")]
+    #[error(
+        "partner {partner}: its issuer {issuer} is also an [access] issuer: a node token would pass as a person's"
+    )]
     PartnerIsIssuer { partner: String, issuer: String },
     #[error("partners are configured but this node has no audience for their tokens")]
     NodeAudience,

@@ -57,7 +57,10 @@ pub struct NodeKeyRing {
 impl std::fmt::Debug for NodeKeyRing {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kids: Vec<&str> = self.keys.iter().map(|key| key.key.kid()).collect();
-        formatter.debug_struct("NodeKeyRing").field("kids", &kids).finish()
+        formatter
+            .debug_struct("NodeKeyRing")
+            .field("kids", &kids)
+            .finish()
     }
 }
 
@@ -188,13 +191,17 @@ fn read_key(path: &Path) -> Result<EcKey, NodeKeyError> {
         source,
     })?;
     if metadata.permissions().mode() & 0o077 != 0 {
-        return Err(NodeKeyError::Exposed { path: path.to_owned() });
+        return Err(NodeKeyError::Exposed {
+            path: path.to_owned(),
+        });
     }
     let pem = fs::read_to_string(path).map_err(|source| NodeKeyError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let secret = p256::SecretKey::from_pkcs8_pem(&pem).map_err(|_| NodeKeyError::Key { path: path.to_owned() })?;
+    let secret = p256::SecretKey::from_pkcs8_pem(&pem).map_err(|_| NodeKeyError::Key {
+        path: path.to_owned(),
+    })?;
     Ok(EcKey::from_secret(secret))
 }
 
@@ -258,8 +265,12 @@ impl NodeSigner {
                         state.ring = ring;
                         state.modified = current;
                     }
-                    Ok(_) => tracing::error!(dir = %self.dir.display(), "node key directory is empty: keeping the keys loaded"),
-                    Err(error) => tracing::error!(%error, "cannot reload the node keys: keeping the keys loaded"),
+                    Ok(_) => {
+                        tracing::error!(dir = %self.dir.display(), "node key directory is empty: keeping the keys loaded")
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "cannot reload the node keys: keeping the keys loaded")
+                    }
                 }
             }
         }
@@ -361,7 +372,10 @@ mod tests {
         NodeKeyRing::open(dir.path()).unwrap();
         let file = fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(NodeKeyRing::open(dir.path()), Err(NodeKeyError::Exposed { .. })));
+        assert!(matches!(
+            NodeKeyRing::open(dir.path()),
+            Err(NodeKeyError::Exposed { .. })
+        ));
     }
 
     #[test]

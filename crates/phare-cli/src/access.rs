@@ -41,6 +41,7 @@ pub fn access_state(config: &Config, trust_dev_issuer: bool) -> Result<AccessSta
         research_audience: section.research_audience.clone(),
         care_audience: section.care_audience.clone(),
         leeway_seconds: section.leeway_seconds,
+        jwks_refresh_interval_seconds: section.jwks_refresh_interval_seconds,
         partners,
         node_audience,
         ..AccessConfig::default()

@@ -189,6 +189,9 @@ pub struct AccessSection {
     pub care_audience: String,
     /// Clock leeway for `exp`/`nbf`, at most 60 s.
     pub leeway_seconds: u64,
+    /// Least time between two fetches of one JWKS (an issuer's or a partner node's) when a
+    /// token names a key id not seen yet: how soon a rotated key is learnt.
+    pub jwks_refresh_interval_seconds: u64,
     /// Trust the local development issuer of `phare dev token` (never in production).
     pub trust_dev_issuer: bool,
     /// File holding the secret research identifiers and audit digests are keyed with; created
@@ -210,6 +213,7 @@ impl Default for AccessSection {
             research_audience: "phare".into(),
             care_audience: "phare-care".into(),
             leeway_seconds: 30,
+            jwks_refresh_interval_seconds: 60,
             trust_dev_issuer: false,
             secret_file: None,
             public_min_allele_number: phare_server::DEFAULT_PUBLIC_MIN_ALLELE_NUMBER,

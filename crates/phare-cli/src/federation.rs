@@ -50,7 +50,9 @@ pub fn run(config: &Config, command: NodeCommand) -> Result<()> {
             let kid = NodeKeyRing::rotate(&dir, Duration::from_secs(delay_seconds))
                 .with_context(|| format!("node keys in {}", dir.display()))?;
             println!("{kid}");
-            eprintln!("key {kid} is published now and signs in {delay_seconds} s; retire the old key after its last token expires");
+            eprintln!(
+                "key {kid} is published now and signs in {delay_seconds} s; retire the old key after its last token expires"
+            );
         }
         NodeCommand::RetireKey { kid } => {
             NodeKeyRing::retire(&dir, &kid).with_context(|| format!("node keys in {}", dir.display()))?;
@@ -120,7 +122,10 @@ pub fn settings(config: &Config) -> Result<Option<FederationSettings>> {
 fn checked_partners(config: &Config) -> Result<&[PartnerConfig]> {
     let section = &config.federation;
     if section.node_id.is_empty() || !section.node_id.chars().all(is_id_char) {
-        bail!("[federation] node_id `{}`: use letters, digits, `-`, `_` or `.`", section.node_id);
+        bail!(
+            "[federation] node_id `{}`: use letters, digits, `-`, `_` or `.`",
+            section.node_id
+        );
     }
     if !(1..=3600).contains(&section.token_lifetime_seconds) {
         bail!("[federation] token_lifetime_seconds must be between 1 and 3600");
@@ -137,9 +142,11 @@ fn checked_partners(config: &Config) -> Result<&[PartnerConfig]> {
         if !ids.insert(id.as_str()) || *id == section.node_id {
             bail!("[[federation.partners]] id `{id}` is used twice (or is this node's own id)");
         }
-        check_node_url(&partner.url).map_err(|reason| anyhow::anyhow!("[[federation.partners]] {id}: url: {reason}"))?;
+        check_node_url(&partner.url)
+            .map_err(|reason| anyhow::anyhow!("[[federation.partners]] {id}: url: {reason}"))?;
         if let Some(url) = &partner.jwks_url {
-            check_node_url(url).map_err(|reason| anyhow::anyhow!("[[federation.partners]] {id}: jwks_url: {reason}"))?;
+            check_node_url(url)
+                .map_err(|reason| anyhow::anyhow!("[[federation.partners]] {id}: jwks_url: {reason}"))?;
         }
         if partner.jwks_url.is_some() && partner.jwks_file.is_some() {
             bail!("[[federation.partners]] {id}: give jwks_url or jwks_file, not both");

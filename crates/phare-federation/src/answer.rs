@@ -29,9 +29,12 @@ impl Figure {
         figures.into_iter().fold(Self::exact(0), |total, figure| Self {
             value: total.value.saturating_add(figure.value),
             rounded: total.rounded || figure.rounded,
-            range: total.range.zip(figure.range).map(|((low, high), (other_low, other_high))| {
-                (low.saturating_add(other_low), high.saturating_add(other_high))
-            }),
+            range: total
+                .range
+                .zip(figure.range)
+                .map(|((low, high), (other_low, other_high))| {
+                    (low.saturating_add(other_low), high.saturating_add(other_high))
+                }),
         })
     }
 
@@ -69,16 +72,13 @@ pub struct NodeAnswer {
 /// Reads a Beacon v2 `g_variants` answer (boolean, count or result sets). The error names the
 /// first field that breaks the schema.
 pub fn parse_answer(body: &[u8]) -> Result<NodeAnswer, String> {
-    let document: Value =
-        serde_json::from_slice(body).map_err(|error| format!("not JSON: {error}"))?;
+    let document: Value = serde_json::from_slice(body).map_err(|error| format!("not JSON: {error}"))?;
     parse_document(&document)
 }
 
 /// [`parse_answer`] of a document already parsed.
 pub fn parse_document(document: &Value) -> Result<NodeAnswer, String> {
-    let root = document
-        .as_object()
-        .ok_or("the answer is not a JSON object")?;
+    let root = document.as_object().ok_or("the answer is not a JSON object")?;
     if root.contains_key("error") {
         return Err("the answer is an error envelope".to_owned());
     }
@@ -160,12 +160,7 @@ fn precision_rounded(parent: &Map<String, Value>, path: &str) -> Result<bool, St
     }
 }
 
-fn figure(
-    value: &Value,
-    rounded: bool,
-    parent: &Map<String, Value>,
-    path: &str,
-) -> Result<Figure, String> {
+fn figure(value: &Value, rounded: bool, parent: &Map<String, Value>, path: &str) -> Result<Figure, String> {
     let value = value
         .as_u64()
         .ok_or_else(|| format!("{path}: expected a non-negative integer"))?;
@@ -260,7 +255,9 @@ fn check_variation(record: &Value) -> Result<(), String> {
             .ok_or_else(|| format!("{path}.frequencies: expected a non-empty array"))?;
         for (position, frequency) in frequencies.iter().enumerate() {
             if !frequency.get("population").is_some_and(Value::is_string) {
-                return Err(format!("{path}.frequencies[{position}].population: expected a string"));
+                return Err(format!(
+                    "{path}.frequencies[{position}].population: expected a string"
+                ));
             }
             if !frequency.get("alleleFrequency").is_some_and(Value::is_number) {
                 return Err(format!(
@@ -281,7 +278,8 @@ mod tests {
 
     #[test]
     fn boolean_count_and_record_answers_are_read() {
-        let boolean = parse_answer(br#"{"meta":{"apiVersion":"v2.0"},"responseSummary":{"exists":true}}"#).unwrap();
+        let boolean =
+            parse_answer(br#"{"meta":{"apiVersion":"v2.0"},"responseSummary":{"exists":true}}"#).unwrap();
         assert_eq!(boolean.granularity, Granularity::Boolean);
         assert!(boolean.exists && boolean.count.is_none());
 
@@ -344,14 +342,24 @@ mod tests {
 
     #[test]
     fn the_specifications_own_example_answers_are_read() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/beacon-v2/framework/json/responses/examples-fullDocuments");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../spec/beacon-v2/framework/json/responses/examples-fullDocuments");
         let mut read = 0;
-        for name in ["beaconBooleanResponse-example.json", "beaconCountResponse-example.json", "beaconResultsetResponse-MIN-example.json"] {
+        for name in [
+            "beaconBooleanResponse-example.json",
+            "beaconCountResponse-example.json",
+            "beaconResultsetResponse-MIN-example.json",
+        ] {
             let path = root.join(name);
             let body = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
             parse_answer(&body).unwrap_or_else(|error| panic!("{name}: {error}"));
             read += 1;
         }
-        assert_eq!(read, 3, "the specification's examples were not all found under {}", root.display());
+        assert_eq!(
+            read,
+            3,
+            "the specification's examples were not all found under {}",
+            root.display()
+        );
     }
 }

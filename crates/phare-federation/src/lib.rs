@@ -19,15 +19,27 @@ use pool::{Pool, coarsen_record, coarsened};
 pub enum Outcome {
     Answered(NodeAnswer),
     /// No complete answer before the partner's deadline.
-    TimedOut { after_ms: u64 },
+    TimedOut {
+        after_ms: u64,
+    },
     /// The connection could not be made or broke.
-    Unavailable { reason: String },
+    Unavailable {
+        reason: String,
+    },
     /// The partner refused us: 401, 403 or 429.
-    Refused { status: u16, reason: String },
+    Refused {
+        status: u16,
+        reason: String,
+    },
     /// Any other non-2xx status.
-    Error { status: u16, reason: String },
+    Error {
+        status: u16,
+        reason: String,
+    },
     /// A 2xx whose body is too large, not JSON, or not a Beacon v2 answer.
-    BadAnswer { reason: String },
+    BadAnswer {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -274,9 +286,25 @@ mod tests {
             partners: vec![
                 partner("lyon", answered(count_answer(true, 10, true))),
                 partner("helsinki", Outcome::TimedOut { after_ms: 500 }),
-                partner("madrid", Outcome::Unavailable { reason: "connection refused".into() }),
-                partner("rome", Outcome::BadAnswer { reason: "not JSON".into() }),
-                partner("oslo", Outcome::Refused { status: 401, reason: "invalid credentials".into() }),
+                partner(
+                    "madrid",
+                    Outcome::Unavailable {
+                        reason: "connection refused".into(),
+                    },
+                ),
+                partner(
+                    "rome",
+                    Outcome::BadAnswer {
+                        reason: "not JSON".into(),
+                    },
+                ),
+                partner(
+                    "oslo",
+                    Outcome::Refused {
+                        status: 401,
+                        reason: "invalid credentials".into(),
+                    },
+                ),
             ],
             min_count: 5,
             caller_cap: Granularity::Record,
@@ -312,7 +340,11 @@ mod tests {
         .unwrap();
         assert_eq!(document["meta"]["returnedGranularity"], "boolean");
         assert_eq!(document["responseSummary"], json!({"exists": true}));
-        assert!(document["info"]["federation"]["nodes"][1]["summary"].get("numTotalResults").is_none());
+        assert!(
+            document["info"]["federation"]["nodes"][1]["summary"]
+                .get("numTotalResults")
+                .is_none()
+        );
     }
 
     #[test]

@@ -270,7 +270,14 @@ mod tests {
     fn frequencies_pool_as_sums_of_counts_never_as_an_average() {
         let mut pool = Pool::default();
         // 1/10 and 30/100: the average of frequencies would be 0.2, the pooled one is 31/110.
-        pool.add("a", &[record(100, json!([{"population": "ALL", "alleleFrequency": 0.1, "alleleCount": 1, "alleleNumber": 10}]))], false);
+        pool.add(
+            "a",
+            &[record(
+                100,
+                json!([{"population": "ALL", "alleleFrequency": 0.1, "alleleCount": 1, "alleleNumber": 10}]),
+            )],
+            false,
+        );
         pool.add("b", &[record(100, json!([{"population": "ALL", "alleleFrequency": 0.3, "alleleCount": 30, "alleleNumber": 100, "alleleCountHomozygous": 4}]))], false);
         let records = pool.records(0, "https://node.example/api");
         assert_eq!(records.len(), 1);
@@ -280,7 +287,10 @@ mod tests {
         assert!((frequency["alleleFrequency"].as_f64().unwrap() - 31.0 / 110.0).abs() < 1e-12);
         // Node a did not state homozygous counts: the pooled one is not stated either.
         assert!(frequency.get("alleleCountHomozygous").is_none());
-        assert_eq!(records[0]["frequencyInPopulations"][0]["source"], "pooled over a, b");
+        assert_eq!(
+            records[0]["frequencyInPopulations"][0]["source"],
+            "pooled over a, b"
+        );
     }
 
     #[test]
@@ -297,7 +307,10 @@ mod tests {
 
     #[test]
     fn relayed_partner_records_lose_case_data_and_small_counts() {
-        let mut relayed = record(9, json!([{"population": "FR", "alleleFrequency": 0.05, "alleleCount": 1, "alleleNumber": 20, "alleleCountHeterozygous": 1}]));
+        let mut relayed = record(
+            9,
+            json!([{"population": "FR", "alleleFrequency": 0.05, "alleleCount": 1, "alleleNumber": 20, "alleleCountHeterozygous": 1}]),
+        );
         relayed["caseLevelData"] = json!([{"individualId": "PAT-1"}]);
         coarsen_record(&mut relayed, 5);
         assert!(relayed.get("caseLevelData").is_none());
@@ -313,13 +326,39 @@ mod tests {
         assert_eq!(coarsened(Figure::exact(0), 5), Figure::exact(0));
         assert_eq!(
             coarsened(Figure::exact(3), 5),
-            Figure { value: 5, rounded: true, range: Some((1, 9)) }
+            Figure {
+                value: 5,
+                rounded: true,
+                range: Some((1, 9))
+            }
         );
         // A partner's 6 (rounded by its own k = 3: 6-8) shown under k = 5.
-        let partner = Figure { value: 6, rounded: true, range: Some((6, 8)) };
-        assert_eq!(coarsened(partner, 5), Figure { value: 5, rounded: true, range: Some((1, 9)) });
-        let unknown = Figure { value: 20, rounded: true, range: None };
-        assert_eq!(coarsened(unknown, 5), Figure { value: 20, rounded: true, range: None });
+        let partner = Figure {
+            value: 6,
+            rounded: true,
+            range: Some((6, 8)),
+        };
+        assert_eq!(
+            coarsened(partner, 5),
+            Figure {
+                value: 5,
+                rounded: true,
+                range: Some((1, 9))
+            }
+        );
+        let unknown = Figure {
+            value: 20,
+            rounded: true,
+            range: None,
+        };
+        assert_eq!(
+            coarsened(unknown, 5),
+            Figure {
+                value: 20,
+                rounded: true,
+                range: None
+            }
+        );
     }
 
     #[test]

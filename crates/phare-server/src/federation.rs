@@ -126,12 +126,13 @@ impl Federation {
 
     async fn ask(&self, partner: &PartnerSettings, forward: &Forward, request_id: &str) -> PartnerReport {
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(partner.timeout, self.call(partner, forward, request_id)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Outcome::TimedOut {
-                after_ms: u64::try_from(partner.timeout.as_millis()).unwrap_or(u64::MAX),
-            },
-        };
+        let outcome =
+            match tokio::time::timeout(partner.timeout, self.call(partner, forward, request_id)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Outcome::TimedOut {
+                    after_ms: u64::try_from(partner.timeout.as_millis()).unwrap_or(u64::MAX),
+                },
+            };
         PartnerReport {
             id: partner.id.clone(),
             name: partner.name.clone(),
@@ -183,7 +184,10 @@ impl Federation {
         };
         let status = response.status();
         let limit = self.settings.max_answer_bytes;
-        if response.content_length().is_some_and(|length| length > limit as u64) {
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
             return Outcome::BadAnswer {
                 reason: format!("answer larger than {limit} bytes"),
             };
@@ -269,7 +273,13 @@ pub(crate) async fn get(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let request = QueryRequest::from_query_pairs(&query_pairs(query.as_deref())?)?;
-    federate(&state, &context, &request, Forward::Query(query.unwrap_or_default())).await
+    federate(
+        &state,
+        &context,
+        &request,
+        Forward::Query(query.unwrap_or_default()),
+    )
+    .await
 }
 
 pub(crate) async fn post(
@@ -320,7 +330,10 @@ async fn federate(
     let Json(local) = local?;
     audit_calls(state, context, &reports).await?;
     let (node_id, min_count) = state.federation().map_or(("local", 5), |federation| {
-        (federation.settings.node_id.as_str(), federation.settings.min_count)
+        (
+            federation.settings.node_id.as_str(),
+            federation.settings.min_count,
+        )
     });
     let document = federated_response(Federated {
         local_id: node_id,
@@ -351,7 +364,11 @@ fn caller_cap(context: &RequestContext) -> Granularity {
 /// One audit row per call to a partner, on this side (the partner writes its own): who asked,
 /// which partner, what came of it. Like every audit row, it must be committed before the
 /// answer leaves.
-async fn audit_calls(state: &AppState, context: &RequestContext, reports: &[PartnerReport]) -> Result<(), ApiError> {
+async fn audit_calls(
+    state: &AppState,
+    context: &RequestContext,
+    reports: &[PartnerReport],
+) -> Result<(), ApiError> {
     let subject = context.caller.audit_subject();
     let tier = context.caller.highest_tier().as_str().to_owned();
     let rows = reports.iter().map(|report| {

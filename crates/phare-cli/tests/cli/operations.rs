@@ -22,10 +22,19 @@ pub(super) struct Served {
 
 impl Served {
     /// Starts `command` (a `phare` command without arguments) as `serve`.
-    pub(super) fn start(mut command: Command) -> Self {
+    pub(super) fn start(command: Command) -> Self {
+        Self::start_with(command, &[])
+    }
+
+    /// Starts `command` as `serve` with these arguments after it (`--config FILE`).
+    pub(super) fn start_with(mut command: Command, serve_args: &[&str]) -> Self {
+        // A free port unless the caller chose one (nodes of a federation name each other).
+        if !command.get_envs().any(|(key, _)| key == "PHARE_LISTEN") {
+            command.env("PHARE_LISTEN", "127.0.0.1:0");
+        }
         command
             .args(["serve", "--log-format", "json"])
-            .env("PHARE_LISTEN", "127.0.0.1:0")
+            .args(serve_args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
