@@ -120,6 +120,13 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
         statuses.push(status);
     }
     let complete = statuses.iter().all(|status| status["status"] == "answered");
+    // Only partners' data is coarsened again: with no partner answering, the pool is the
+    // local answer, already disclosed as this caller may see it.
+    let min_count = if answered.is_empty() {
+        0
+    } else {
+        federated.min_count
+    };
 
     let granularity = answered
         .iter()
@@ -131,7 +138,7 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
         let counts = std::iter::once(&local)
             .chain(answered.iter().map(|(_, answer)| answer))
             .filter_map(|answer| answer.count);
-        let pooled = coarsened(Figure::sum(counts), federated.min_count);
+        let pooled = coarsened(Figure::sum(counts), min_count);
         response_summary["numTotalResults"] = json!(pooled.value);
         if pooled.rounded {
             response_summary["countPrecision"] = json!("rounded");
@@ -165,7 +172,7 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
                 result_sets.push(relayed);
             }
         }
-        let pooled_records = pool.records(federated.min_count, federated.source_reference);
+        let pooled_records = pool.records(min_count, federated.source_reference);
         let mut pooled = json!({
             "id": "pooled",
             "setType": "genomicVariation",
@@ -179,7 +186,7 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
                 "unpooledFrequencies": pool.unpooled,
             },
         });
-        if pool.rounded || federated.min_count > 1 {
+        if pool.rounded || min_count > 1 {
             pooled["countPrecision"] = json!("rounded");
         }
         result_sets.push(pooled);
@@ -324,6 +331,25 @@ mod tests {
         for failed in ["helsinki", "madrid", "rome", "oslo"] {
             assert!(status_of(failed).get("summary").is_none(), "{failed} has figures");
         }
+    }
+
+    #[test]
+    fn without_partners_the_answer_is_the_local_one_unrounded() {
+        // A clinician's exact local count stays exact when no partner data enters the pool.
+        let local = count_answer(true, 3, false);
+        let document = federated_response(Federated {
+            local_id: "paris",
+            local: &local,
+            partners: vec![partner("lyon", Outcome::TimedOut { after_ms: 100 })],
+            min_count: 5,
+            caller_cap: Granularity::Record,
+            source_reference: "r",
+        })
+        .unwrap();
+        assert_eq!(
+            document["responseSummary"],
+            json!({"exists": true, "numTotalResults": 3})
+        );
     }
 
     #[test]

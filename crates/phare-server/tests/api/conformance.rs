@@ -293,7 +293,7 @@ fn framework_schema(path: &str) -> Option<Schema> {
         "/map" => Some(Schema::MapResponse),
         "/configuration" => Some(Schema::ConfigurationResponse),
         "/entry_types" => Some(Schema::EntryTypesResponse),
-        "/openapi.json" | "/docs" => None,
+        "/openapi.json" | "/docs" | "/federation" => None,
         other => panic!("framework endpoint {other}: name the schema of its answer in framework_schema"),
     }
 }
@@ -303,7 +303,8 @@ fn framework_schema(path: &str) -> Option<Schema> {
 fn care_count(path: &str) -> Option<i64> {
     Some(match path {
         // 1:299999 G>A, once.
-        "/g_variants" | "/g_variants/{id}" => 1,
+        // A node without partners answers the federated route with its own part alone.
+        "/g_variants" | "/federated/g_variants" | "/g_variants/{id}" => 1,
         // Its nine carriers: everyone but P08 (0/0); care counts objectors.
         "/g_variants/{id}/biosamples" | "/g_variants/{id}/individuals" => 9,
         // Ten patients, one sample each, one file.
@@ -403,8 +404,19 @@ fn check_query_answer(answer: &Answer, endpoint: &Endpoint, who: Who, requested:
     }
 }
 
+/// The genomic queries, local or federated, which need a genomic part.
+fn is_variant_query(path: &str) -> bool {
+    path == "/g_variants" || path == "/federated/g_variants"
+}
+
+/// `/federation`: the registry, without secrets (this test node has no partners).
+fn check_registry(answer: &Answer) {
+    let document = answer.ok();
+    assert_eq!(document["partners"], json!([]), "{}", answer.request);
+}
+
 fn query_get(endpoint: &Endpoint, ids: &Ids, granularity: &str) -> String {
-    let genomic = if endpoint.path == "/g_variants" {
+    let genomic = if is_variant_query(endpoint.path) {
         format!("{COMMON_QUERY}&")
     } else {
         String::new()
@@ -420,7 +432,7 @@ fn query_body(endpoint: &Endpoint, granularity: &str) -> Value {
         "requestedGranularity": granularity,
         "pagination": { "skip": PAGE_SKIP, "limit": PAGE_LIMIT },
     });
-    if endpoint.path == "/g_variants" {
+    if is_variant_query(endpoint.path) {
         // The framework's requestParameters name the entry type's own parameters.
         query["requestParameters"] = json!({ "g_variant": {
             "referenceName": "1", "start": [299999], "referenceBases": "G", "alternateBases": "A"
@@ -565,6 +577,7 @@ async fn run_matrix(who: Who) {
                 match endpoint.path {
                     "/openapi.json" => check_openapi(&answer),
                     "/docs" => check_docs(&answer),
+                    "/federation" => check_registry(&answer),
                     _ => {
                         let schema = framework_schema(endpoint.path).expect("schema");
                         assert_valid(schema, &answer.ok(), &answer.request);
