@@ -328,6 +328,15 @@ async fn federate(
         None => (local.await, Vec::new()),
     };
     let Json(local) = local?;
+    if let Some(metrics) = state.metrics() {
+        for report in &reports {
+            metrics.observe_partner_call(
+                &report.id,
+                report.outcome.status(),
+                Duration::from_millis(report.latency_ms),
+            );
+        }
+    }
     audit_calls(state, context, &reports).await?;
     let (node_id, min_count) = state.federation().map_or(("local", 5), |federation| {
         (

@@ -36,6 +36,8 @@ pub(crate) struct Metrics {
     audit_queue: IntGauge,
     database_up: IntGauge,
     ingested: IntGaugeVec,
+    partner_calls: IntCounterVec,
+    partner_latency: HistogramVec,
 }
 
 impl Metrics {
@@ -75,6 +77,21 @@ impl Metrics {
             ),
             &["what"],
         )?;
+        let partner_calls = IntCounterVec::new(
+            Opts::new(
+                "phare_federation_calls_total",
+                "Calls to federation partners by outcome (answered, timedOut, unavailable, refused, error, badAnswer)",
+            ),
+            &["partner", "status"],
+        )?;
+        let partner_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "phare_federation_call_duration_seconds",
+                "Time a partner took to answer, or to reach its deadline",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["partner"],
+        )?;
         let registry = Registry::new();
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
@@ -83,6 +100,8 @@ impl Metrics {
         registry.register(Box::new(audit_queue.clone()))?;
         registry.register(Box::new(database_up.clone()))?;
         registry.register(Box::new(ingested.clone()))?;
+        registry.register(Box::new(partner_calls.clone()))?;
+        registry.register(Box::new(partner_latency.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -92,7 +111,17 @@ impl Metrics {
             audit_queue,
             database_up,
             ingested,
+            partner_calls,
+            partner_latency,
         })
+    }
+
+    /// One call to a partner: labelled by the registry id, a fixed set.
+    pub(crate) fn observe_partner_call(&self, partner: &str, status: &str, elapsed: Duration) {
+        self.partner_calls.with_label_values(&[partner, status]).inc();
+        self.partner_latency
+            .with_label_values(&[partner])
+            .observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {

@@ -118,6 +118,7 @@ struct FederatedNode {
     node: Node,
     id: &'static str,
     port: u16,
+    metrics_port: u16,
 }
 
 impl FederatedNode {
@@ -126,6 +127,7 @@ impl FederatedNode {
             node: Node::new().await,
             id,
             port: free_port(),
+            metrics_port: free_port(),
         }
     }
 
@@ -137,8 +139,9 @@ impl FederatedNode {
     /// starts `phare serve` with it.
     fn serve(&self, federation: &str, partners: &[String]) -> Served {
         let mut config = format!(
-            "public_url = \"http://127.0.0.1:{port}\"\n[access]\njwks_refresh_interval_seconds = 1\n[federation]\nnode_id = \"{id}\"\n{federation}\n",
+            "public_url = \"http://127.0.0.1:{port}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n[access]\njwks_refresh_interval_seconds = 1\n[federation]\nnode_id = \"{id}\"\n{federation}\n",
             port = self.port,
+            metrics = self.metrics_port,
             id = self.id,
         );
         for partner in partners {
@@ -354,6 +357,24 @@ async fn three_nodes_pool_allele_counts_like_bcftools_and_report_every_partner_h
             .contains("larger than")
     );
     assert_eq!(document["info"]["federation"]["complete"], false);
+    let metrics = client
+        .get(format!("http://127.0.0.1:{}/metrics", paris.metrics_port))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        r#"phare_federation_calls_total{partner="lyon",status="answered"} 1"#,
+        r#"phare_federation_calls_total{partner="silent",status="timedOut"} 1"#,
+        r#"phare_federation_calls_total{partner="huge",status="badAnswer"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|line| line == series),
+            "{series} not in\n{metrics}"
+        );
+    }
 
     // Expected, by bcftools: each node's counts; the pooled count of an allele sums the nodes
     // that carry it (a node without a carrier does not report the allele), which for alleles
