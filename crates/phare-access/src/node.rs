@@ -281,6 +281,12 @@ impl NodeSigner {
         self.with_ring(NodeKeyRing::jwks)
     }
 
+    /// The id of the key tokens are signed with now: a token kept by a caller is stale once
+    /// this changes.
+    pub fn signing_kid(&self) -> Option<String> {
+        self.with_ring(|ring| ring.signing_key(now()).map(|key| key.key.kid().to_owned()))
+    }
+
     /// A short-lived token for one partner: `partner` role, a random `jti`, nothing else.
     pub fn token(&self, spec: &NodeTokenSpec<'_>) -> Option<String> {
         let issued_at = now();

@@ -63,6 +63,10 @@ pub(crate) struct Federation {
     settings: FederationSettings,
     client: reqwest::Client,
     calls: Arc<Semaphore>,
+    /// The token last minted per partner, reused for half its lifetime: a partner verifies a
+    /// token it has seen from its cache (decision 0042) instead of checking a signature per call.
+    /// Keyed by partner; a rotation (another signing key) mints afresh.
+    tokens: std::sync::Mutex<std::collections::HashMap<String, CachedToken>>,
 }
 
 impl Federation {
@@ -87,6 +91,7 @@ impl Federation {
             settings,
             client,
             calls,
+            tokens: std::sync::Mutex::default(),
         })
     }
 
@@ -141,6 +146,38 @@ impl Federation {
         }
     }
 
+    /// A token for `partner`: the last one while it has more than half its lifetime left and
+    /// its key still signs.
+    fn token_for(&self, partner: &PartnerSettings) -> Option<String> {
+        let signing_kid = self.settings.signer.signing_kid()?;
+        let mut tokens = match self.tokens.lock() {
+            Ok(tokens) => tokens,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(cached) = tokens.get(&partner.id)
+            && cached.minted.elapsed() < self.settings.token_lifetime / 2
+            && cached.kid == signing_kid
+        {
+            return Some(cached.token.clone());
+        }
+        let spec = NodeTokenSpec {
+            issuer: &self.settings.issuer,
+            subject: &self.settings.node_id,
+            audience: &partner.audience,
+            lifetime: self.settings.token_lifetime,
+        };
+        let token = self.settings.signer.token(&spec)?;
+        tokens.insert(
+            partner.id.clone(),
+            CachedToken {
+                token: token.clone(),
+                kid: signing_kid,
+                minted: Instant::now(),
+            },
+        );
+        Some(token)
+    }
+
     async fn call(&self, partner: &PartnerSettings, forward: &Forward, request_id: &str) -> Outcome {
         // Bounded over every federated query: a slow partner holds permits until its deadline,
         // and then the deadline, not an unbounded queue, decides.
@@ -161,13 +198,7 @@ impl Federation {
         };
         request = request.header("x-request-id", request_id);
         if partner.send_token {
-            let spec = NodeTokenSpec {
-                issuer: &self.settings.issuer,
-                subject: &self.settings.node_id,
-                audience: &partner.audience,
-                lifetime: self.settings.token_lifetime,
-            };
-            let Some(token) = self.settings.signer.token(&spec) else {
+            let Some(token) = self.token_for(partner) else {
                 return Outcome::Unavailable {
                     reason: "this node has no signing key".to_owned(),
                 };
@@ -229,6 +260,13 @@ impl Federation {
             },
         }
     }
+}
+
+#[derive(Debug)]
+struct CachedToken {
+    token: String,
+    kid: String,
+    minted: Instant,
 }
 
 /// A connection error in words, without the URL's query (it holds the caller's parameters).

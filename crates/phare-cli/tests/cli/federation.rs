@@ -500,7 +500,7 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
     paris.load(&cohort).await;
     lyon.load(&cohort).await;
     let _paris = paris.serve("", &[lyon.as_partner(5000)]);
-    let _lyon = lyon.serve("", &[paris.as_partner(5000)]);
+    let mut lyon_served = lyon.serve("", &[paris.as_partner(5000)]);
     let client = super::http_client();
     let point = "referenceName=1&start=10099&referenceBases=C&alternateBases=G";
     let status_with = |url: String, token: String| {
@@ -606,6 +606,11 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
     );
     paris.node.ok(&["node", "retire-key", &old_kid]).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
+    federated_ok().await;
+    // A Lyon that never saw the old key (restarted: nothing cached) still answers: Paris
+    // signs with the new key only.
+    lyon_served.kill();
+    let _lyon = lyon.serve("", &[paris.as_partner(5000)]);
     federated_ok().await;
     let published: Value = client
         .get(format!("http://127.0.0.1:{}/.well-known/jwks.json", paris.port))
