@@ -12,7 +12,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Json;
+use axum::response::{IntoResponse, Json, Response};
 use futures::future::join_all;
 use phare_access::Tier;
 use phare_access::node::{NodeSigner, NodeTokenSpec};
@@ -23,7 +23,7 @@ use phare_store::{AuditDecision, AuditEntry};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::guard::RequestContext;
+use crate::guard::{ExtraAuditRows, RequestContext};
 use crate::{ApiError, AppState, json_body, query_pairs};
 
 /// How this node reaches one partner.
@@ -309,8 +309,12 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(context): Extension<RequestContext>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let request = QueryRequest::from_query_pairs(&query_pairs(query.as_deref())?)?;
+) -> Response {
+    let request = match query_pairs(query.as_deref()).and_then(|pairs| QueryRequest::from_query_pairs(&pairs))
+    {
+        Ok(request) => request,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
     federate(
         &state,
         &context,
@@ -325,8 +329,11 @@ pub(crate) async fn post(
     Extension(context): Extension<RequestContext>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let request = QueryRequest::from_body(&json_body(&headers, &body)?)?;
+) -> Response {
+    let request = match json_body(&headers, &body).and_then(|document| QueryRequest::from_body(&document)) {
+        Ok(request) => request,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
     federate(&state, &context, &request, Forward::Body(body)).await
 }
 
@@ -344,28 +351,28 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Json<Value>, A
     }
 }
 
+/// The federated answer, carrying one audit row per partner call for the gate to commit with
+/// its own (one commit for all, before the answer leaves), whatever the answer is.
 async fn federate(
     state: &AppState,
     context: &RequestContext,
     request: &QueryRequest,
     forward: Forward,
-) -> Result<Json<Value>, ApiError> {
+) -> Response {
     if context.caller.roles.partner {
-        return Err(BeaconError::forbidden(
+        return ApiError::from(BeaconError::forbidden(
             "a partner node's query is answered locally only (/api/g_variants): it is never federated again",
-        )
-        .into());
+        ))
+        .into_response();
     }
     let local = crate::g_variants::answer(state, context, request);
     let (local, reports) = match state.federation() {
         Some(federation) => {
             let partners = federation.fan_out(&forward, &context.request_id);
-            let (local, reports) = tokio::join!(local, partners);
-            (local, reports)
+            tokio::join!(local, partners)
         }
         None => (local.await, Vec::new()),
     };
-    let Json(local) = local?;
     if let Some(metrics) = state.metrics() {
         for report in &reports {
             metrics.observe_partner_call(
@@ -375,16 +382,32 @@ async fn federate(
             );
         }
     }
-    audit_calls(state, context, &reports).await?;
+    let audit_rows = partner_audit_rows(context, &reports);
+    let mut response = match local {
+        Ok(Json(local)) => federated_document(state, context, &local, reports)
+            .map(|document| Json(document).into_response())
+            .unwrap_or_else(IntoResponse::into_response),
+        Err(error) => error.into_response(),
+    };
+    response.extensions_mut().insert(ExtraAuditRows(audit_rows));
+    response
+}
+
+fn federated_document(
+    state: &AppState,
+    context: &RequestContext,
+    local: &Value,
+    reports: Vec<PartnerReport>,
+) -> Result<Value, ApiError> {
     let (node_id, min_count) = state.federation().map_or(("local", 5), |federation| {
         (
             federation.settings.node_id.as_str(),
             federation.settings.min_count,
         )
     });
-    let document = federated_response(Federated {
+    federated_response(Federated {
         local_id: node_id,
-        local: &local,
+        local,
         partners: reports,
         min_count,
         caller_cap: caller_cap(context),
@@ -392,9 +415,8 @@ async fn federate(
     })
     .map_err(|error| {
         tracing::error!(%error, "cannot build the federated answer");
-        BeaconError::internal()
-    })?;
-    Ok(Json(document))
+        ApiError::from(BeaconError::internal())
+    })
 }
 
 /// What a caller may learn of partners' data: their answers came to this node as a partner
@@ -409,42 +431,29 @@ fn caller_cap(context: &RequestContext) -> Granularity {
 }
 
 /// One audit row per call to a partner, on this side (the partner writes its own): who asked,
-/// which partner, what came of it. Like every audit row, it must be committed before the
-/// answer leaves.
-async fn audit_calls(
-    state: &AppState,
-    context: &RequestContext,
-    reports: &[PartnerReport],
-) -> Result<(), ApiError> {
+/// which partner, what came of it.
+fn partner_audit_rows(context: &RequestContext, reports: &[PartnerReport]) -> Vec<AuditEntry> {
     let subject = context.caller.audit_subject();
-    let tier = context.caller.highest_tier().as_str().to_owned();
-    let rows = reports.iter().map(|report| {
-        let status = match &report.outcome {
-            Outcome::Answered(_) => 200,
-            Outcome::Refused { status, .. } | Outcome::Error { status, .. } => *status,
-            Outcome::TimedOut { .. } => 504,
-            Outcome::Unavailable { .. } | Outcome::BadAnswer { .. } => 502,
-        };
-        let entry = AuditEntry {
-            subject: subject.clone(),
-            tier: tier.clone(),
-            action: "FEDERATE /api/g_variants".to_owned(),
-            resource: format!("partner:{}", report.id),
-            decision: AuditDecision::of_success(status == 200),
-            reason: report.outcome.status().to_owned(),
-            status,
-            request_id: context.request_id.clone(),
-        };
-        state.audit_writer().append(state.store(), entry)
-    });
-    for written in join_all(rows).await {
-        if let Err(error) = written {
-            tracing::error!(%error, request_id = %context.request_id, "cannot write the audit row of a partner call: answer withheld");
-            return Err(BeaconError::service_unavailable(
-                "the node cannot account for this access now; retry later",
-            )
-            .into());
-        }
-    }
-    Ok(())
+    let tier = context.caller.highest_tier().as_str();
+    reports
+        .iter()
+        .map(|report| {
+            let status = match &report.outcome {
+                Outcome::Answered(_) => 200,
+                Outcome::Refused { status, .. } | Outcome::Error { status, .. } => *status,
+                Outcome::TimedOut { .. } => 504,
+                Outcome::Unavailable { .. } | Outcome::BadAnswer { .. } => 502,
+            };
+            AuditEntry {
+                subject: subject.clone(),
+                tier: tier.to_owned(),
+                action: "FEDERATE /api/g_variants".to_owned(),
+                resource: format!("partner:{}", report.id),
+                decision: AuditDecision::of_success(status == 200),
+                reason: report.outcome.status().to_owned(),
+                status,
+                request_id: context.request_id.clone(),
+            }
+        })
+        .collect()
 }

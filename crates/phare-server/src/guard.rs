@@ -26,6 +26,11 @@ pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// answer during a database outage and hold no data.
 const UNGUARDED_ROUTES: [&str; 3] = ["/health", "/ready", JWKS_PATH];
 
+/// Rows a handler needs written with the request's own (the federation gateway's partner
+/// calls): the gate commits them together, and withholds the answer if they cannot be.
+#[derive(Clone, Debug)]
+pub(crate) struct ExtraAuditRows(pub Vec<AuditEntry>);
+
 /// What the handlers know about the request besides its parameters.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
@@ -113,7 +118,13 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         }
     };
     let status = response.status();
-    if touches_data(&path) || path == crate::web::WHOAMI_PATH || is_refusal(status) {
+    let extra_rows = response
+        .extensions_mut()
+        .remove::<ExtraAuditRows>()
+        .map(|ExtraAuditRows(rows)| rows)
+        .unwrap_or_default();
+    if touches_data(&path) || path == crate::web::WHOAMI_PATH || is_refusal(status) || !extra_rows.is_empty()
+    {
         let entry = audit_entry(
             &state,
             caller.as_ref(),
@@ -124,7 +135,14 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             &response,
             &request_id,
         );
-        if let Err(error) = state.audit_writer().append(state.store(), entry).await {
+        // Appended at once, so the writer commits them in one batch.
+        let written = futures::future::join_all(
+            std::iter::once(entry)
+                .chain(extra_rows)
+                .map(|row| state.audit_writer().append(state.store(), row)),
+        )
+        .await;
+        if let Some(Err(error)) = written.into_iter().find(Result::is_err) {
             tracing::error!(%error, %request_id, "cannot write the audit row: answer withheld");
             response = ApiError::from(BeaconError::service_unavailable(
                 "the node cannot account for this access now; retry later",
