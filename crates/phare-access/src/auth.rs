@@ -76,7 +76,7 @@ pub struct AccessConfig {
 /// Its callers are partners whatever their claims say, and nothing else.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartnerIssuer {
-    /// The registry id, named in configuration errors.
+    /// The registry id: the partner caller's subject (`partner:<id>`), in budgets and audit rows.
     pub id: String,
     pub issuer: String,
     pub jwks_file: Option<PathBuf>,
@@ -419,7 +419,8 @@ impl Authenticator {
         let Some(issuer) = unverified_issuer(token) else {
             return Ok(None);
         };
-        let (Some((_, store)), Some(audience)) = (inner.partners.get(&issuer), &inner.node_audience) else {
+        let (Some((partner, store)), Some(audience)) = (inner.partners.get(&issuer), &inner.node_audience)
+        else {
             return Ok(None);
         };
         let header = RawHeader::parse(token).map_err(AuthError::new)?;
@@ -430,10 +431,13 @@ impl Authenticator {
             .verify_signed(token, &header, store, validation)
             .await
             .map_err(AuthError::new)?;
-        let subject = non_empty_string(&claims, "sub")
-            .ok_or_else(|| AuthError::new("token sub must be a non-empty string"))?;
+        if non_empty_string(&claims, "sub").is_none() {
+            return Err(AuthError::new("token sub must be a non-empty string"));
+        }
+        // Who the partner is comes from the registry, never from its claims: a partner cannot
+        // reset its budget or pass for another by changing `sub`.
         Ok(Some(Caller {
-            subject: Some(subject),
+            subject: Some(format!("partner:{partner}")),
             issuer: Some(issuer),
             roles: ServiceRoles {
                 partner: true,

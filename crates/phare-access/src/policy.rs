@@ -115,10 +115,10 @@ impl Access {
 }
 
 /// The access `caller` has to `entry_type` in the dataset published at `dataset_url`.
-/// Partner nodes get federated aggregates: at least the registered tier, at most counts —
-/// except genomic variations, which they read as records whenever counts are allowed: a
-/// variant record without case data is the allele and its (suppressed) population counts,
-/// the 1+MG allele-frequency profile (docs/decisions/0047-partners-read-allele-frequencies.md).
+/// Partner nodes get federated aggregates: the registered tier's ceilings, at most counts —
+/// except genomic variations, read as records when the operator opened them to the registered
+/// tier: a variant record shown at that tier carries no case data, only the allele and its
+/// rounded population counts (docs/decisions/0047-partners-read-allele-frequencies.md).
 pub fn access(caller: &Caller, dataset_url: &str, policy: &DatasetPolicy, entry_type: &str) -> Access {
     let mut tier = caller.tier_for(dataset_url);
     if caller.roles.partner && tier < Tier::Registered {
@@ -126,11 +126,9 @@ pub fn access(caller: &Caller, dataset_url: &str, policy: &DatasetPolicy, entry_
     }
     let mut rule = policy.rule(tier, entry_type);
     if caller.roles.partner && caller.care.is_none() {
-        rule.max = if entry_type == GENOMIC_VARIATION && rule.max >= Granularity::Count {
-            Granularity::Record
-        } else {
-            rule.max.min(Granularity::Count)
-        };
+        if entry_type != GENOMIC_VARIATION {
+            rule.max = rule.max.min(Granularity::Count);
+        }
     }
     let scope = caller.count_scope();
     Access {
@@ -228,22 +226,33 @@ mod tests {
             subject: Some("node-be".into()),
             ..Caller::anonymous()
         };
+        // By default the registered tier, so partners, count variants.
         let seen = access(&partner, URL, &table, "genomicVariation");
         assert_eq!(seen.tier, Tier::Registered);
-        assert_eq!(seen.rule.max, Granularity::Record);
+        assert_eq!(seen.rule.max, Granularity::Count);
         assert_eq!(seen.min_count, 5);
         assert!(seen.is_research());
-        let seen = access(&partner, URL, &table, "individual");
-        assert_eq!(seen.rule.max, Granularity::Count);
-        // An operator who closes variants to registered callers closes them to partners.
-        let closed = policy(vec![PolicyEntry {
-            tier: Tier::Registered,
-            entry_type: "genomicVariation".into(),
-            rule: rule(Granularity::Boolean),
-        }]);
+        // Variant records opened to the registered tier are open to partners; other entry
+        // types stay at counts whatever the operator opened.
+        let opened = policy(vec![
+            PolicyEntry {
+                tier: Tier::Registered,
+                entry_type: "genomicVariation".into(),
+                rule: rule(Granularity::Record),
+            },
+            PolicyEntry {
+                tier: Tier::Registered,
+                entry_type: "individual".into(),
+                rule: rule(Granularity::Record),
+            },
+        ]);
         assert_eq!(
-            access(&partner, URL, &closed, "genomicVariation").rule.max,
-            Granularity::Boolean
+            access(&partner, URL, &opened, "genomicVariation").rule.max,
+            Granularity::Record
+        );
+        assert_eq!(
+            access(&partner, URL, &opened, "individual").rule.max,
+            Granularity::Count
         );
         let clinician = Caller {
             care: Some(CareRole {

@@ -81,7 +81,7 @@ pub fn disclose(count: u64, min_count: u32) -> DisclosedCount {
             value: base,
             precision: CountPrecision::Rounded,
             lowest: 1,
-            highest: 2 * base - 1,
+            highest: base.saturating_mul(2).saturating_sub(1),
         };
     }
     DisclosedCount {
@@ -89,7 +89,8 @@ pub fn disclose(count: u64, min_count: u32) -> DisclosedCount {
         precision: CountPrecision::Rounded,
         // A reported `k` also stands for 1..k-1, whatever the true count was.
         lowest: if rounded == base { 1 } else { rounded },
-        highest: rounded + base - 1,
+        // Saturating: counts relayed from partner nodes can be anything up to u64::MAX.
+        highest: rounded.saturating_add(base - 1),
     }
 }
 
@@ -105,6 +106,13 @@ mod tests {
             assert_eq!(disclosed.precision, CountPrecision::Rounded);
             assert_eq!(disclosed.adjusted_to().as_deref(), Some("1-9"));
         }
+    }
+
+    #[test]
+    fn the_largest_counts_do_not_overflow() {
+        let disclosed = disclose(u64::MAX, 5);
+        assert_eq!(disclosed.value, u64::MAX / 5 * 5);
+        assert_eq!(disclosed.highest, u64::MAX);
     }
 
     #[test]

@@ -96,9 +96,10 @@ pub struct PartnerConfig {
     /// How we authenticate to it: `node-token` (signed by this node) or `anonymous`.
     #[serde(default)]
     pub outgoing: OutgoingAuth,
-    /// Whether it may query us with its node tokens.
-    #[serde(default = "default_true")]
-    pub accept_queries: bool,
+    /// Whether it may query us with its node tokens. Default: yes for a partner we send node
+    /// tokens to (a federation peer), no for one we ask anonymously (a public Beacon).
+    #[serde(default)]
+    pub accept_queries: Option<bool>,
     /// The `iss` of its tokens. Default: its `url`.
     #[serde(default)]
     pub issuer: Option<String>,
@@ -115,10 +116,6 @@ pub struct PartnerConfig {
 
 fn default_partner_timeout_ms() -> u64 {
     2000
-}
-
-fn default_true() -> bool {
-    true
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,16 +68,19 @@ pub fn partner_issuers(config: &Config) -> Result<(Vec<PartnerIssuer>, Option<St
     let partners = checked_partners(config)?;
     let issuers: Vec<PartnerIssuer> = partners
         .iter()
-        .filter(|partner| partner.accept_queries)
+        .filter(|partner| accepts_queries(partner))
         .map(|partner| {
             let jwks_url = match (&partner.jwks_file, &partner.jwks_url) {
                 (Some(_), _) => None,
                 (None, Some(url)) => Some(url.clone()),
-                (None, None) => Some(default_jwks_url(&partner.url)),
+                (None, None) => Some(default_jwks_url(api_root(partner))),
             };
             PartnerIssuer {
                 id: partner.id.clone(),
-                issuer: partner.issuer.clone().unwrap_or_else(|| partner.url.clone()),
+                issuer: partner
+                    .issuer
+                    .clone()
+                    .unwrap_or_else(|| api_root(partner).to_owned()),
                 jwks_file: partner.jwks_file.clone(),
                 jwks_url,
             }
@@ -105,8 +108,11 @@ pub fn settings(config: &Config) -> Result<Option<FederationSettings>> {
             .map(|partner| PartnerSettings {
                 id: partner.id.clone(),
                 name: partner.name.clone(),
-                url: partner.url.trim_end_matches('/').to_owned(),
-                audience: partner.audience.clone().unwrap_or_else(|| partner.url.clone()),
+                url: api_root(partner).to_owned(),
+                audience: partner
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| api_root(partner).to_owned()),
                 send_token: partner.outgoing == OutgoingAuth::NodeToken,
                 timeout: Duration::from_millis(partner.timeout_ms),
             })
@@ -133,6 +139,11 @@ fn checked_partners(config: &Config) -> Result<&[PartnerConfig]> {
     if section.max_answer_bytes == 0 || section.max_concurrent_calls == 0 {
         bail!("[federation] max_answer_bytes and max_concurrent_calls must be positive");
     }
+    if !section.partners.is_empty() && config.public_url.is_none() {
+        bail!(
+            "[federation] partners need `public_url`: this node's address is the issuer of its tokens and the audience of its partners'"
+        );
+    }
     let mut ids = HashSet::new();
     for partner in &section.partners {
         let id = &partner.id;
@@ -144,6 +155,9 @@ fn checked_partners(config: &Config) -> Result<&[PartnerConfig]> {
         }
         check_node_url(&partner.url)
             .map_err(|reason| anyhow::anyhow!("[[federation.partners]] {id}: url: {reason}"))?;
+        if partner.url.contains(['?', '#']) {
+            bail!("[[federation.partners]] {id}: url is the partner's API root: no query or fragment");
+        }
         if let Some(url) = &partner.jwks_url {
             check_node_url(url)
                 .map_err(|reason| anyhow::anyhow!("[[federation.partners]] {id}: jwks_url: {reason}"))?;
@@ -154,11 +168,25 @@ fn checked_partners(config: &Config) -> Result<&[PartnerConfig]> {
         if !(10..=120_000).contains(&partner.timeout_ms) {
             bail!("[[federation.partners]] {id}: timeout_ms must be between 10 and 120000");
         }
-        if partner.url.trim_end_matches('/') == config.beacon_base_url() {
+        if api_root(partner) == config.beacon_base_url() {
             bail!("[[federation.partners]] {id}: its url is this node's own");
         }
     }
     Ok(&section.partners)
+}
+
+/// Deny by default: only a peer we send node tokens to is trusted to send us its own, unless
+/// the entry says otherwise.
+fn accepts_queries(partner: &PartnerConfig) -> bool {
+    partner
+        .accept_queries
+        .unwrap_or(partner.outgoing == OutgoingAuth::NodeToken)
+}
+
+/// The partner's API root without a trailing slash: Phare issues and expects it that way, so
+/// `…/api/` and `…/api` name the same node.
+fn api_root(partner: &PartnerConfig) -> &str {
+    partner.url.trim_end_matches('/')
 }
 
 fn is_id_char(character: char) -> bool {

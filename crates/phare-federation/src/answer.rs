@@ -59,6 +59,13 @@ pub struct ResultSet {
     pub records: Vec<Value>,
 }
 
+/// Counts above this are not counts of people or alleles: refused rather than summed.
+const MAX_COUNT: u64 = 1_000_000_000_000;
+
+/// Records one answer may hold: far more than any page, far less than what would make the
+/// node's memory grow past the answer's byte limit many times over.
+const MAX_RECORDS: usize = 10_000;
+
 /// What one node answered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeAnswer {
@@ -111,10 +118,16 @@ pub fn parse_document(document: &Value) -> Result<NodeAnswer, String> {
                     .iter()
                     .enumerate()
                     .map(|(index, set)| result_set(set, index, summary_rounded))
-                    .collect::<Result<_, _>>()?,
+                    .collect::<Result<Vec<_>, _>>()?,
             }
         }
     };
+    let records: usize = result_sets.iter().map(|set: &ResultSet| set.records.len()).sum();
+    if records > MAX_RECORDS {
+        return Err(format!(
+            "{records} records: more than {MAX_RECORDS} in one answer"
+        ));
+    }
     let granularity = match meta.get("returnedGranularity") {
         Some(value) => value
             .as_str()
@@ -161,9 +174,7 @@ fn precision_rounded(parent: &Map<String, Value>, path: &str) -> Result<bool, St
 }
 
 fn figure(value: &Value, rounded: bool, parent: &Map<String, Value>, path: &str) -> Result<Figure, String> {
-    let value = value
-        .as_u64()
-        .ok_or_else(|| format!("{path}: expected a non-negative integer"))?;
+    let value = count_value(value, path)?;
     if !rounded {
         return Ok(Figure::exact(value));
     }
@@ -181,6 +192,16 @@ fn figure(value: &Value, rounded: bool, parent: &Map<String, Value>, path: &str)
         rounded: true,
         range,
     })
+}
+
+fn count_value(value: &Value, path: &str) -> Result<u64, String> {
+    let count = value
+        .as_u64()
+        .ok_or_else(|| format!("{path}: expected a non-negative integer"))?;
+    if count > MAX_COUNT {
+        return Err(format!("{path}: {count} is not a plausible count"));
+    }
+    Ok(count)
 }
 
 fn result_set(set: &Value, index: usize, summary_rounded: bool) -> Result<ResultSet, String> {
@@ -264,6 +285,19 @@ fn check_variation(record: &Value) -> Result<(), String> {
                     "{path}.frequencies[{position}].alleleFrequency: expected a number"
                 ));
             }
+            // Counts are coarsened before anything is shown: one that is not a plain count
+            // (1.0, "1") could not be, so the answer is refused rather than relayed raw.
+            for field in [
+                "alleleCount",
+                "alleleNumber",
+                "alleleCountHomozygous",
+                "alleleCountHeterozygous",
+                "alleleCountHemizygous",
+            ] {
+                if let Some(value) = frequency.get(field) {
+                    count_value(value, &format!("{path}.frequencies[{position}].{field}"))?;
+                }
+            }
         }
     }
     Ok(())
@@ -334,6 +368,8 @@ mod tests {
             (br#"{"meta":{},"responseSummary":{"exists":true,"numTotalResults":1},"response":{"resultSets":[{"id":"a","setType":"dataset","exists":true,"resultsCount":1,"results":[{"variation":{}}]}]}}"#, "results[0].variantInternalId"),
             (br#"{"meta":{},"responseSummary":{"exists":true,"numTotalResults":1},"response":{"resultSets":[{"id":"a","setType":"dataset","exists":true,"results":[]}]}}"#, "resultSets[0].resultsCount is missing"),
             (br#"{"meta":{},"error":{"errorCode":500},"responseSummary":{"exists":false}}"#, "error envelope"),
+            (br#"{"meta":{},"responseSummary":{"exists":true,"numTotalResults":18446744073709551615}}"#, "not a plausible count"),
+            (br#"{"meta":{},"responseSummary":{"exists":true,"numTotalResults":1},"response":{"resultSets":[{"id":"a","setType":"dataset","exists":true,"resultsCount":1,"results":[{"variantInternalId":"v","variation":{},"frequencyInPopulations":[{"source":"s","sourceReference":"r","frequencies":[{"population":"T","alleleFrequency":0.1,"alleleCount":1.0,"alleleNumber":10}]}]}]}]}}"#, "alleleCount: expected a non-negative integer"),
         ] {
             let error = parse_answer(body).unwrap_err();
             assert!(error.contains(expected), "{error} (expected {expected})");

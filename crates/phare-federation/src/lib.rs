@@ -11,7 +11,7 @@ use phare_domain::Granularity;
 use serde_json::{Value, json};
 
 pub use answer::{Figure, NodeAnswer, ResultSet, parse_answer, parse_document};
-use pool::{Pool, coarsen_record, coarsened};
+use pool::{Pool, coarsened, relayed_record};
 
 /// What became of one partner's part of a federated query. Only `Answered` carries figures:
 /// a partner that did not answer is never reported as "not found" or as zero.
@@ -60,6 +60,9 @@ impl Outcome {
 pub struct PartnerReport {
     pub id: String,
     pub name: String,
+    /// The partner's API root: frequencies whose `sourceReference` is at its origin are its
+    /// own cohort's, the only ones pooled.
+    pub url: String,
     pub outcome: Outcome,
     pub latency_ms: u64,
 }
@@ -74,19 +77,17 @@ pub struct Federated<'a> {
     pub partners: Vec<PartnerReport>,
     /// Small-count threshold for partners' figures and for every pooled figure.
     pub min_count: u32,
-    /// The most the caller may get of partners' data (boolean for the public, record —
-    /// aggregate records: partners never send case data — for authenticated people).
-    pub caller_cap: Granularity,
     /// This node's API URL, the `sourceReference` of pooled frequencies.
     pub source_reference: &'a str,
 }
 
 /// The federated answer: the local answer's envelope, pooled in `responseSummary`, the local
 /// result sets, each partner's result sets (ids `partner:dataset`) and a `pooled` result set
-/// at record granularity, and every node's status in `info.federation`.
+/// at record granularity, and every node's status in `info.federation`. Each node counts at the
+/// granularity it answered: one node answering less takes nothing from the others.
 pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
     let local = parse_document(federated.local).map_err(|error| format!("local answer: {error}"))?;
-    let mut answered: Vec<(String, NodeAnswer)> = Vec::new();
+    let mut answered: Vec<(String, String, NodeAnswer)> = Vec::new();
     let mut statuses = vec![json!({
         "id": federated.local_id,
         "status": "answered",
@@ -102,9 +103,9 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
         });
         match report.outcome {
             Outcome::Answered(answer) => {
-                let shown = protect(answer, federated.min_count, federated.caller_cap);
+                let shown = protect(answer, federated.min_count);
                 status["summary"] = summary(&shown);
-                answered.push((report.id, shown));
+                answered.push((report.id, report.url, shown));
             }
             Outcome::TimedOut { after_ms } => {
                 status["error"] = json!(format!("no complete answer within {after_ms} ms"));
@@ -127,18 +128,32 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
     } else {
         federated.min_count
     };
+    let nodes: Vec<(&str, &str, &NodeAnswer)> =
+        std::iter::once((federated.local_id, federated.source_reference, &local))
+            .chain(
+                answered
+                    .iter()
+                    .map(|(id, url, answer)| (id.as_str(), url.as_str(), answer)),
+            )
+            .collect();
 
-    let granularity = answered
+    let granularity = nodes
         .iter()
-        .map(|(_, answer)| answer.granularity)
-        .fold(local.granularity, Granularity::min);
-    let exists = local.exists || answered.iter().any(|(_, answer)| answer.exists);
+        .map(|(_, _, answer)| answer.granularity)
+        .max()
+        .unwrap_or(Granularity::Boolean);
+    let exists = nodes.iter().any(|(_, _, answer)| answer.exists);
     let mut response_summary = json!({ "exists": exists });
     if granularity >= Granularity::Count {
-        let counts = std::iter::once(&local)
-            .chain(answered.iter().map(|(_, answer)| answer))
-            .filter_map(|answer| answer.count);
-        let pooled = coarsened(Figure::sum(counts), min_count);
+        let mut pooled = coarsened(
+            Figure::sum(nodes.iter().filter_map(|(_, _, answer)| answer.count)),
+            min_count,
+        );
+        if nodes.iter().any(|(_, _, answer)| answer.count.is_none()) {
+            // A node that answered only whether: the sum is a lower bound, not a count.
+            pooled.rounded = true;
+            pooled.range = None;
+        }
         response_summary["numTotalResults"] = json!(pooled.value);
         if pooled.rounded {
             response_summary["countPrecision"] = json!("rounded");
@@ -158,18 +173,22 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
     object.insert("responseSummary".into(), response_summary);
     object.remove("response");
     if granularity == Granularity::Record {
-        let mut result_sets: Vec<Value> = local.result_sets.iter().map(result_set_document).collect();
+        let mut result_sets: Vec<Value> = Vec::new();
         let mut pool = Pool::default();
-        for set in &local.result_sets {
-            pool.add(federated.local_id, &set.records, set.count.rounded);
-        }
-        for (partner, answer) in &answered {
+        let mut pooled_from = Vec::new();
+        for (index, (node, url, answer)) in nodes.iter().enumerate() {
+            if answer.granularity < Granularity::Record {
+                continue;
+            }
+            pooled_from.push(node.to_string());
             for set in &answer.result_sets {
-                pool.add(partner, &set.records, set.count.rounded);
-                let mut relayed = result_set_document(set);
-                relayed["id"] = json!(format!("{partner}:{}", set.id));
-                relayed["info"] = json!({ "node": partner });
-                result_sets.push(relayed);
+                pool.add(node, &origin(url), &set.records, set.count.rounded);
+                let mut shown = result_set_document(set);
+                if index > 0 {
+                    shown["id"] = json!(format!("{node}:{}", set.id));
+                    shown["info"] = json!({ "node": node });
+                }
+                result_sets.push(shown);
             }
         }
         let pooled_records = pool.records(min_count, federated.source_reference);
@@ -180,9 +199,7 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
             "resultsCount": pooled_records.len(),
             "results": pooled_records,
             "info": {
-                "nodes": std::iter::once(federated.local_id.to_owned())
-                    .chain(answered.iter().map(|(partner, _)| partner.clone()))
-                    .collect::<Vec<_>>(),
+                "nodes": pooled_from,
                 "unpooledFrequencies": pool.unpooled,
             },
         });
@@ -202,22 +219,26 @@ pub fn federated_response(federated: Federated<'_>) -> Result<Value, String> {
     Ok(document)
 }
 
-/// A partner's answer as it may reach this caller: no finer than `cap`, every figure coarsened
-/// under `min_count`, records without case data.
-fn protect(mut answer: NodeAnswer, min_count: u32, cap: Granularity) -> NodeAnswer {
-    answer.granularity = answer.granularity.min(cap);
-    if answer.granularity < Granularity::Count {
-        answer.count = None;
-    }
-    if answer.granularity < Granularity::Record {
-        answer.result_sets.clear();
-    }
+/// `scheme://host[:port]` of a URL: where a node's own frequency sources point.
+fn origin(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |index| index + 3);
+    let end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |index| after_scheme + index);
+    url[..end].to_owned()
+}
+
+/// A partner's answer as it may reach this caller: every figure coarsened under `min_count`,
+/// records rebuilt from the fields Phare knows (no case data, nothing unread passes).
+fn protect(mut answer: NodeAnswer, min_count: u32) -> NodeAnswer {
     answer.count = answer.count.map(|count| coarsened(count, min_count));
     for set in &mut answer.result_sets {
         set.count = coarsened(set.count, min_count);
-        for record in &mut set.records {
-            coarsen_record(record, min_count);
-        }
+        set.records = set
+            .records
+            .iter()
+            .map(|record| relayed_record(record, min_count))
+            .collect();
     }
     answer
 }
@@ -275,6 +296,7 @@ mod tests {
         PartnerReport {
             id: id.into(),
             name: id.to_uppercase(),
+            url: format!("https://{id}.example/api"),
             outcome,
             latency_ms: 3,
         }
@@ -314,7 +336,6 @@ mod tests {
                 ),
             ],
             min_count: 5,
-            caller_cap: Granularity::Record,
             source_reference: "https://paris.example/api",
         })
         .unwrap();
@@ -342,7 +363,6 @@ mod tests {
             local: &local,
             partners: vec![partner("lyon", Outcome::TimedOut { after_ms: 100 })],
             min_count: 5,
-            caller_cap: Granularity::Record,
             source_reference: "r",
         })
         .unwrap();
@@ -353,24 +373,95 @@ mod tests {
     }
 
     #[test]
-    fn the_public_gets_no_more_than_a_boolean_of_partners_data() {
+    fn a_partner_answering_less_takes_nothing_from_the_others() {
+        // The local part is boolean only; a partner counts: the count is a lower bound.
         let local = json!({"meta": {"returnedGranularity": "boolean"}, "responseSummary": {"exists": false}});
         let document = federated_response(Federated {
             local_id: "paris",
             local: &local,
             partners: vec![partner("lyon", answered(count_answer(true, 20, false)))],
             min_count: 5,
-            caller_cap: Granularity::Boolean,
             source_reference: "r",
         })
         .unwrap();
-        assert_eq!(document["meta"]["returnedGranularity"], "boolean");
-        assert_eq!(document["responseSummary"], json!({"exists": true}));
-        assert!(
-            document["info"]["federation"]["nodes"][1]["summary"]
-                .get("numTotalResults")
-                .is_none()
+        assert_eq!(document["meta"]["returnedGranularity"], "count");
+        assert_eq!(document["responseSummary"]["exists"], true);
+        assert_eq!(document["responseSummary"]["numTotalResults"], 20);
+        assert_eq!(document["responseSummary"]["countPrecision"], "rounded");
+        assert!(document["responseSummary"].get("countAdjustedTo").is_none());
+    }
+
+    fn record_answer(node_url: &str, allele_count: u64, allele_number: u64) -> Value {
+        json!({
+            "meta": {"returnedGranularity": "record"},
+            "responseSummary": {"exists": true, "numTotalResults": 1},
+            "response": {"resultSets": [{
+                "id": "cohort", "setType": "dataset", "exists": true, "resultsCount": 1,
+                "results": [{
+                    "variantInternalId": "NC_000001.11:99:A:G",
+                    "variation": {"type": "Allele",
+                        "location": {"type": "SequenceLocation", "sequence_id": "refseq:NC_000001.11",
+                            "interval": {"type": "SequenceInterval", "start": {"type": "Number", "value": 99}, "end": {"type": "Number", "value": 100}}},
+                        "state": {"type": "LiteralSequenceExpression", "sequence": "G"}},
+                    "caseLevelData": [{"individualId": "PAT-1"}],
+                    "variantLevelData": {"anything": "a partner made up"},
+                    "frequencyInPopulations": [
+                        {"source": "own", "sourceReference": node_url, "frequencies": [
+                            {"population": "Total", "alleleFrequency": 0.5, "alleleCount": allele_count, "alleleNumber": allele_number},
+                            {"population": "FR", "alleleFrequency": 0.25, "alleleNumber": 40}]},
+                        {"source": "gnomAD", "sourceReference": "https://gnomad.example/", "frequencies": [
+                            {"population": "Total", "alleleFrequency": 0.01, "alleleCount": 1000, "alleleNumber": 100000}]}
+                    ]
+                }]
+            }]}
+        })
+    }
+
+    #[test]
+    fn pooled_records_sum_each_nodes_own_cohort_and_relay_only_known_fields() {
+        let local = record_answer("https://paris.example/api", 12, 60);
+        let document = federated_response(Federated {
+            local_id: "paris",
+            local: &local,
+            // Lyon's 3 of 50 shown as 0 or 5: coarsened to 5 of 50 before pooling.
+            partners: vec![partner(
+                "lyon",
+                answered(record_answer("https://lyon.example/api", 3, 50)),
+            )],
+            min_count: 5,
+            source_reference: "https://paris.example/api",
+        })
+        .unwrap();
+        let sets = document["response"]["resultSets"].as_array().unwrap();
+        let set = |id: &str| sets.iter().find(|set| set["id"] == id).unwrap();
+        let relayed = &set("lyon:cohort")["results"][0];
+        assert!(relayed.get("caseLevelData").is_none());
+        assert!(relayed.get("variantLevelData").is_none());
+        let lyon_total = &relayed["frequencyInPopulations"][0]["frequencies"][0];
+        assert_eq!(lyon_total["alleleCount"], 5);
+        assert_eq!(lyon_total["alleleFrequency"], 0.1);
+        // A frequency without its allele count cannot be coarsened: not relayed.
+        assert_eq!(
+            relayed["frequencyInPopulations"][0]["frequencies"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
         );
+        let pooled = &set("pooled")["results"][0];
+        let total = &pooled["frequencyInPopulations"][0]["frequencies"][0];
+        // (12 + 5) / (60 + 50), rounded after pooling: 15 / 110; gnomAD is not anyone's cohort.
+        assert_eq!(total["population"], "Total");
+        assert_eq!(total["alleleCount"], 15);
+        assert_eq!(total["alleleNumber"], 110);
+        assert!((total["alleleFrequency"].as_f64().unwrap() - 15.0 / 110.0).abs() < 1e-12);
+        assert_eq!(
+            pooled["frequencyInPopulations"][0]["source"],
+            "pooled over lyon, paris"
+        );
+        assert!(pooled.get("caseLevelData").is_none());
+        assert_eq!(set("pooled")["countPrecision"], "rounded");
+        assert_eq!(set("pooled")["info"]["unpooledFrequencies"], 3);
     }
 
     #[test]
@@ -381,7 +472,6 @@ mod tests {
             local: &local,
             partners: vec![partner("other-beacon", answered(count_answer(true, 2, false)))],
             min_count: 5,
-            caller_cap: Granularity::Record,
             source_reference: "r",
         })
         .unwrap();

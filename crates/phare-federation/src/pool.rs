@@ -35,39 +35,82 @@ const COUNT_FIELDS: [&str; 5] = [
     "alleleCountHemizygous",
 ];
 
-/// A partner's record as it may be relayed: no `caseLevelData` (node-to-node answers are
-/// aggregates), every allele count coarsened and the frequency recomputed from the shown
-/// counts.
-pub fn coarsen_record(record: &mut Value, min_count: u32) {
-    let Some(object) = record.as_object_mut() else {
-        return;
-    };
-    object.remove("caseLevelData");
-    let Some(sources) = object
-        .get_mut("frequencyInPopulations")
-        .and_then(Value::as_array_mut)
-    else {
-        return;
-    };
-    for source in sources {
-        let Some(frequencies) = source.get_mut("frequencies").and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for frequency in frequencies.iter_mut().filter_map(Value::as_object_mut) {
-            for field in COUNT_FIELDS {
-                if let Some(count) = frequency.get(field).and_then(Value::as_u64) {
-                    frequency.insert(field.into(), json!(disclose(count, min_count).value));
-                }
-            }
-            if let (Some(count), Some(number)) = (
-                frequency.get("alleleCount").and_then(Value::as_u64),
-                frequency.get("alleleNumber").and_then(Value::as_u64),
-            ) && number > 0
-            {
-                frequency.insert("alleleFrequency".into(), json!(count as f64 / number as f64));
-            }
+/// A partner's record as it may be relayed, rebuilt from the fields Phare reads — the allele,
+/// its identifiers and annotations, `info.vcfStyle`, and population frequencies — so nothing
+/// unread passes (no `caseLevelData`, no extension a partner made up). Every allele count is
+/// coarsened and the frequency recomputed from the shown counts; a frequency without its
+/// counts cannot be coarsened and is left out.
+pub fn relayed_record(record: &Value, min_count: u32) -> Value {
+    let mut relayed = Map::new();
+    for field in [
+        "variantInternalId",
+        "variation",
+        "identifiers",
+        "molecularAttributes",
+    ] {
+        if let Some(value) = record.get(field) {
+            relayed.insert(field.into(), value.clone());
         }
     }
+    if let Some(vcf_style) = record.get("info").and_then(|info| info.get("vcfStyle")) {
+        relayed.insert("info".into(), json!({ "vcfStyle": vcf_style }));
+    }
+    let sources: Vec<Value> = record
+        .get("frequencyInPopulations")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|source| relayed_source(source, min_count))
+        .collect();
+    if !sources.is_empty() {
+        relayed.insert("frequencyInPopulations".into(), Value::Array(sources));
+    }
+    Value::Object(relayed)
+}
+
+fn relayed_source(source: &Value, min_count: u32) -> Option<Value> {
+    let frequencies: Vec<Value> = source
+        .get("frequencies")?
+        .as_array()?
+        .iter()
+        .filter_map(|frequency| {
+            let population = frequency.get("population")?.as_str()?;
+            let shown = |field: &str| {
+                frequency
+                    .get(field)
+                    .and_then(Value::as_u64)
+                    .map(|count| disclose(count, min_count).value)
+            };
+            let allele_count = shown("alleleCount")?;
+            let allele_number = shown("alleleNumber").filter(|number| *number > 0)?;
+            let mut relayed = Map::new();
+            relayed.insert("population".into(), json!(population));
+            relayed.insert(
+                "alleleFrequency".into(),
+                json!(allele_count as f64 / allele_number as f64),
+            );
+            relayed.insert("alleleCount".into(), json!(allele_count));
+            relayed.insert("alleleNumber".into(), json!(allele_number));
+            for field in &COUNT_FIELDS[2..] {
+                if let Some(count) = shown(field) {
+                    relayed.insert((*field).into(), json!(count));
+                }
+            }
+            Some(Value::Object(relayed))
+        })
+        .collect();
+    if frequencies.is_empty() {
+        return None;
+    }
+    let mut relayed = Map::new();
+    for field in ["source", "sourceReference", "version"] {
+        if let Some(text) = source.get(field).and_then(Value::as_str) {
+            relayed.insert(field.into(), json!(text));
+        }
+    }
+    relayed.insert("frequencies".into(), Value::Array(frequencies));
+    Some(Value::Object(relayed))
 }
 
 /// The same allele, whoever reports it: the VRS allele (sequence, interval, state) when the
@@ -134,8 +177,11 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Adds a node's records (as they are shown: partners' already coarsened).
-    pub fn add(&mut self, node: &str, records: &[Value], rounded: bool) {
+    /// Adds a node's records (as they are shown: partners' already coarsened). Only the
+    /// frequencies of the node's own cohort are pooled — sources whose `sourceReference` is at
+    /// `origin`, the node's address: a Beacon may also quote gnomAD or 1000 Genomes, which are
+    /// nobody's cohort here.
+    pub fn add(&mut self, node: &str, origin: &str, records: &[Value], rounded: bool) {
         self.rounded |= rounded;
         for record in records {
             let Some(key) = variant_key(record) else {
@@ -153,41 +199,69 @@ impl Pool {
                 .and_then(Value::as_array)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            for frequency in sources
-                .iter()
-                .filter_map(|source| source.get("frequencies").and_then(Value::as_array))
-                .flatten()
-            {
-                let count = |field: &str| frequency.get(field).and_then(Value::as_u64);
-                let (Some(population), Some(allele_count), Some(allele_number)) = (
-                    frequency.get("population").and_then(Value::as_str),
-                    count("alleleCount"),
-                    count("alleleNumber"),
-                ) else {
-                    // A frequency alone cannot be pooled: averaging is what ΣAC/ΣAN avoids.
-                    self.unpooled += 1;
+            for source in sources {
+                let own = source
+                    .get("sourceReference")
+                    .and_then(Value::as_str)
+                    .is_some_and(|reference| is_at(reference, origin));
+                let frequencies = source
+                    .get("frequencies")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                if !own {
+                    self.unpooled += frequencies.len();
                     continue;
-                };
-                let sums = pooled.populations.entry(population.to_owned()).or_default();
-                let zygosity = [
-                    count("alleleCountHomozygous"),
-                    count("alleleCountHeterozygous"),
-                    count("alleleCountHemizygous"),
-                ];
-                for (total, part) in sums.zygosity.iter_mut().zip(zygosity) {
-                    *total = if sums.contributions == 0 {
-                        part
-                    } else {
-                        total.zip(part).map(|(total, part)| total.saturating_add(part))
-                    };
                 }
-                sums.allele_count = sums.allele_count.saturating_add(allele_count);
-                sums.allele_number = sums.allele_number.saturating_add(allele_number);
-                sums.contributions += 1;
+                self.unpooled += add_frequencies(pooled, frequencies);
             }
         }
     }
+}
 
+/// Adds one node's frequencies of one allele; returns how many could not be pooled.
+fn add_frequencies(pooled: &mut PooledVariant, frequencies: &[Value]) -> usize {
+    let mut unpooled = 0;
+    for frequency in frequencies {
+        let count = |field: &str| frequency.get(field).and_then(Value::as_u64);
+        let (Some(population), Some(allele_count), Some(allele_number)) = (
+            frequency.get("population").and_then(Value::as_str),
+            count("alleleCount"),
+            count("alleleNumber"),
+        ) else {
+            // A frequency alone cannot be pooled: averaging is what ΣAC/ΣAN avoids.
+            unpooled += 1;
+            continue;
+        };
+        let sums = pooled.populations.entry(population.to_owned()).or_default();
+        let zygosity = [
+            count("alleleCountHomozygous"),
+            count("alleleCountHeterozygous"),
+            count("alleleCountHemizygous"),
+        ];
+        for (total, part) in sums.zygosity.iter_mut().zip(zygosity) {
+            *total = if sums.contributions == 0 {
+                part
+            } else {
+                total.zip(part).map(|(total, part)| total.saturating_add(part))
+            };
+        }
+        sums.allele_count = sums.allele_count.saturating_add(allele_count);
+        sums.allele_number = sums.allele_number.saturating_add(allele_number);
+        sums.contributions += 1;
+    }
+    unpooled
+}
+
+/// Whether a `sourceReference` points at a node's own address.
+fn is_at(reference: &str, origin: &str) -> bool {
+    reference == origin
+        || reference
+            .strip_prefix(origin)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+impl Pool {
     /// The pooled records, each count suppressed after pooling under `min_count`.
     pub fn records(&self, min_count: u32, source_reference: &str) -> Vec<Value> {
         self.variants
@@ -237,14 +311,6 @@ impl Pool {
             })
             .collect()
     }
-
-    pub fn len(&self) -> usize {
-        self.variants.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.variants.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -262,7 +328,7 @@ mod tests {
                     "interval": {"type": "SequenceInterval", "start": {"type": "Number", "value": start}, "end": {"type": "Number", "value": start + 1}}},
                 "state": {"type": "LiteralSequenceExpression", "sequence": "G"},
             },
-            "frequencyInPopulations": [{"source": "x", "sourceReference": "y", "frequencies": frequencies}],
+            "frequencyInPopulations": [{"source": "x", "sourceReference": "https://node.example/api", "frequencies": frequencies}],
         })
     }
 
@@ -272,13 +338,14 @@ mod tests {
         // 1/10 and 30/100: the average of frequencies would be 0.2, the pooled one is 31/110.
         pool.add(
             "a",
+            "https://node.example",
             &[record(
                 100,
                 json!([{"population": "ALL", "alleleFrequency": 0.1, "alleleCount": 1, "alleleNumber": 10}]),
             )],
             false,
         );
-        pool.add("b", &[record(100, json!([{"population": "ALL", "alleleFrequency": 0.3, "alleleCount": 30, "alleleNumber": 100, "alleleCountHomozygous": 4}]))], false);
+        pool.add("b", "https://node.example", &[record(100, json!([{"population": "ALL", "alleleFrequency": 0.3, "alleleCount": 30, "alleleNumber": 100, "alleleCountHomozygous": 4}]))], false);
         let records = pool.records(0, "https://node.example/api");
         assert_eq!(records.len(), 1);
         let frequency = &records[0]["frequencyInPopulations"][0]["frequencies"][0];
@@ -298,7 +365,7 @@ mod tests {
         let mut pool = Pool::default();
         // Three nodes with two carriers each: 6 pooled, shown as 5 under k = 5.
         for node in ["a", "b", "c"] {
-            pool.add(node, &[record(7, json!([{"population": "ALL", "alleleFrequency": 0.1, "alleleCount": 2, "alleleNumber": 20}]))], false);
+            pool.add(node, "https://node.example", &[record(7, json!([{"population": "ALL", "alleleFrequency": 0.1, "alleleCount": 2, "alleleNumber": 20}]))], false);
         }
         let frequency = &pool.records(5, "r")[0]["frequencyInPopulations"][0]["frequencies"][0];
         assert_eq!(frequency["alleleCount"], 5);
@@ -306,19 +373,43 @@ mod tests {
     }
 
     #[test]
-    fn relayed_partner_records_lose_case_data_and_small_counts() {
-        let mut relayed = record(
+    fn relayed_partner_records_lose_case_data_small_counts_and_unknown_fields() {
+        let mut partner = record(
             9,
-            json!([{"population": "FR", "alleleFrequency": 0.05, "alleleCount": 1, "alleleNumber": 20, "alleleCountHeterozygous": 1}]),
+            json!([
+                {"population": "FR", "alleleFrequency": 0.05, "alleleCount": 1, "alleleNumber": 20, "alleleCountHeterozygous": 1, "note": "x"},
+                {"population": "BE", "alleleFrequency": 0.05, "alleleNumber": 20}
+            ]),
         );
-        relayed["caseLevelData"] = json!([{"individualId": "PAT-1"}]);
-        coarsen_record(&mut relayed, 5);
+        partner["caseLevelData"] = json!([{"individualId": "PAT-1"}]);
+        partner["info"] = json!({"vcfStyle": {"start": 8}, "internal": "secret"});
+        let relayed = relayed_record(&partner, 5);
         assert!(relayed.get("caseLevelData").is_none());
-        let frequency = &relayed["frequencyInPopulations"][0]["frequencies"][0];
-        assert_eq!(frequency["alleleCount"], 5);
-        assert_eq!(frequency["alleleCountHeterozygous"], 5);
-        assert_eq!(frequency["alleleNumber"], 20);
-        assert_eq!(frequency["alleleFrequency"], 0.25);
+        assert_eq!(relayed["info"], json!({"vcfStyle": {"start": 8}}));
+        let frequencies = relayed["frequencyInPopulations"][0]["frequencies"]
+            .as_array()
+            .unwrap();
+        // BE has no allele count: it cannot be coarsened, so it is not relayed.
+        assert_eq!(frequencies.len(), 1);
+        assert_eq!(
+            frequencies[0],
+            json!({"population": "FR", "alleleFrequency": 0.25, "alleleCount": 5, "alleleNumber": 20, "alleleCountHeterozygous": 5})
+        );
+    }
+
+    #[test]
+    fn only_a_nodes_own_sources_are_pooled() {
+        let mut pool = Pool::default();
+        let quoted = json!({
+            "variantInternalId": "v", "variation": record(3, json!([]))["variation"],
+            "frequencyInPopulations": [{"source": "gnomAD", "sourceReference": "https://gnomad.example/", "frequencies": [
+                {"population": "Total", "alleleFrequency": 0.1, "alleleCount": 10, "alleleNumber": 100}]}]
+        });
+        pool.add("a", "https://node.example", &[quoted], false);
+        assert_eq!(pool.unpooled, 1);
+        assert!(pool.records(0, "r")[0].get("frequencyInPopulations").is_none());
+        assert!(is_at("https://node.example/api", "https://node.example"));
+        assert!(!is_at("https://node.example.evil/api", "https://node.example"));
     }
 
     #[test]

@@ -17,7 +17,6 @@ use futures::future::join_all;
 use phare_access::Tier;
 use phare_access::node::{NodeSigner, NodeTokenSpec};
 use phare_beacon::{BeaconError, QueryRequest};
-use phare_domain::Granularity;
 use phare_federation::{Federated, Outcome, PartnerReport, federated_response, parse_answer};
 use phare_store::{AuditDecision, AuditEntry};
 use serde_json::{Value, json};
@@ -118,29 +117,47 @@ impl Federation {
         json!({ "nodeId": self.settings.node_id, "issuer": self.settings.issuer, "partners": partners })
     }
 
-    /// Asks every partner at once; each report says what became of its call.
-    async fn fan_out(&self, forward: &Forward, request_id: &str) -> Vec<PartnerReport> {
+    /// Asks every partner at once; each report says what became of its call. `as_node`:
+    /// with this node's token (partners answer it as a partner), or anonymously (partners
+    /// answer with their public policy).
+    async fn fan_out(&self, forward: &Forward, request_id: &str, as_node: bool) -> Vec<PartnerReport> {
         join_all(
             self.settings
                 .partners
                 .iter()
-                .map(|partner| self.ask(partner, forward, request_id)),
+                .map(|partner| self.ask(partner, forward, request_id, as_node)),
         )
         .await
     }
 
-    async fn ask(&self, partner: &PartnerSettings, forward: &Forward, request_id: &str) -> PartnerReport {
+    async fn ask(
+        &self,
+        partner: &PartnerSettings,
+        forward: &Forward,
+        request_id: &str,
+        as_node: bool,
+    ) -> PartnerReport {
         let started = Instant::now();
-        let outcome =
-            match tokio::time::timeout(partner.timeout, self.call(partner, forward, request_id)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Outcome::TimedOut {
-                    after_ms: u64::try_from(partner.timeout.as_millis()).unwrap_or(u64::MAX),
-                },
-            };
+        // Bounded over every federated query. A call that finds no free slot is not made: a
+        // slow partner holding slots must not turn calls to the others into timeouts.
+        let outcome = match Arc::clone(&self.calls).try_acquire_owned() {
+            Err(_) => Outcome::Unavailable {
+                reason: "too many partner calls under way on this node".to_owned(),
+            },
+            Ok(_permit) => {
+                let call = self.call(partner, forward, request_id, as_node && partner.send_token);
+                match tokio::time::timeout(partner.timeout, call).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Outcome::TimedOut {
+                        after_ms: u64::try_from(partner.timeout.as_millis()).unwrap_or(u64::MAX),
+                    },
+                }
+            }
+        };
         PartnerReport {
             id: partner.id.clone(),
             name: partner.name.clone(),
+            url: partner.url.clone(),
             outcome,
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         }
@@ -178,14 +195,13 @@ impl Federation {
         Some(token)
     }
 
-    async fn call(&self, partner: &PartnerSettings, forward: &Forward, request_id: &str) -> Outcome {
-        // Bounded over every federated query: a slow partner holds permits until its deadline,
-        // and then the deadline, not an unbounded queue, decides.
-        let Ok(_permit) = self.calls.acquire().await else {
-            return Outcome::Unavailable {
-                reason: "the federation client is shutting down".to_owned(),
-            };
-        };
+    async fn call(
+        &self,
+        partner: &PartnerSettings,
+        forward: &Forward,
+        request_id: &str,
+        signed: bool,
+    ) -> Outcome {
         let url = format!("{}/g_variants", partner.url.trim_end_matches('/'));
         let mut request = match forward {
             Forward::Query(query) if query.is_empty() => self.client.get(url),
@@ -197,7 +213,7 @@ impl Federation {
                 .body(body.clone()),
         };
         request = request.header("x-request-id", request_id);
-        if partner.send_token {
+        if signed {
             let Some(token) = self.token_for(partner) else {
                 return Outcome::Unavailable {
                     reason: "this node has no signing key".to_owned(),
@@ -262,11 +278,21 @@ impl Federation {
     }
 }
 
-#[derive(Debug)]
 struct CachedToken {
     token: String,
     kid: String,
     minted: Instant,
+}
+
+impl std::fmt::Debug for CachedToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token: it opens partners for up to its lifetime.
+        formatter
+            .debug_struct("CachedToken")
+            .field("kid", &self.kid)
+            .field("minted", &self.minted)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A connection error in words, without the URL's query (it holds the caller's parameters).
@@ -292,8 +318,12 @@ fn describe(error: &reqwest::Error) -> String {
     }
 }
 
-/// The partner's own words from a Beacon error envelope, shortened.
+/// The partner's own words from a Beacon error envelope, shortened. Only a small envelope is
+/// read: a large error body is not worth parsing on the async threads.
 fn error_message(body: &[u8]) -> Option<String> {
+    if body.len() > 64 * 1024 {
+        return None;
+    }
     let document: Value = serde_json::from_slice(body).ok()?;
     let message = document["error"]["errorMessage"].as_str()?;
     Some(message.chars().take(200).collect())
@@ -352,23 +382,105 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Json<Value>, A
 }
 
 /// The federated answer, carrying one audit row per partner call for the gate to commit with
-/// its own (one commit for all, before the answer leaves), whatever the answer is.
+/// its own, whatever the answer is. Partners are asked only once the caller passed what can be
+/// checked first: the right to query, parameters that make sense across nodes, the federated
+/// query's budget. The work runs in a task of its own, so a caller who hangs up does not stop
+/// the audit of calls already made.
 async fn federate(
     state: &AppState,
     context: &RequestContext,
     request: &QueryRequest,
     forward: Forward,
 ) -> Response {
-    if context.caller.roles.partner {
-        return ApiError::from(BeaconError::forbidden(
-            "a partner node's query is answered locally only (/api/g_variants): it is never federated again",
-        ))
-        .into_response();
+    if let Err(refused) = preflight(state, context, request).await {
+        return refused.into_response();
     }
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let task_state = state.clone();
+    let task_context = context.clone();
+    let task_request = request.clone();
+    tokio::spawn(async move {
+        let answered = answer_and_audit(&task_state, &task_context, &task_request, forward).await;
+        if let Err((_, rows)) = sender.send(answered) {
+            // The caller is gone: the partners audited our calls, so this side does too.
+            for row in rows {
+                if let Err(error) = task_state.audit_writer().append(task_state.store(), row).await {
+                    tracing::error!(%error, "cannot write the audit row of a partner call");
+                }
+            }
+        }
+    });
+    match receiver.await {
+        Ok((mut response, rows)) => {
+            response.extensions_mut().insert(ExtraAuditRows(rows));
+            response
+        }
+        Err(_) => ApiError::from(BeaconError::internal()).into_response(),
+    }
+}
+
+/// What is refused before any partner is asked: a partner's own query (no recursion), a caller
+/// who may not query, `datasetIds` (they name this node's datasets), an exhausted federation
+/// budget (one unit per federated query, per user or client address, besides the per-dataset
+/// budgets the local part spends).
+async fn preflight(
+    state: &AppState,
+    context: &RequestContext,
+    request: &QueryRequest,
+) -> Result<(), ApiError> {
+    let caller = &context.caller;
+    if caller.roles.partner {
+        return Err(BeaconError::forbidden(
+            "a partner node's query is answered locally only (/api/g_variants): it is never federated again",
+        )
+        .into());
+    }
+    if !phare_access::policy::may_query(caller) {
+        return Err(BeaconError::forbidden(
+            "these credentials are for pushing data or administration, not for queries",
+        )
+        .into());
+    }
+    if request.dataset_ids.is_some() {
+        return Err(BeaconError::bad_request(
+            "`datasetIds` names this node's datasets: ask /api/g_variants, or leave it out to ask every node",
+        )
+        .into());
+    }
+    let budget = state.access().budget;
+    if budget.queries == 0 || state.federation().is_none() {
+        return Ok(());
+    }
+    let key = match &caller.subject {
+        Some(_) => format!("federation:{}", caller.audit_subject()),
+        None => format!(
+            "federation-ip:{}",
+            context
+                .client_ip
+                .map_or_else(|| "unknown".to_owned(), |address| address.to_string())
+        ),
+    };
+    match state.budgets().consume(state.store(), &[key], budget).await? {
+        phare_store::BudgetDecision::Allowed => Ok(()),
+        phare_store::BudgetDecision::Exhausted { retry_after_seconds } => {
+            Err(ApiError::too_many_requests(retry_after_seconds))
+        }
+    }
+}
+
+async fn answer_and_audit(
+    state: &AppState,
+    context: &RequestContext,
+    request: &QueryRequest,
+    forward: Forward,
+) -> (Response, Vec<AuditEntry>) {
+    // The public is relayed what partners give the public: they are asked without our token.
+    // Everyone else gets what partners give this node, a partner: aggregates.
+    let as_node = context.caller.highest_tier() != Tier::Public;
     let local = crate::g_variants::answer(state, context, request);
     let (local, reports) = match state.federation() {
         Some(federation) => {
-            let partners = federation.fan_out(&forward, &context.request_id);
+            let partners = federation.fan_out(&forward, &context.request_id, as_node);
             tokio::join!(local, partners)
         }
         None => (local.await, Vec::new()),
@@ -382,51 +494,44 @@ async fn federate(
             );
         }
     }
-    let audit_rows = partner_audit_rows(context, &reports);
-    let mut response = match local {
-        Ok(Json(local)) => federated_document(state, context, &local, reports)
-            .map(|document| Json(document).into_response())
-            .unwrap_or_else(IntoResponse::into_response),
+    let rows = partner_audit_rows(context, &reports);
+    let response = match local {
+        Ok(Json(local)) => match federated_document(state, local, reports).await {
+            Ok(document) => Json(document).into_response(),
+            Err(error) => error.into_response(),
+        },
         Err(error) => error.into_response(),
     };
-    response.extensions_mut().insert(ExtraAuditRows(audit_rows));
-    response
+    (response, rows)
 }
 
-fn federated_document(
+/// Pooling copies and walks every record: on a blocking thread.
+async fn federated_document(
     state: &AppState,
-    context: &RequestContext,
-    local: &Value,
+    local: Value,
     reports: Vec<PartnerReport>,
 ) -> Result<Value, ApiError> {
-    let (node_id, min_count) = state.federation().map_or(("local", 5), |federation| {
-        (
-            federation.settings.node_id.as_str(),
-            federation.settings.min_count,
-        )
+    let (node_id, min_count) = state.federation().map_or(("local".to_owned(), 5), |federation| {
+        (federation.settings.node_id.clone(), federation.settings.min_count)
     });
-    federated_response(Federated {
-        local_id: node_id,
-        local,
-        partners: reports,
-        min_count,
-        caller_cap: caller_cap(context),
-        source_reference: &state.identity().base_url,
+    let source_reference = state.identity().base_url.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        federated_response(Federated {
+            local_id: &node_id,
+            local: &local,
+            partners: reports,
+            min_count,
+            source_reference: &source_reference,
+        })
     })
-    .map_err(|error| {
-        tracing::error!(%error, "cannot build the federated answer");
-        ApiError::from(BeaconError::internal())
-    })
-}
-
-/// What a caller may learn of partners' data: their answers came to this node as a partner
-/// (aggregates at the registered tier), so they are relayed to people holding at least that
-/// tier here; the public learns only whether an allele is seen.
-fn caller_cap(context: &RequestContext) -> Granularity {
-    if context.caller.highest_tier() == Tier::Public {
-        Granularity::Boolean
-    } else {
-        Granularity::Record
+    .await;
+    match built {
+        Ok(Ok(document)) => Ok(document),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "cannot build the federated answer");
+            Err(BeaconError::internal().into())
+        }
+        Err(_) => Err(BeaconError::internal().into()),
     }
 }
 

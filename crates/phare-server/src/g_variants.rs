@@ -147,7 +147,12 @@ pub(crate) async fn answer(
         .iter()
         .map(|target| target.visible.access.rule.max)
         .collect();
-    let returned = answer_granularity(request.requested_granularity, &ceilings);
+    let mut returned = answer_granularity(request.requested_granularity, &ceilings);
+    if context.caller.roles.partner && carriers_filter.is_some() {
+        // Filters select people: the variants they carry, listed, would describe them. A
+        // partner relays other people's questions, so it gets counts of such a selection.
+        returned = returned.min(Granularity::Count);
+    }
     let offset = i64::try_from(request.skip.saturating_mul(request.limit)).unwrap_or(i64::MAX);
     let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
     let mut answers = Vec::with_capacity(targets.len());

@@ -185,6 +185,21 @@ impl FederatedNode {
                 "0",
             ])
             .await;
+        // Variant records for the registered tier, so for partners (decision 0047).
+        self.node
+            .ok(&[
+                "dataset",
+                "policy",
+                "--dataset",
+                "cohort",
+                "--tier",
+                "registered",
+                "--entry-type",
+                "genomicVariation",
+                "--max",
+                "record",
+            ])
+            .await;
         let run = self.node.ingest("cohort", file, None).await;
         assert!(run.success(), "{run}");
     }
@@ -442,10 +457,27 @@ async fn three_nodes_pool_allele_counts_like_bcftools_and_report_every_partner_h
             .await
             .unwrap();
     assert_eq!(outgoing, 5);
+    let rows: Vec<(String, String, i16)> = sqlx::query_as(
+        "SELECT resource, reason, status FROM audit_log WHERE action = 'FEDERATE /api/g_variants' ORDER BY resource",
+    )
+    .fetch_all(paris.node.pool())
+    .await
+    .unwrap();
+    let expected: Vec<(String, String, i16)> = [
+        ("partner:garbage", "badAnswer", 502),
+        ("partner:helsinki", "answered", 200),
+        ("partner:huge", "badAnswer", 502),
+        ("partner:lyon", "answered", 200),
+        ("partner:silent", "timedOut", 504),
+    ]
+    .into_iter()
+    .map(|(resource, reason, status)| (resource.to_owned(), reason.to_owned(), status))
+    .collect();
+    assert_eq!(rows, expected);
     let incoming: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_log WHERE subject = $1 AND action = 'GET /api/g_variants' AND status = 200",
     )
-    .bind(format!("{} paris", paris.api()))
+    .bind(format!("{} partner:paris", paris.api()))
     .fetch_one(lyon.node.pool())
     .await
     .unwrap();
@@ -530,11 +562,24 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
         .unwrap();
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
-    assert!(
-        answer["response"]["resultSets"][0]["results"][0]
-            .get("caseLevelData")
-            .is_none()
-    );
+    assert_eq!(answer["meta"]["returnedGranularity"], "record", "{answer}");
+    let records = answer["response"]["resultSets"][0]["results"].as_array().unwrap();
+    assert!(!records.is_empty(), "{answer}");
+    assert!(records.iter().all(|record| record.get("caseLevelData").is_none()));
+    // Filters select people: a partner gets counts of what they carry, never the list.
+    let filtered: Value = client
+        .get(format!(
+            "{}/g_variants?{point}&filters=NCIT:C16576&requestedGranularity=record",
+            paris.api()
+        ))
+        .bearer_auth(&lyon_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered["meta"]["returnedGranularity"], "count", "{filtered}");
     // …but never federates it again: no recursion between nodes that list each other.
     assert_eq!(
         status_with(
@@ -544,6 +589,44 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
         .await,
         403
     );
+
+    // Refused here before any partner is asked: Lyon sees no call.
+    let calls_at_lyon = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log WHERE action = 'GET /api/g_variants'")
+            .fetch_one(lyon.node.pool())
+            .await
+            .unwrap()
+    };
+    let before = calls_at_lyon().await;
+    let researcher = dev_token(&paris.node, &["--bona-fide"]).await;
+    let platform = dev_token(&paris.node, &["--role", "platform", "--platform", "seqoia"]).await;
+    assert_eq!(
+        status_with(
+            format!("{}/federated/g_variants?{point}&datasetIds=cohort", paris.api()),
+            researcher.clone()
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        status_with(format!("{}/federated/g_variants?{point}", paris.api()), platform).await,
+        403
+    );
+    assert_eq!(calls_at_lyon().await, before);
+    // The public is relayed what partners give the public: Lyon is asked anonymously.
+    let anonymous = client
+        .get(format!("{}/federated/g_variants?{point}", paris.api()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 200);
+    let anonymous_at_lyon: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'GET /api/g_variants' AND subject = 'anonymous'",
+    )
+    .fetch_one(lyon.node.pool())
+    .await
+    .unwrap();
+    assert_eq!(anonymous_at_lyon, 1);
 
     // A node not in the registry: 401.
     let stranger = work.path().join("stranger-keys");
@@ -574,7 +657,6 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
 
     // Paris rotates its key while serving: announced first, signing two seconds later; Lyon
     // keeps answering throughout, and after the old key is retired.
-    let researcher = dev_token(&paris.node, &["--bona-fide"]).await;
     let federated_ok = || async {
         let document: Value = client
             .get(format!("{}/federated/g_variants?{point}", paris.api()))
