@@ -17,7 +17,7 @@ use jsonwebtoken::{Validation, decode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::jwks::{JwksFetcher, KeyStore, check_jwks_url, read_jwks_file};
+use crate::jwks::{JwksFetcher, KeyRefresh, KeyStore, check_jwks_url, read_jwks_file};
 use crate::{BONA_FIDE_VALUE, Caller, CareRole, ResearchPurpose, ServiceRoles};
 
 /// The HTTP header that may carry a GA4GH Passport beside the access token.
@@ -63,6 +63,10 @@ pub struct AccessConfig {
     /// Minimum time between two fetches of one JWKS when tokens name unknown key ids.
     #[serde(default = "default_jwks_refresh_interval_seconds")]
     pub jwks_refresh_interval_seconds: u64,
+    /// Fetched keys older than this are fetched again before use: a withdrawn key stops
+    /// verifying within it (at least the refresh interval).
+    #[serde(default = "default_jwks_max_age_seconds")]
+    pub jwks_max_age_seconds: u64,
     /// Partner nodes of the federation registry whose node tokens are accepted (from
     /// `[[federation.partners]]`, not from `[access]`).
     #[serde(skip)]
@@ -103,6 +107,10 @@ fn default_jwks_refresh_interval_seconds() -> u64 {
     60
 }
 
+fn default_jwks_max_age_seconds() -> u64 {
+    600
+}
+
 impl Default for AccessConfig {
     fn default() -> Self {
         Self {
@@ -113,6 +121,7 @@ impl Default for AccessConfig {
             leeway_seconds: default_leeway_seconds(),
             max_token_bytes: default_max_token_bytes(),
             jwks_refresh_interval_seconds: default_jwks_refresh_interval_seconds(),
+            jwks_max_age_seconds: default_jwks_max_age_seconds(),
             partners: Vec::new(),
             node_audience: None,
         }
@@ -258,7 +267,14 @@ impl Authenticator {
         {
             return Err(AccessConfigError::Audiences);
         }
-        let refresh_interval = Duration::from_secs(config.jwks_refresh_interval_seconds);
+        let refresh_interval = KeyRefresh {
+            interval: Duration::from_secs(config.jwks_refresh_interval_seconds),
+            max_age: Duration::from_secs(
+                config
+                    .jwks_max_age_seconds
+                    .max(config.jwks_refresh_interval_seconds),
+            ),
+        };
 
         let mut issuers = HashMap::new();
         for trusted in config.issuers {
@@ -806,7 +822,7 @@ fn fixed_store(issuer: &str, path: &std::path::Path) -> Result<KeyStore, AccessC
     Ok(KeyStore::fixed(keys))
 }
 
-fn url_store(issuer: &str, url: &str, refresh_interval: Duration) -> Result<KeyStore, AccessConfigError> {
+fn url_store(issuer: &str, url: &str, refresh_interval: KeyRefresh) -> Result<KeyStore, AccessConfigError> {
     check_jwks_url(url).map_err(|reason| AccessConfigError::JwksUrl {
         issuer: issuer.to_owned(),
         url: url.to_owned(),

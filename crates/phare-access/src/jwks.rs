@@ -169,7 +169,7 @@ impl JwksFetcher {
 pub(crate) struct KeyStore {
     /// Where to fetch the keys from; `None` for keys read from a file, which never change.
     url: Option<String>,
-    refresh_interval: Duration,
+    refresh: KeyRefresh,
     state: tokio::sync::Mutex<KeyState>,
 }
 
@@ -181,11 +181,24 @@ struct KeyState {
     fetched_at: Option<Instant>,
 }
 
+/// How fetched keys are kept fresh.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyRefresh {
+    /// Least time between two fetches prompted by an unknown key id.
+    pub(crate) interval: Duration,
+    /// Fetched keys are refetched once this old, even when the key asked for is known: a key
+    /// the issuer withdrew (a retired or compromised node key) stops verifying within it.
+    pub(crate) max_age: Duration,
+}
+
 impl KeyStore {
     pub(crate) fn fixed(keys: Vec<Arc<VerificationKey>>) -> Self {
         Self {
             url: None,
-            refresh_interval: Duration::ZERO,
+            refresh: KeyRefresh {
+                interval: Duration::ZERO,
+                max_age: Duration::MAX,
+            },
             state: tokio::sync::Mutex::new(KeyState {
                 keys,
                 fetched_at: None,
@@ -193,10 +206,10 @@ impl KeyStore {
         }
     }
 
-    pub(crate) fn fetched(url: String, refresh_interval: Duration) -> Self {
+    pub(crate) fn fetched(url: String, refresh: KeyRefresh) -> Self {
         Self {
             url: Some(url),
-            refresh_interval,
+            refresh,
             state: tokio::sync::Mutex::default(),
         }
     }
@@ -210,15 +223,20 @@ impl KeyStore {
     /// concurrent requests wait for it instead of fetching again.
     pub(crate) async fn key(&self, kid: &str, fetcher: Option<&JwksFetcher>) -> Option<Arc<VerificationKey>> {
         let mut state = self.state.lock().await;
-        if let Some(key) = state.keys.iter().find(|key| key.kid == kid) {
+        let stale = self.url.is_some()
+            && state
+                .fetched_at
+                .is_some_and(|fetched_at| fetched_at.elapsed() >= self.refresh.max_age);
+        if !stale && let Some(key) = state.keys.iter().find(|key| key.kid == kid) {
             return Some(Arc::clone(key));
         }
         let (Some(url), Some(fetcher)) = (self.url.as_deref(), fetcher) else {
             return None;
         };
-        if state
-            .fetched_at
-            .is_some_and(|fetched_at| fetched_at.elapsed() < self.refresh_interval)
+        if !stale
+            && state
+                .fetched_at
+                .is_some_and(|fetched_at| fetched_at.elapsed() < self.refresh.interval)
         {
             return None;
         }

@@ -545,6 +545,45 @@ async fn an_unknown_kid_refetches_at_most_once_per_interval() {
 }
 
 #[tokio::test]
+async fn a_key_withdrawn_from_a_fetched_jwks_stops_verifying_within_its_maximum_age() {
+    let old_dir = tempfile::tempdir().unwrap();
+    let new_dir = tempfile::tempdir().unwrap();
+    let old = DevIssuer::load_or_create(old_dir.path()).unwrap();
+    let new = DevIssuer::load_or_create(new_dir.path()).unwrap();
+    let server = JwksServer::start(jwks_of(&old)).await;
+    let authenticator = Authenticator::new(AccessConfig {
+        jwks_max_age_seconds: 1,
+        ..url_config(&server.url, 1)
+    })
+    .unwrap();
+    // Each token is new (another subject), so none comes from the verified-caller cache.
+    let token_of = |subject: &str| {
+        let mut token_claims = claims(subject, RESEARCH);
+        token_claims["iss"] = json!(ROTATING_ISSUER);
+        bearer(&old.mint(&token_claims).unwrap())
+    };
+    authenticator
+        .authenticate(Some(&token_of("a")), None)
+        .await
+        .unwrap();
+    // The issuer withdraws the key: within the maximum age it still verifies…
+    *server.document.lock().unwrap() = jwks_of(&new);
+    authenticator
+        .authenticate(Some(&token_of("b")), None)
+        .await
+        .unwrap();
+    // …past it, the keys are fetched again and the withdrawn one is gone.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(
+        authenticator
+            .authenticate(Some(&token_of("c")), None)
+            .await
+            .is_err()
+    );
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
 async fn an_unknown_kid_picks_up_a_rotated_key() {
     let old_dir = tempfile::tempdir().unwrap();
     let new_dir = tempfile::tempdir().unwrap();

@@ -42,6 +42,7 @@ pub fn access_state(config: &Config, trust_dev_issuer: bool) -> Result<AccessSta
         care_audience: section.care_audience.clone(),
         leeway_seconds: section.leeway_seconds,
         jwks_refresh_interval_seconds: section.jwks_refresh_interval_seconds,
+        jwks_max_age_seconds: section.jwks_max_age_seconds,
         partners,
         node_audience,
         ..AccessConfig::default()

@@ -189,6 +189,9 @@ pub struct AccessSection {
     /// Least time between two fetches of one JWKS (an issuer's or a partner node's) when a
     /// token names a key id not seen yet: how soon a rotated key is learnt.
     pub jwks_refresh_interval_seconds: u64,
+    /// Fetched keys are fetched again once this old: a key an issuer or a partner node
+    /// withdrew stops verifying within it.
+    pub jwks_max_age_seconds: u64,
     /// Trust the local development issuer of `phare dev token` (never in production).
     pub trust_dev_issuer: bool,
     /// File holding the secret research identifiers and audit digests are keyed with; created
@@ -211,6 +214,7 @@ impl Default for AccessSection {
             care_audience: "phare-care".into(),
             leeway_seconds: 30,
             jwks_refresh_interval_seconds: 60,
+            jwks_max_age_seconds: 600,
             trust_dev_issuer: false,
             secret_file: None,
             public_min_allele_number: phare_server::DEFAULT_PUBLIC_MIN_ALLELE_NUMBER,

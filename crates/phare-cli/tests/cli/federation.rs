@@ -139,7 +139,7 @@ impl FederatedNode {
     /// starts `phare serve` with it.
     fn serve(&self, federation: &str, partners: &[String]) -> Served {
         let mut config = format!(
-            "public_url = \"http://127.0.0.1:{port}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n[access]\njwks_refresh_interval_seconds = 1\n[federation]\nnode_id = \"{id}\"\n{federation}\n",
+            "public_url = \"http://127.0.0.1:{port}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n[access]\njwks_refresh_interval_seconds = 1\njwks_max_age_seconds = 1\n[federation]\nnode_id = \"{id}\"\n{federation}\n",
             port = self.port,
             metrics = self.metrics_port,
             id = self.id,
@@ -670,6 +670,8 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
         assert_eq!(node_status(&document, "lyon")["status"], "answered", "{document}");
     };
     federated_ok().await;
+    // A token of the key about to be retired, kept to be replayed after its retirement.
+    let old_key_token = node_token(&paris.key_dir(), &paris.api(), "paris", &lyon.api());
     let old_kid = NodeKeyRing::open(&paris.key_dir()).unwrap().keys()[0].kid.clone();
     let rotated = paris
         .node
@@ -689,6 +691,12 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
     paris.node.ok(&["node", "retire-key", &old_kid]).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     federated_ok().await;
+    // Lyon refetched Paris's keys (older than its maximum age): the retired key no longer
+    // verifies, though its token has not expired.
+    assert_eq!(
+        status_with(format!("{}/g_variants?{point}", lyon.api()), old_key_token).await,
+        401
+    );
     // A Lyon that never saw the old key (restarted: nothing cached) still answers: Paris
     // signs with the new key only.
     lyon_served.kill();
