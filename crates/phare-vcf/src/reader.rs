@@ -90,7 +90,7 @@ enum Inner {
     /// BCF: the record's bytes are read here; noodles parses its site fields, and the GT
     /// values are read straight from the bytes (`bcf_genotypes.rs`).
     Bcf(
-        Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>,
+        Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::MultithreadedReader<CountingReader>>>>,
         noodles_bcf::Record,
         Vec<u8>,
     ),
@@ -313,13 +313,8 @@ impl VariantReader {
         let limits = options.limits.clone();
         let (header, inner, header_lines) = match format {
             InputFormat::Bcf => {
-                let guarded = Guard::new(
-                    noodles_bgzf::io::Reader::new(counting),
-                    limits,
-                    false,
-                    in_header.clone(),
-                )
-                .with_compressed_bytes(compressed_bytes.clone());
+                let guarded = Guard::new(bgzf_reader(counting), limits, false, in_header.clone())
+                    .with_compressed_bytes(compressed_bytes.clone());
                 let mut reader = noodles_bcf::io::Reader::from(guarded);
                 let header = reader.read_header().map_err(header_error)?;
                 (
@@ -333,7 +328,7 @@ impl VariantReader {
                     InputFormat::VcfGzip => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
                         BufReader::new(counting),
                     ))),
-                    InputFormat::VcfBgzf => Box::new(noodles_bgzf::io::Reader::new(counting)),
+                    InputFormat::VcfBgzf => Box::new(bgzf_reader(counting)),
                     _ => Box::new(BufReader::with_capacity(1 << 16, counting)),
                 };
                 let mut guarded = Guard::new(text, limits, true, in_header.clone());
@@ -913,6 +908,18 @@ fn check_contigs(path: &Path, header: &noodles_vcf::Header, assembly: Assembly) 
     }
     Ok(())
 }
+
+/// BGZF blocks are inflated on other threads while this one parses the records they hold
+/// (decision 0050): one worker per core beyond the parsing thread, at least one, and no more
+/// than four, past which the parsing thread is the limit.
+fn bgzf_reader(input: CountingReader) -> noodles_bgzf::io::MultithreadedReader<CountingReader> {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let workers = std::num::NonZero::new(cores.saturating_sub(1).clamp(1, MAX_INFLATE_WORKERS))
+        .unwrap_or(std::num::NonZero::<usize>::MIN);
+    noodles_bgzf::io::MultithreadedReader::with_worker_count(workers, input)
+}
+
+const MAX_INFLATE_WORKERS: usize = 4;
 
 /// Counts bytes as they are read from disk, for a progress bar that knows the file size.
 struct CountingReader {
