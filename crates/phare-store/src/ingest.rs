@@ -6,7 +6,6 @@
 //! blocking thread into `COPY … FROM STDIN` on a staging table, then merged with set-based SQL.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,10 +19,11 @@ use sqlx::{PgConnection, Row};
 use tokio::sync::mpsc;
 
 use crate::contributions::{Columns, Direction, adjust_totals};
+use crate::copy_binary::{self, RowWriter};
 use crate::individuals::apply_consent;
 use crate::{Store, StoreError};
 
-/// Bytes of COPY text sent to PostgreSQL at a time.
+/// Bytes of COPY data sent to PostgreSQL at a time.
 const COPY_CHUNK_BYTES: usize = 1 << 20;
 
 #[derive(Debug)]
@@ -162,12 +162,22 @@ impl Store {
         sqlx::query(
             "CREATE TEMPORARY TABLE staging (
                 contig text, start bigint, \"end\" bigint, reference text, alternate text, variant_type text,
-                allele_count integer, allele_number integer,
+                allele_count bigint, allele_number bigint,
                 homozygous bytea, heterozygous bytea, hemizygous bytea, one_called bytea, none_called bytea,
-                hom_count integer, het_count integer, hemi_count integer,
-                research_ac integer, research_an integer, research_hom integer, research_het integer, research_hemi integer,
+                hom_count bigint, het_count bigint, hemi_count bigint,
+                research_ac bigint, research_an bigint, research_hom bigint, research_het bigint, research_hemi bigint,
                 aggregates jsonb, annotations jsonb
              ) ON COMMIT DROP",
+        )
+        .execute(&mut *transaction)
+        .await?;
+        // Carrier sets are sorted sample indices, which pglz does not shrink (not one of the
+        // coalescent cohort's was stored compressed): staging skips the attempt.
+        sqlx::query(
+            "ALTER TABLE staging
+                ALTER COLUMN homozygous SET STORAGE EXTERNAL, ALTER COLUMN heterozygous SET STORAGE EXTERNAL,
+                ALTER COLUMN hemizygous SET STORAGE EXTERNAL, ALTER COLUMN one_called SET STORAGE EXTERNAL,
+                ALTER COLUMN none_called SET STORAGE EXTERNAL",
         )
         .execute(&mut *transaction)
         .await?;
@@ -649,7 +659,7 @@ struct Loaded {
 }
 
 /// Streams the file into the staging table. The reader runs on a blocking thread and hands
-/// COPY text over a bounded channel, so memory stays at a few chunks whatever the file size.
+/// binary COPY data over a bounded channel, so memory stays at a few chunks whatever the file size.
 async fn copy_sites(
     connection: &mut PgConnection,
     mut reader: VariantReader,
@@ -661,15 +671,13 @@ async fn copy_sites(
     let producer = tokio::task::spawn_blocking(move || -> Result<Loaded, StoreError> {
         let mut site = Site::default();
         let mut chunk = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
-        let mut row = String::with_capacity(4096);
+        chunk.extend_from_slice(copy_binary::HEADER);
         let mut alleles = 0u64;
         let mut aggregate_alleles = 0u64;
         while reader.next_site(&mut site)? {
             let objector_allele_number = site.allele_number_of(&objectors);
             for calls in &site.alleles {
-                row.clear();
-                encode_row(&mut row, &site, calls, &objectors, objector_allele_number)?;
-                chunk.extend_from_slice(row.as_bytes());
+                encode_row(&mut chunk, &site, calls, &objectors, objector_allele_number)?;
                 alleles += 1;
                 if !calls.aggregates.is_empty() {
                     aggregate_alleles += 1;
@@ -685,10 +693,9 @@ async fn copy_sites(
                 }
             }
         }
-        if !chunk.is_empty() {
-            // A closed channel means the database side failed; its error is the one reported.
-            let _ignored = sender.blocking_send(chunk);
-        }
+        chunk.extend_from_slice(&copy_binary::TRAILER);
+        // A closed channel means the database side failed; its error is the one reported.
+        let _ignored = sender.blocking_send(chunk);
         if let Some(progress) = &progress {
             progress.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
         }
@@ -705,7 +712,7 @@ async fn copy_sites(
             "COPY staging (contig, start, \"end\", reference, alternate, variant_type, allele_count, allele_number,
                 homozygous, heterozygous, hemizygous, one_called, none_called, hom_count, het_count, hemi_count,
                 research_ac, research_an, research_hom, research_het, research_hemi, aggregates, annotations)
-             FROM STDIN",
+             FROM STDIN (FORMAT binary)",
         )
         .await?;
     let mut send_error = None;
@@ -732,8 +739,11 @@ async fn copy_sites(
     }
 }
 
+/// The staging table's columns, in order.
+const STAGING_COLUMNS: i16 = 23;
+
 fn encode_row(
-    row: &mut String,
+    chunk: &mut Vec<u8>,
     site: &Site,
     calls: &phare_vcf::AlleleCalls,
     objectors: &RoaringBitmap,
@@ -741,7 +751,6 @@ fn encode_row(
 ) -> Result<(), StoreError> {
     let contig = site.contig.map(|contig| contig.name()).unwrap_or_default();
     let allele = &calls.allele;
-    let format_error = |error: std::fmt::Error| StoreError::Internal(error.to_string());
     let aggregate_total = calls
         .aggregates
         .iter()
@@ -754,12 +763,15 @@ fn encode_row(
         Some(structural) => (structural.end, structural.kind),
         None => (allele.end(), allele.variant_type().beacon_term()),
     };
-    write!(
-        row,
-        "{contig}\t{}\t{end}\t{}\t{}\t{variant_type}\t{allele_count}\t{allele_number}\t",
-        allele.start, allele.reference, allele.alternate,
-    )
-    .map_err(format_error)?;
+    let mut row = RowWriter::start(chunk, STAGING_COLUMNS);
+    row.text(contig)?;
+    row.count(allele.start)?;
+    row.count(end)?;
+    row.text(&allele.reference)?;
+    row.text(&allele.alternate)?;
+    row.text(variant_type)?;
+    row.bigint(allele_count);
+    row.bigint(allele_number);
     for bitmap in [
         &calls.homozygous,
         &calls.heterozygous,
@@ -767,21 +779,27 @@ fn encode_row(
         &site.one_called,
         &site.none_called,
     ] {
-        push_bytea(row, bitmap)?;
-        row.push('\t');
+        row.bitmap(bitmap)?;
     }
     if let Some(total) = aggregate_total {
         // An aggregate file: its stated Total is both scopes' total (no individuals behind it).
         let homozygous = total.homozygous.unwrap_or(0);
         let heterozygous = total.heterozygous.unwrap_or(0);
         let hemizygous = total.hemizygous.unwrap_or(0);
-        write!(
-            row,
-            "{homozygous}\t{heterozygous}\t{hemizygous}\t{allele_count}\t{allele_number}\t{homozygous}\t{heterozygous}\t{hemizygous}\t"
-        )
-        .map_err(format_error)?;
-        push_json(row, &calls.aggregates, '\t')?;
-        return push_json(row, &calls.annotations, '\n');
+        for value in [
+            homozygous,
+            heterozygous,
+            hemizygous,
+            allele_count,
+            allele_number,
+            homozygous,
+            heterozygous,
+            hemizygous,
+        ] {
+            row.bigint(value);
+        }
+        row.json(&calls.aggregates)?;
+        return row.json(&calls.annotations);
     }
     let (homozygous, heterozygous, hemizygous) = (
         calls.homozygous.len(),
@@ -793,45 +811,18 @@ fn encode_row(
     let objector_heterozygous = calls.heterozygous.intersection_len(objectors);
     let objector_hemizygous = calls.hemizygous.intersection_len(objectors);
     let objector_allele_count = 2 * objector_homozygous + objector_heterozygous + objector_hemizygous;
-    write!(
-        row,
-        "{homozygous}\t{heterozygous}\t{hemizygous}\t{}\t{}\t{}\t{}\t{}\t",
+    for value in [
+        homozygous,
+        heterozygous,
+        hemizygous,
         u64::from(calls.allele_count) - objector_allele_count,
         u64::from(site.allele_number) - objector_allele_number,
         homozygous - objector_homozygous,
         heterozygous - objector_heterozygous,
         hemizygous - objector_hemizygous,
-    )
-    .map_err(format_error)?;
-    push_json(row, &calls.aggregates, '\t')?;
-    push_json(row, &calls.annotations, '\n')
-}
-
-/// A JSON column in COPY text format (`\N` for an empty list), then `terminator` (the column
-/// separator, or the end of row after the last column).
-fn push_json<T: serde::Serialize>(
-    row: &mut String,
-    values: &[T],
-    terminator: char,
-) -> Result<(), StoreError> {
-    if values.is_empty() {
-        row.push_str("\\N");
-    } else {
-        let json = serde_json::to_string(values).map_err(|error| StoreError::Internal(error.to_string()))?;
-        // Backslashes are COPY escapes: doubled, they reach PostgreSQL as written.
-        row.push_str(&json.replace('\\', "\\\\"));
+    ] {
+        row.count(value)?;
     }
-    row.push(terminator);
-    Ok(())
-}
-
-/// A bytea in COPY text format: `\\x` escapes to `\x`, then hex.
-fn push_bytea(row: &mut String, bitmap: &RoaringBitmap) -> Result<(), StoreError> {
-    let mut bytes = Vec::with_capacity(bitmap.serialized_size());
-    bitmap
-        .serialize_into(&mut bytes)
-        .map_err(|error| StoreError::Internal(error.to_string()))?;
-    row.push_str("\\\\x");
-    row.push_str(&hex::encode(bytes));
-    Ok(())
+    row.json(&calls.aggregates)?;
+    row.json(&calls.annotations)
 }

@@ -6,6 +6,7 @@ mod budgets;
 mod carriers;
 mod cohorts;
 mod contributions;
+mod copy_binary;
 mod datasets;
 mod entities;
 mod error;

@@ -137,10 +137,10 @@ impl Site {
         self.allele_number += called as u32;
         match called {
             0 => {
-                self.none_called.insert(sample);
+                add_sample(&mut self.none_called, sample);
             }
             1 => {
-                self.one_called.insert(sample);
+                add_sample(&mut self.one_called, sample);
             }
             _ => {}
         }
@@ -154,17 +154,25 @@ impl Site {
             match (haploid, copies) {
                 (_, 0) => {}
                 (true, _) => {
-                    calls.hemizygous.insert(sample);
+                    add_sample(&mut calls.hemizygous, sample);
                 }
                 (false, 1) => {
-                    calls.heterozygous.insert(sample);
+                    add_sample(&mut calls.heterozygous, sample);
                 }
                 (false, _) => {
-                    calls.homozygous.insert(sample);
+                    add_sample(&mut calls.homozygous, sample);
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Samples come in column order, so a sample is almost always past the set's largest: appending
+/// it is one push, where `insert` searches the container for its place.
+fn add_sample(carriers: &mut RoaringBitmap, sample: u32) {
+    if carriers.append(std::iter::once(sample)).is_err() {
+        carriers.insert(sample);
     }
 }
 

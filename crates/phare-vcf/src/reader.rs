@@ -90,7 +90,7 @@ enum Inner {
     /// BCF: the record's bytes are read here; noodles parses its site fields, and the GT
     /// values are read straight from the bytes (`bcf_genotypes.rs`).
     Bcf(
-        Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::Reader<CountingReader>>>>,
+        Box<noodles_bcf::io::Reader<Guard<noodles_bgzf::io::MultithreadedReader<CountingReader>>>>,
         noodles_bcf::Record,
         Vec<u8>,
     ),
@@ -313,13 +313,8 @@ impl VariantReader {
         let limits = options.limits.clone();
         let (header, inner, header_lines) = match format {
             InputFormat::Bcf => {
-                let guarded = Guard::new(
-                    noodles_bgzf::io::Reader::new(counting),
-                    limits,
-                    false,
-                    in_header.clone(),
-                )
-                .with_compressed_bytes(compressed_bytes.clone());
+                let guarded = Guard::new(bgzf_reader(counting), limits, false, in_header.clone())
+                    .with_compressed_bytes(compressed_bytes.clone());
                 let mut reader = noodles_bcf::io::Reader::from(guarded);
                 let header = reader.read_header().map_err(header_error)?;
                 (
@@ -333,7 +328,7 @@ impl VariantReader {
                     InputFormat::VcfGzip => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
                         BufReader::new(counting),
                     ))),
-                    InputFormat::VcfBgzf => Box::new(noodles_bgzf::io::Reader::new(counting)),
+                    InputFormat::VcfBgzf => Box::new(bgzf_reader(counting)),
                     _ => Box::new(BufReader::with_capacity(1 << 16, counting)),
                 };
                 let mut guarded = Guard::new(text, limits, true, in_header.clone());
@@ -749,13 +744,36 @@ impl Decoder {
             ));
         };
         let values = trim_line_end(&line[ninth_tab + 1..]);
+        let too_many = || {
+            (
+                "samples".to_owned(),
+                format!("more sample columns than the {expected} the header names"),
+            )
+        };
+        // Columns holding only a `0|0` or `0/0` GT, most of a cohort when FORMAT is GT alone, are
+        // taken four bytes at a time while they run; the loop below sees every other column.
+        let gt_only_runs = gt_index == 0 && !haploid_region;
+        let mut rest = values;
         let mut index = 0usize;
-        for column in values.split(|byte| *byte == b'\t') {
+        loop {
+            if gt_only_runs {
+                while let Some(word) = rest.first_chunk::<4>()
+                    && (word == b"0|0\t" || word == b"0/0\t")
+                {
+                    if index >= expected {
+                        return Err(too_many());
+                    }
+                    site.add_reference_call();
+                    index += 1;
+                    rest = &rest[4..];
+                }
+            }
+            let (column, next) = match memchr::memchr(b'\t', rest) {
+                Some(tab) => (&rest[..tab], Some(&rest[tab + 1..])),
+                None => (rest, None),
+            };
             if index >= expected {
-                return Err((
-                    "samples".into(),
-                    format!("more sample columns than the {expected} the header names"),
-                ));
+                return Err(too_many());
             }
             let genotype = subfield(column, gt_index);
             // Most calls of a cohort are homozygous reference: they add two called alleles and
@@ -768,15 +786,18 @@ impl Decoder {
             let haploid_sample = haploid_region && self.haploid_samples.contains(index as u32);
             if reference_call && !haploid_sample {
                 site.add_reference_call();
-                index += 1;
-                continue;
+            } else {
+                parse_genotype(genotype, &mut self.call)
+                    .map_err(|message| (sample_field(&self.header, index), message))?;
+                adjust_ploidy(&mut self.call, &self.haploid_samples, index, haploid_region);
+                site.add_call(index as u32, &self.call, alternate_count)
+                    .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
             }
-            parse_genotype(genotype, &mut self.call)
-                .map_err(|message| (sample_field(&self.header, index), message))?;
-            adjust_ploidy(&mut self.call, &self.haploid_samples, index, haploid_region);
-            site.add_call(index as u32, &self.call, alternate_count)
-                .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
             index += 1;
+            match next {
+                Some(next) => rest = next,
+                None => break,
+            }
         }
         if index != expected {
             return Err((
@@ -913,6 +934,18 @@ fn check_contigs(path: &Path, header: &noodles_vcf::Header, assembly: Assembly) 
     }
     Ok(())
 }
+
+/// BGZF blocks are inflated on other threads while this one parses the records they hold
+/// (decision 0050): one worker per core beyond the parsing thread, at least one, and no more
+/// than four, past which the parsing thread is the limit.
+fn bgzf_reader(input: CountingReader) -> noodles_bgzf::io::MultithreadedReader<CountingReader> {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let workers = std::num::NonZero::new(cores.saturating_sub(1).clamp(1, MAX_INFLATE_WORKERS))
+        .unwrap_or(std::num::NonZero::<usize>::MIN);
+    noodles_bgzf::io::MultithreadedReader::with_worker_count(workers, input)
+}
+
+const MAX_INFLATE_WORKERS: usize = 4;
 
 /// Counts bytes as they are read from disk, for a progress bar that knows the file size.
 struct CountingReader {

@@ -567,3 +567,88 @@ fn grch37_header_is_refused_by_a_grch38_reader() {
         .collect();
     assert_eq!(read.counts, expected);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Runs of `0|0` / `0/0` columns (GT-only FORMAT), which the reader takes four bytes at a time.
+
+fn five_sample_vcf(records: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".vcf").tempfile().unwrap();
+    write!(
+        file,
+        "##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n\
+         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\tS3\tS4\tS5\n{records}"
+    )
+    .unwrap();
+    file.flush().unwrap();
+    file
+}
+
+#[test]
+fn reference_runs_count_like_any_other_column() {
+    // By hand: S3 0|1 (het), S5 1|1 (hom); AC = 1 + 2 = 3, AN = 5 × 2 = 10. Then a run ending
+    // the line: S1 1/0 (het), the other four 0/0; AC 1, AN 10.
+    let file = five_sample_vcf(
+        "1\t1000\t.\tA\tG\t50\tPASS\t.\tGT\t0|0\t0/0\t0|1\t0|0\t1|1\n\
+         1\t2000\t.\tC\tT\t50\tPASS\t.\tGT\t1/0\t0/0\t0/0\t0/0\t0/0\n",
+    );
+    let read = read_all(file.path(), options(true)).expect("read");
+    let rows: Vec<_> = read.counts.into_iter().collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "1".to_owned(),
+                999,
+                "A".to_owned(),
+                "G".to_owned(),
+                3,
+                10,
+                1,
+                1,
+                0
+            ),
+            (
+                "1".to_owned(),
+                1999,
+                "C".to_owned(),
+                "T".to_owned(),
+                1,
+                10,
+                0,
+                1,
+                0
+            ),
+        ]
+    );
+    let carriers: Vec<_> = read
+        .carriers
+        .into_iter()
+        .map(|(_, start, _, _, sample, zygosity)| (start, sample, zygosity))
+        .collect();
+    assert_eq!(
+        carriers,
+        vec![
+            (999, "S3".to_owned(), "het".to_owned()),
+            (999, "S5".to_owned(), "hom".to_owned()),
+            (1999, "S1".to_owned(), "het".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn a_run_of_reference_columns_past_the_header_is_refused() {
+    for (columns, words) in [
+        ("0|0\t0|0\t0|0\t0|0\t0|0\t0|0", ["more sample columns", "5"]),
+        ("0|0\t0|0\t0|0\t0|0\t0|0\t", ["more sample columns", "5"]),
+        ("0|0\t0|0\t0|0\t0|0", ["4 sample columns", "5"]),
+    ] {
+        let file = five_sample_vcf(&format!("1\t1000\t.\tA\tG\t50\tPASS\t.\tGT\t{columns}\n"));
+        let error = read_all(file.path(), options(true)).expect_err("wrong column count");
+        let shown = error.to_string();
+        assert_eq!(error.location, Location::Line(5), "{shown}");
+        for word in words {
+            assert!(shown.contains(word), "`{word}` not in: {shown}");
+        }
+    }
+}
