@@ -296,7 +296,7 @@ impl NodeSigner {
             "aud": spec.audience,
             "iat": issued_at,
             "exp": issued_at.saturating_add(spec.lifetime.as_secs().max(1)),
-            "jti": uuid_like(),
+            "jti": token_id(),
             "phare_roles": ["partner"],
         });
         self.with_ring(|ring| {
@@ -312,7 +312,7 @@ fn modified(dir: &Path) -> Option<SystemTime> {
 }
 
 /// 128 random bits in hex: token ids only need to differ.
-fn uuid_like() -> String {
+fn token_id() -> String {
     use rand::Rng as _;
     let mut bytes = [0_u8; 16];
     rand::rng().fill_bytes(&mut bytes);

@@ -135,7 +135,8 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             &response,
             &request_id,
         );
-        // Appended at once, so the writer commits them in one batch.
+        // Appended together: the writer usually commits them in one batch, and the answer
+        // leaves only once every one is committed.
         let written = futures::future::join_all(
             std::iter::once(entry)
                 .chain(extra_rows)
