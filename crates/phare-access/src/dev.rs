@@ -176,15 +176,7 @@ impl DevIssuer {
         if !key_path.exists() {
             create_key_file(&key_path)?;
         }
-        let metadata = fs::metadata(&key_path).map_err(io_error(&key_path))?;
-        if metadata.permissions().mode() & 0o077 != 0 {
-            return Err(DevIssuerError::Exposed { path: key_path });
-        }
-        let pem = fs::read_to_string(&key_path).map_err(io_error(&key_path))?;
-        let secret = p256::SecretKey::from_pkcs8_pem(&pem).map_err(|_| DevIssuerError::Key {
-            path: key_path.clone(),
-        })?;
-        let key = EcKey::from_secret(secret);
+        let key = read_key_file(&key_path)?;
 
         let jwks_path = dir.join(JWKS_FILE);
         let jwks = json!({"keys": [key.public_jwk()]});
@@ -299,6 +291,29 @@ pub(crate) fn visa_claims(subject: &str, kind: &str, value: &str, by: &str, expi
             "asserted": issued_at,
         },
     })
+}
+
+/// A private key file: refused when other users can read it, or when it is not a PKCS#8
+/// P-256 key.
+pub(crate) fn read_key_file(path: &Path) -> Result<EcKey, DevIssuerError> {
+    let io_error = |source| DevIssuerError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let metadata = fs::metadata(path).map_err(io_error)?;
+    if metadata.permissions().mode() & 0o077 != 0 {
+        return Err(DevIssuerError::Exposed {
+            path: path.to_owned(),
+        });
+    }
+    let pem = fs::read_to_string(path).map_err(|source| DevIssuerError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let secret = p256::SecretKey::from_pkcs8_pem(&pem).map_err(|_| DevIssuerError::Key {
+        path: path.to_owned(),
+    })?;
+    Ok(EcKey::from_secret(secret))
 }
 
 /// Creates the key file without ever exposing a partial or world-readable key: written to a

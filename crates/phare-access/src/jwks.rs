@@ -113,6 +113,22 @@ pub(crate) fn check_jwks_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// TLS for calls this node makes (JWKS documents, partner nodes): rustls with the ring
+/// provider passed explicitly and the system's root certificates. Also returns how many roots
+/// were loaded (unreadable certificates are skipped), so callers can refuse HTTPS on a system
+/// that has none.
+pub fn tls_client_config() -> Result<(rustls::ClientConfig, usize), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let (root_count, _) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| format!("cannot configure TLS: {error}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok((tls, root_count))
+}
+
 /// The HTTP(S) client for JWKS documents: rustls with the ring provider and the system's
 /// root certificates, HTTP/1.1, no redirects.
 pub(crate) struct JwksFetcher {
@@ -123,15 +139,7 @@ impl JwksFetcher {
     /// Also returns how many system root certificates were loaded, so that the caller can
     /// refuse HTTPS sources on a system that has none.
     pub(crate) fn new() -> Result<(Self, usize), String> {
-        let mut roots = rustls::RootCertStore::empty();
-        // Unreadable certificates are skipped; an empty store is reported by the caller.
-        let (root_count, _) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|error| format!("cannot configure TLS: {error}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let (tls, root_count) = tls_client_config()?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()

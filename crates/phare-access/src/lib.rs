@@ -41,6 +41,8 @@ pub fn check_node_url(url: &str) -> Result<(), String> {
     jwks::check_jwks_url(url)
 }
 
+pub use jwks::tls_client_config;
+
 /// The `value` that `AcceptedTermsAndPolicies` and `ResearcherStatus` visas carry for a bona
 /// fide researcher (the GA4GH registered access policy, Dyke et al. 2018).
 pub const BONA_FIDE_VALUE: &str = "https://doi.org/10.1038/s41431-018-0219-y";

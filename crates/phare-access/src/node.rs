@@ -10,15 +10,13 @@
 //! notices the directory changed within a second; nothing restarts.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use p256::pkcs8::DecodePrivateKey as _;
 use serde_json::{Value, json};
 
-use crate::dev::{DevIssuerError, EcKey, now, write_key_file};
+use crate::dev::{DevIssuerError, EcKey, now, read_key_file, write_key_file};
 
 const PREFIX: &str = "node-key-";
 const SUFFIX: &str = ".pem";
@@ -32,10 +30,6 @@ pub enum NodeKeyError {
     File(#[from] DevIssuerError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: not a PKCS#8 P-256 private key")]
-    Key { path: PathBuf },
-    #[error("{path} is readable by other users: run chmod 600 on it")]
-    Exposed { path: PathBuf },
     #[error("no node key has the id {kid}")]
     UnknownKey { kid: String },
     #[error("key {kid} is the one this node signs with now: rotate first, then retire it")]
@@ -109,7 +103,7 @@ impl NodeKeyRing {
             };
             let path = entry.path();
             keys.push(NodeKey {
-                key: read_key(&path)?,
+                key: read_key_file(&path)?,
                 activation,
                 path,
             });
@@ -183,26 +177,6 @@ impl NodeKeyRing {
 
 fn key_path(dir: &Path, activation: u64) -> PathBuf {
     dir.join(format!("{PREFIX}{activation:012}{SUFFIX}"))
-}
-
-fn read_key(path: &Path) -> Result<EcKey, NodeKeyError> {
-    let metadata = fs::metadata(path).map_err(|source| NodeKeyError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    if metadata.permissions().mode() & 0o077 != 0 {
-        return Err(NodeKeyError::Exposed {
-            path: path.to_owned(),
-        });
-    }
-    let pem = fs::read_to_string(path).map_err(|source| NodeKeyError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let secret = p256::SecretKey::from_pkcs8_pem(&pem).map_err(|_| NodeKeyError::Key {
-        path: path.to_owned(),
-    })?;
-    Ok(EcKey::from_secret(secret))
 }
 
 /// What a node-to-node token says: who signs (`issuer`, `subject`) and for whom (`audience`).
@@ -323,6 +297,8 @@ fn token_id() -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+    use std::os::unix::fs::PermissionsExt as _;
+
     use super::*;
 
     fn kids(ring: &NodeKeyRing) -> Vec<String> {
@@ -380,7 +356,7 @@ mod tests {
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
             NodeKeyRing::open(dir.path()),
-            Err(NodeKeyError::Exposed { .. })
+            Err(NodeKeyError::File(DevIssuerError::Exposed { .. }))
         ));
     }
 

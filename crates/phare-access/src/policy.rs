@@ -125,10 +125,8 @@ pub fn access(caller: &Caller, dataset_url: &str, policy: &DatasetPolicy, entry_
         tier = Tier::Registered;
     }
     let mut rule = policy.rule(tier, entry_type);
-    if caller.roles.partner && caller.care.is_none() {
-        if entry_type != GENOMIC_VARIATION {
-            rule.max = rule.max.min(Granularity::Count);
-        }
+    if caller.roles.partner && caller.care.is_none() && entry_type != GENOMIC_VARIATION {
+        rule.max = rule.max.min(Granularity::Count);
     }
     let scope = caller.count_scope();
     Access {

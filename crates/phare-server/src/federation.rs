@@ -70,14 +70,18 @@ pub(crate) struct Federation {
 
 impl Federation {
     pub(crate) fn new(settings: FederationSettings) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|error| format!("cannot configure TLS: {error}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let (tls, root_count) = phare_access::tls_client_config()?;
+        if root_count == 0
+            && let Some(partner) = settings
+                .partners
+                .iter()
+                .find(|partner| partner.url.to_ascii_lowercase().starts_with("https:"))
+        {
+            return Err(format!(
+                "no system root certificates to verify partner {} ({})",
+                partner.id, partner.url
+            ));
+        }
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             // A partner answers at its own address or not at all.

@@ -55,6 +55,14 @@ fn write_cohort(path: &Path) {
     std::fs::write(path, text).unwrap();
 }
 
+/// The cohort, written in a directory of its own (kept alive by the caller).
+fn cohort_file() -> (tempfile::TempDir, PathBuf) {
+    let work = tempfile::tempdir().unwrap();
+    let cohort = work.path().join("cohort.vcf");
+    write_cohort(&cohort);
+    (work, cohort)
+}
+
 fn bcftools(args: &[&str]) -> String {
     let output = Command::new("bcftools").args(args).output().unwrap();
     assert!(
@@ -302,9 +310,7 @@ const RANGE: &str = "referenceName=1&start=0&end=20000&requestedGranularity=reco
 
 #[tokio::test]
 async fn three_nodes_pool_allele_counts_like_bcftools_and_report_every_partner_honestly() {
-    let work = tempfile::tempdir().unwrap();
-    let cohort = work.path().join("cohort.vcf");
-    write_cohort(&cohort);
+    let (work, cohort) = cohort_file();
     let paris = FederatedNode::new("paris").await;
     let lyon = FederatedNode::new("lyon").await;
     let helsinki = FederatedNode::new("helsinki").await;
@@ -524,9 +530,7 @@ fn node_token(dir: &Path, issuer: &str, subject: &str, audience: &str) -> String
 
 #[tokio::test]
 async fn only_registered_partners_with_their_own_signatures_are_answered_and_never_federated_again() {
-    let work = tempfile::tempdir().unwrap();
-    let cohort = work.path().join("cohort.vcf");
-    write_cohort(&cohort);
+    let (work, cohort) = cohort_file();
     let paris = FederatedNode::new("paris").await;
     let lyon = FederatedNode::new("lyon").await;
     paris.load(&cohort).await;
