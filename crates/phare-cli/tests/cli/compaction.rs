@@ -17,9 +17,9 @@ const SITES: usize = 30_000;
 /// Genotype of file `file` at site `site`: 2 (1/1), 1 (0/1) or 0 (not in the file, as a
 /// single-sample VCF leaves out the sites it does not carry).
 fn genotype(file: usize, site: usize) -> u8 {
-    if (site + file) % 9 == 0 {
+    if (site + file).is_multiple_of(9) {
         2
-    } else if (site * 3 + file) % 4 == 0 {
+    } else if (site * 3 + file).is_multiple_of(4) {
         1
     } else {
         0
