@@ -128,7 +128,11 @@ impl Sites {
                 if genome >= CHUNK {
                     break;
                 }
-                let call = if rng.random_bool(homozygous.clamp(0.0, 1.0)) { 2 } else { 1 };
+                let call = if rng.random_bool(homozygous.clamp(0.0, 1.0)) {
+                    2
+                } else {
+                    1
+                };
                 let (reference, alternate) = self.bases[site];
                 calls[genome].push((self.positions[site], reference, alternate, call));
                 genome += 1;
@@ -152,7 +156,13 @@ impl Sites {
 
 /// Writes genomes `from..to` as `DIR/G{index:06}.vcf.gz` and `DIR/G{index:06}.manifest.json`.
 /// Returns the non-reference calls written.
-pub fn write_genomes(spec: &GenomesSpec, sites: &Sites, from: usize, to: usize, dir: &Path) -> io::Result<u64> {
+pub fn write_genomes(
+    spec: &GenomesSpec,
+    sites: &Sites,
+    from: usize,
+    to: usize,
+    dir: &Path,
+) -> io::Result<u64> {
     let mut written = 0u64;
     let mut chunk = from / CHUNK;
     while chunk * CHUNK < to {
@@ -195,7 +205,7 @@ fn write_genome(index: usize, calls: &[Call], dir: &Path) -> io::Result<()> {
             "sample": name,
             "biosampleId": format!("B{index:06}"),
             "individualId": format!("P{index:06}"),
-            "sex": if index % 2 == 0 { "female" } else { "male" },
+            "sex": if index.is_multiple_of(2) { "female" } else { "male" },
             "country": "FR",
             "careCentre": format!("CHU-{}", index % 8),
             "researchConsent": true,

@@ -38,7 +38,10 @@ fn main() -> ExitCode {
         seed: args.seed,
     };
     if let Err(error) = std::fs::create_dir_all(&args.out) {
-        eprintln!("phare-synth-genomes: cannot create {}: {error}", args.out.display());
+        eprintln!(
+            "phare-synth-genomes: cannot create {}: {error}",
+            args.out.display()
+        );
         return ExitCode::FAILURE;
     }
     let sites = Sites::draw(&spec);
