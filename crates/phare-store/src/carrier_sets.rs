@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use roaring::RoaringBitmap;
+use roaring::{RoaringBitmap, RoaringTreemap};
 use sqlx::{PgConnection, PgExecutor, Row};
 
 use crate::StoreError;
@@ -230,4 +230,44 @@ pub(crate) async fn block_columns<'e, E: PgExecutor<'e>>(
         );
     }
     Ok(map)
+}
+
+/// The alleles a compacted analysis had carrier rows for, in order, if recorded.
+pub(crate) async fn analysis_alleles(
+    connection: &mut PgConnection,
+    analysis_id: i64,
+) -> Result<Option<Vec<i64>>, StoreError> {
+    let row = sqlx::query("SELECT variant_ids FROM analysis_alleles WHERE analysis_id = $1")
+        .bind(analysis_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let bytes: Vec<u8> = row.try_get("variant_ids")?;
+    let set = RoaringTreemap::deserialize_from(bytes.as_slice())
+        .map_err(|error| StoreError::Internal(format!("corrupt allele set: {error}")))?;
+    Ok(Some(
+        set.iter()
+            .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
+            .collect(),
+    ))
+}
+
+/// A block's rows of some alleles.
+pub(crate) async fn block_rows(
+    connection: &mut PgConnection,
+    block_id: i64,
+    variant_ids: &[i64],
+) -> Result<Vec<CarrierRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT variant_id, true AS compacted, block_id AS source_id, 0 AS allele_number,
+                homozygous, heterozygous, hemizygous, one_called, none_called, called_other
+         FROM block_variants WHERE block_id = $1 AND variant_id = ANY($2)",
+    )
+    .bind(block_id)
+    .bind(variant_ids)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter().map(carrier_row).collect()
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use roaring::RoaringBitmap;
+use roaring::{RoaringBitmap, RoaringTreemap};
 use sqlx::{PgConnection, Row};
 
 use crate::carrier_sets::{CarrierRow, Presence, Source, carrier_row};
@@ -270,6 +270,8 @@ async fn build_block(
     let placement: BTreeMap<Source, Placed> = sources.iter().map(|placed| (placed.source, *placed)).collect();
     let mut merged: Option<Merged> = None;
     let mut out = Output::default();
+    // Each compacted file's alleles, for opposition and supersession (migration 0012).
+    let mut alleles: BTreeMap<i64, RoaringTreemap> = BTreeMap::new();
     loop {
         // FETCH takes its count as a literal, never as a parameter.
         let rows = sqlx::query("FETCH 20000 FROM compaction_sources")
@@ -284,6 +286,11 @@ async fn build_block(
             let Some(placed) = placement.get(&row.source) else {
                 continue;
             };
+            if let Source::Analysis(analysis_id) = row.source
+                && let Ok(variant_id) = u64::try_from(row.variant_id)
+            {
+                alleles.entry(analysis_id).or_default().insert(variant_id);
+            }
             match &mut merged {
                 Some(current) if current.variant_id == row.variant_id => current.add(&row, placed),
                 _ => {
@@ -306,6 +313,23 @@ async fn build_block(
         .execute(&mut *connection)
         .await?;
 
+    let mut allele_analyses = Vec::with_capacity(alleles.len());
+    let mut allele_sets = Vec::with_capacity(alleles.len());
+    for (analysis_id, set) in &alleles {
+        let mut bytes = Vec::with_capacity(set.serialized_size());
+        set.serialize_into(&mut bytes)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        allele_analyses.push(*analysis_id);
+        allele_sets.push(bytes);
+    }
+    sqlx::query(
+        "INSERT INTO analysis_alleles (analysis_id, variant_ids)
+         SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+    )
+    .bind(&allele_analyses)
+    .bind(&allele_sets)
+    .execute(&mut *connection)
+    .await?;
     sqlx::query("UPDATE analyses SET block_id = $1 WHERE id = ANY($2) OR block_id = ANY($3)")
         .bind(block_id)
         .bind(&analysis_ids)

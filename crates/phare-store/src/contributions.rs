@@ -7,7 +7,7 @@ use roaring::RoaringBitmap;
 use sqlx::PgConnection;
 
 use crate::StoreError;
-use crate::carrier_sets::{locate, source_page};
+use crate::carrier_sets::{CarrierRow, Source, analysis_alleles, block_rows, locate, source_page};
 
 /// Carrier rows read per page.
 const PAGE: i64 = 20_000;
@@ -49,6 +49,17 @@ pub(crate) async fn adjust_totals(
     let (source, base) = locate(connection, analysis_id).await?;
     let columns_in_source: RoaringBitmap = samples.iter().map(|sample| sample + base).collect();
     let mut changed = 0u64;
+    if let Source::Block(block_id) = source
+        && let Some(variant_ids) = analysis_alleles(connection, analysis_id).await?
+    {
+        // Only the analysis' own alleles: the cost follows its calls, not the block.
+        for chunk in variant_ids.chunks(PAGE as usize) {
+            let rows = block_rows(connection, block_id, chunk).await?;
+            let deltas = Deltas::of(&rows, &columns_in_source, sign);
+            changed += deltas.apply(connection, dataset_id, columns).await?;
+        }
+        return Ok(changed);
+    }
     let mut after = i64::MIN;
     loop {
         let rows = source_page(connection, source, after, PAGE).await?;
@@ -56,22 +67,7 @@ pub(crate) async fn adjust_totals(
             break;
         };
         after = last.variant_id;
-        let mut deltas = Deltas::default();
-        for row in &rows {
-            let homozygous = row.homozygous.intersection_len(&columns_in_source) as i64;
-            let heterozygous = row.heterozygous.intersection_len(&columns_in_source) as i64;
-            let hemizygous = row.hemizygous.intersection_len(&columns_in_source) as i64;
-            let allele_number = row.allele_number_of(&columns_in_source) as i64;
-            let allele_count = 2 * homozygous + heterozygous + hemizygous;
-            if allele_number == 0 && allele_count == 0 {
-                continue;
-            }
-            deltas.push(
-                row.variant_id,
-                [allele_count, allele_number, homozygous, heterozygous, hemizygous],
-                sign,
-            );
-        }
+        let deltas = Deltas::of(&rows, &columns_in_source, sign);
         changed += deltas.apply(connection, dataset_id, columns).await?;
     }
     Ok(changed)
@@ -88,6 +84,27 @@ struct Deltas {
 }
 
 impl Deltas {
+    /// What the columns `samples` contribute to each row's allele, signed.
+    fn of(rows: &[CarrierRow], samples: &RoaringBitmap, sign: i64) -> Self {
+        let mut deltas = Self::default();
+        for row in rows {
+            let homozygous = row.homozygous.intersection_len(samples) as i64;
+            let heterozygous = row.heterozygous.intersection_len(samples) as i64;
+            let hemizygous = row.hemizygous.intersection_len(samples) as i64;
+            let allele_number = row.allele_number_of(samples) as i64;
+            let allele_count = 2 * homozygous + heterozygous + hemizygous;
+            if allele_number == 0 && allele_count == 0 {
+                continue;
+            }
+            deltas.push(
+                row.variant_id,
+                [allele_count, allele_number, homozygous, heterozygous, hemizygous],
+                sign,
+            );
+        }
+        deltas
+    }
+
     fn push(&mut self, variant_id: i64, values: [i64; 5], sign: i64) {
         self.variant_ids.push(variant_id);
         self.allele_counts.push(sign * values[0]);
