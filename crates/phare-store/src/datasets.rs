@@ -315,6 +315,7 @@ impl Store {
             "block_variants",
             "block_columns",
             "carrier_blocks",
+            "analysis_alleles",
             "aggregate_counts",
             "variant_annotations",
             "analysis_samples",
