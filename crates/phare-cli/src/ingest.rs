@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use phare_domain::Manifest;
-use phare_store::{IngestOutcome, IngestRequest, Limits, Store};
+use phare_store::{CompactionPolicy, IngestOutcome, IngestRequest, Limits, Store};
 
 use crate::ConfigArg;
 use crate::config::Config;
@@ -58,6 +58,16 @@ pub async fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<()
         let resource = format!("dataset:{} file:{}", args.dataset, file.display());
         crate::access::record_admin_action(store, "ingest", &resource, &outcome).await?;
         outcome?;
+        // After each commit, so that a long bulk load never piles up per-file carrier rows.
+        let report = store
+            .compact(&args.dataset, CompactionPolicy::default(), false)
+            .await?;
+        if report.blocks_built + report.blocks_merged > 0 {
+            println!(
+                "compacted {} analyses into {} blocks, merged {} blocks",
+                report.analyses_compacted, report.blocks_built, report.blocks_merged
+            );
+        }
     }
     Ok(())
 }

@@ -57,6 +57,8 @@ enum Command {
     /// List the analyses (ingested files) of a dataset
     #[command(subcommand)]
     Analysis(AnalysisCommand),
+    /// Merge the carrier sets of small analyses into carrier blocks (docs/scale.md)
+    Compact(CompactArgs),
     /// Check or read the audit log
     #[command(subcommand)]
     Audit(access::AuditCommand),
@@ -107,6 +109,24 @@ enum IndividualCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+}
+
+#[derive(Args, Debug)]
+struct CompactArgs {
+    /// Dataset whose carrier sets to compact
+    #[arg(long)]
+    dataset: String,
+    /// Compact every pending analysis, even fewer than a batch
+    #[arg(long)]
+    all: bool,
+    /// Pending analyses that make a block
+    #[arg(long, default_value_t = phare_store::CompactionPolicy::default().batch)]
+    batch: usize,
+    /// Blocks of one size merged into one
+    #[arg(long, default_value_t = phare_store::CompactionPolicy::default().fanout)]
+    fanout: usize,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 #[derive(Subcommand, Debug)]
@@ -423,6 +443,38 @@ async fn run(cli: Cli) -> Result<()> {
                     change.analyses
                 );
             }
+            Ok(())
+        }
+        Command::Compact(args) => {
+            let config = load_config(args.config.config.as_deref())?;
+            let store = open_store(&config).await?;
+            if args.batch == 0 || args.fanout < 2 {
+                anyhow::bail!("--batch must be at least 1 and --fanout at least 2");
+            }
+            let policy = phare_store::CompactionPolicy {
+                batch: args.batch,
+                fanout: args.fanout,
+                ..phare_store::CompactionPolicy::default()
+            };
+            let started = std::time::Instant::now();
+            let compacted = store.compact(&args.dataset, policy, args.all).await;
+            let outcome = compacted
+                .as_ref()
+                .map(|_| ())
+                .map_err(|error| anyhow::anyhow!("{error}"));
+            let resource = format!("dataset:{}", args.dataset);
+            access::record_admin_action(&store, "compact", &resource, &outcome).await?;
+            let report = compacted?;
+            println!(
+                "{}: {} analyses compacted into {} blocks, {} blocks merged; {} carrier rows read, {} block rows written in {:.1} s",
+                args.dataset,
+                report.analyses_compacted,
+                report.blocks_built,
+                report.blocks_merged,
+                report.rows_read,
+                report.rows_written,
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Analysis(AnalysisCommand::List { dataset, config }) => {

@@ -103,6 +103,29 @@ async fn audit(state: &AppState, id: &str, action: &str, decision: AuditDecision
     }
 }
 
+/// Folds the dataset's small analyses into carrier blocks when a batch is due. The
+/// submission is committed whatever happens here: a failed compaction leaves the carrier sets
+/// where they were, and the next commit tries again.
+async fn compact(state: &AppState, dataset_id: &str) {
+    match state
+        .store()
+        .compact(dataset_id, phare_store::CompactionPolicy::default(), false)
+        .await
+    {
+        Ok(report) if report.blocks_built + report.blocks_merged > 0 => tracing::info!(
+            dataset = dataset_id,
+            analyses = report.analyses_compacted,
+            blocks_built = report.blocks_built,
+            blocks_merged = report.blocks_merged,
+            "carrier sets compacted"
+        ),
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, dataset = dataset_id, "compaction failed: tried again after the next commit")
+        }
+    }
+}
+
 /// What became of one attempt at a submission.
 enum Outcome {
     /// `records` is unknown when an earlier attempt had committed the ingest.
@@ -123,6 +146,7 @@ async fn process(state: &AppState, submissions: &Arc<Submissions>, claimed: Clai
                 tracing::info!(submission = %id, analysis_id, "submission committed");
                 audit(state, &id, "submission commit", AuditDecision::Allow, "committed").await;
                 remove_upload(submissions, &id).await;
+                compact(state, &claimed.submission.dataset_id).await;
             }
             done
         }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use roaring::RoaringBitmap;
 use sqlx::Row;
 
+use crate::carrier_sets::{Source, block_columns, carrier_rows, locate, source_page};
 use crate::samples::{ColumnQuery, ColumnRecord};
 use crate::variants::variant_from_row;
 use crate::{Store, StoreError, VariantMatch};
@@ -56,12 +57,6 @@ const COUNTED: &str = "FROM variants v
 
 /// Every listing of alleles is in this order (contig as text, as gene queries order).
 const ORDER: &str = "ORDER BY v.contig, v.start, v.reference, v.alternate, v.\"end\"";
-
-fn bitmap(row: &sqlx::postgres::PgRow, column: &str) -> Result<RoaringBitmap, StoreError> {
-    let bytes: Vec<u8> = row.try_get(column)?;
-    RoaringBitmap::deserialize_from(bytes.as_slice())
-        .map_err(|error| StoreError::Internal(format!("corrupt carrier set: {error}")))
-}
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -120,31 +115,38 @@ impl Store {
         variant_ids: &[i64],
         columns: &ColumnQuery,
     ) -> Result<HashMap<i64, Vec<Carrier>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT av.variant_id, av.analysis_id, av.homozygous, av.heterozygous, av.hemizygous
-             FROM analysis_variants av JOIN analyses a ON a.id = av.analysis_id
-             WHERE a.dataset_id = $1 AND av.variant_id = ANY($2)
-             ORDER BY av.variant_id, av.analysis_id",
-        )
-        .bind(dataset_id)
-        .bind(variant_ids)
-        .fetch_all(self.pool())
-        .await?;
-        let mut carried: Vec<(i64, i64, [RoaringBitmap; 3])> = Vec::with_capacity(rows.len());
-        let mut wanted: BTreeSet<(i64, i32)> = BTreeSet::new();
+        let rows = carrier_rows(self.pool(), dataset_id, variant_ids).await?;
+        let mut wanted_in_blocks: BTreeSet<(i64, u32)> = BTreeSet::new();
         for row in &rows {
-            let analysis_id: i64 = row.try_get("analysis_id")?;
-            let sets = [
-                bitmap(row, "heterozygous")?,
-                bitmap(row, "homozygous")?,
-                bitmap(row, "hemizygous")?,
-            ];
-            for set in &sets {
-                for index in set {
-                    wanted.insert((analysis_id, i32::try_from(index).unwrap_or(i32::MAX)));
+            if let Source::Block(block_id) = row.source {
+                for set in [&row.heterozygous, &row.homozygous, &row.hemizygous] {
+                    wanted_in_blocks.extend(set.iter().map(|column| (block_id, column)));
                 }
             }
-            carried.push((row.try_get("variant_id")?, analysis_id, sets));
+        }
+        let in_blocks = block_columns(self.pool(), &wanted_in_blocks).await?;
+        // Each carrier as (variant, analysis, sample index, zygosity), whatever the layout.
+        let mut carried: Vec<(i64, (i64, i32), Zygosity)> = Vec::new();
+        let mut wanted: BTreeSet<(i64, i32)> = BTreeSet::new();
+        for row in &rows {
+            for (set, zygosity) in [
+                (&row.heterozygous, Zygosity::Heterozygous),
+                (&row.homozygous, Zygosity::Homozygous),
+                (&row.hemizygous, Zygosity::Hemizygous),
+            ] {
+                for column in set {
+                    let key = match row.source {
+                        Source::Analysis(analysis_id) => {
+                            Some((analysis_id, i32::try_from(column).unwrap_or(i32::MAX)))
+                        }
+                        Source::Block(block_id) => in_blocks.get(&(block_id, column)).copied(),
+                    };
+                    if let Some(key) = key {
+                        wanted.insert(key);
+                        carried.push((row.variant_id, key, zygosity));
+                    }
+                }
+            }
         }
         let mut by_column: HashMap<(i64, i32), ColumnRecord> = HashMap::new();
         if !wanted.is_empty() {
@@ -158,21 +160,16 @@ impl Store {
             }
         }
         let mut found: HashMap<i64, Vec<Carrier>> = HashMap::new();
-        for (variant_id, analysis_id, sets) in carried {
+        for row in &rows {
+            found.entry(row.variant_id).or_default();
+        }
+        for (variant_id, key, zygosity) in carried {
             let list = found.entry(variant_id).or_default();
-            for (set, zygosity) in
-                sets.iter()
-                    .zip([Zygosity::Heterozygous, Zygosity::Homozygous, Zygosity::Hemizygous])
-            {
-                for index in set {
-                    let key = (analysis_id, i32::try_from(index).unwrap_or(i32::MAX));
-                    if let Some(column) = by_column.get(&key) {
-                        list.push(Carrier {
-                            column: column.clone(),
-                            zygosity,
-                        });
-                    }
-                }
+            if let Some(column) = by_column.get(&key) {
+                list.push(Carrier {
+                    column: column.clone(),
+                    zygosity,
+                });
             }
         }
         for list in found.values_mut() {
@@ -195,37 +192,37 @@ impl Store {
                 by_analysis.entry(*analysis_id).or_default().insert(index);
             }
         }
-        let mut carried: BTreeSet<i64> = BTreeSet::new();
+        // One snapshot for the whole scan: a compaction committing between two pages would
+        // otherwise move the rest of an analysis' rows out of sight.
+        let mut transaction = self.pool().begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *transaction)
+            .await?;
+        let mut by_source: BTreeMap<Source, RoaringBitmap> = BTreeMap::new();
         for (analysis_id, samples) in &by_analysis {
+            let (source, base) = locate(&mut transaction, *analysis_id).await?;
+            by_source
+                .entry(source)
+                .or_default()
+                .extend(samples.iter().map(|sample| sample + base));
+        }
+        let mut carried: BTreeSet<i64> = BTreeSet::new();
+        for (source, samples) in &by_source {
             let mut after = i64::MIN;
             loop {
-                let rows = sqlx::query(
-                    "SELECT variant_id, homozygous, heterozygous, hemizygous
-                     FROM analysis_variants WHERE analysis_id = $1 AND variant_id > $2
-                     ORDER BY variant_id LIMIT $3",
-                )
-                .bind(analysis_id)
-                .bind(after)
-                .bind(PAGE)
-                .fetch_all(self.pool())
-                .await?;
+                let rows = source_page(&mut transaction, *source, after, PAGE).await?;
                 let Some(last) = rows.last() else {
                     break;
                 };
-                after = last.try_get("variant_id")?;
-                for row in &rows {
-                    let carries = ["homozygous", "heterozygous", "hemizygous"]
-                        .iter()
-                        .map(|column| bitmap(row, column))
-                        .collect::<Result<Vec<_>, _>>()?
-                        .iter()
-                        .any(|set| !set.is_disjoint(samples));
-                    if carries {
-                        carried.insert(row.try_get("variant_id")?);
-                    }
-                }
+                after = last.variant_id;
+                carried.extend(
+                    rows.iter()
+                        .filter(|row| row.carried_by_any(samples))
+                        .map(|row| row.variant_id),
+                );
             }
         }
+        transaction.commit().await?;
         let ids: Vec<i64> = carried.into_iter().collect();
         let sql = format!("SELECT v.id {COUNTED} WHERE v.id = ANY($3) {ORDER}");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

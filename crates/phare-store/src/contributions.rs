@@ -4,9 +4,10 @@
 //! carrier rows are read in pages and each page's deltas applied in one statement.
 
 use roaring::RoaringBitmap;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
 use crate::StoreError;
+use crate::carrier_sets::{CarrierRow, Source, analysis_alleles, block_rows, locate, source_page};
 
 /// Carrier rows read per page.
 const PAGE: i64 = 20_000;
@@ -27,7 +28,8 @@ pub(crate) enum Direction {
 }
 
 /// Adds or subtracts what `samples` (file columns of `analysis_id`) contribute to every allele
-/// of that analysis, in `dataset_id`'s totals. Returns the number of alleles changed.
+/// of that analysis, in `dataset_id`'s totals, wherever its carrier sets are (its own rows or
+/// its carrier block). Returns the number of alleles changed.
 pub(crate) async fn adjust_totals(
     connection: &mut PgConnection,
     dataset_id: &str,
@@ -43,54 +45,29 @@ pub(crate) async fn adjust_totals(
         Direction::Remove => -1,
         Direction::Restore => 1,
     };
+    // A compacted analysis' columns are a contiguous run of its block's columns.
+    let (source, base) = locate(connection, analysis_id).await?;
+    let columns_in_source: RoaringBitmap = samples.iter().map(|sample| sample + base).collect();
     let mut changed = 0u64;
+    if let Source::Block(block_id) = source
+        && let Some(variant_ids) = analysis_alleles(connection, analysis_id).await?
+    {
+        // Only the analysis' own alleles: the cost follows its calls, not the block.
+        for chunk in variant_ids.chunks(PAGE as usize) {
+            let rows = block_rows(connection, block_id, chunk).await?;
+            let deltas = Deltas::of(&rows, &columns_in_source, sign);
+            changed += deltas.apply(connection, dataset_id, columns).await?;
+        }
+        return Ok(changed);
+    }
     let mut after = i64::MIN;
     loop {
-        let rows = sqlx::query(
-            "SELECT variant_id, allele_number, homozygous, heterozygous, hemizygous, one_called, none_called
-             FROM analysis_variants WHERE analysis_id = $1 AND variant_id > $2
-             ORDER BY variant_id LIMIT $3",
-        )
-        .bind(analysis_id)
-        .bind(after)
-        .bind(PAGE)
-        .fetch_all(&mut *connection)
-        .await?;
+        let rows = source_page(connection, source, after, PAGE).await?;
         let Some(last) = rows.last() else {
             break;
         };
-        after = last.try_get("variant_id")?;
-        let mut deltas = Deltas::default();
-        for row in &rows {
-            let bitmap = |column: &str| -> Result<RoaringBitmap, StoreError> {
-                let bytes: Vec<u8> = row.try_get(column)?;
-                RoaringBitmap::deserialize_from(bytes.as_slice())
-                    .map_err(|error| StoreError::Internal(format!("corrupt carrier set: {error}")))
-            };
-            let homozygous = bitmap("homozygous")?.intersection_len(samples) as i64;
-            let heterozygous = bitmap("heterozygous")?.intersection_len(samples) as i64;
-            let hemizygous = bitmap("hemizygous")?.intersection_len(samples) as i64;
-            let none_called = bitmap("none_called")?;
-            let allele_number_in_file: i32 = row.try_get("allele_number")?;
-            // A record without genotypes (sites-only) says nothing about these samples.
-            let genotyped = allele_number_in_file > 0 || !none_called.is_empty();
-            let allele_number = if genotyped {
-                2 * samples.len() as i64
-                    - bitmap("one_called")?.intersection_len(samples) as i64
-                    - 2 * none_called.intersection_len(samples) as i64
-            } else {
-                0
-            };
-            let allele_count = 2 * homozygous + heterozygous + hemizygous;
-            if allele_number == 0 && allele_count == 0 {
-                continue;
-            }
-            deltas.push(
-                row.try_get("variant_id")?,
-                [allele_count, allele_number, homozygous, heterozygous, hemizygous],
-                sign,
-            );
-        }
+        after = last.variant_id;
+        let deltas = Deltas::of(&rows, &columns_in_source, sign);
         changed += deltas.apply(connection, dataset_id, columns).await?;
     }
     Ok(changed)
@@ -107,6 +84,27 @@ struct Deltas {
 }
 
 impl Deltas {
+    /// What the columns `samples` contribute to each row's allele, signed.
+    fn of(rows: &[CarrierRow], samples: &RoaringBitmap, sign: i64) -> Self {
+        let mut deltas = Self::default();
+        for row in rows {
+            let homozygous = row.homozygous.intersection_len(samples) as i64;
+            let heterozygous = row.heterozygous.intersection_len(samples) as i64;
+            let hemizygous = row.hemizygous.intersection_len(samples) as i64;
+            let allele_number = row.allele_number_of(samples) as i64;
+            let allele_count = 2 * homozygous + heterozygous + hemizygous;
+            if allele_number == 0 && allele_count == 0 {
+                continue;
+            }
+            deltas.push(
+                row.variant_id,
+                [allele_count, allele_number, homozygous, heterozygous, hemizygous],
+                sign,
+            );
+        }
+        deltas
+    }
+
     fn push(&mut self, variant_id: i64, values: [i64; 5], sign: i64) {
         self.variant_ids.push(variant_id);
         self.allele_counts.push(sign * values[0]);

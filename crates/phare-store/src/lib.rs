@@ -3,8 +3,10 @@
 
 mod audit;
 mod budgets;
+mod carrier_sets;
 mod carriers;
 mod cohorts;
+mod compaction;
 mod contributions;
 mod copy_binary;
 mod datasets;
@@ -24,6 +26,7 @@ pub use audit::{AuditDecision, AuditEntry, AuditRow, AuditVerification};
 pub use budgets::{BudgetDecision, BudgetLedger};
 pub use carriers::{Carrier, VariantKey, Zygosity};
 pub use cohorts::{Cohort, NewCohort};
+pub use compaction::{CompactionPolicy, CompactionReport};
 pub use datasets::{
     AnalysisInfo, DEFAULT_MIN_COUNT, Dataset, DatasetSettings, NewDataset, PolicyRow, TableSize,
 };

@@ -1,12 +1,13 @@
 //! Variant look-ups for Beacon `g_variants` within one dataset: sequence, range, bracket, HGVS
 //! edit and duplication, and gene queries, optionally narrowed by stored type and length.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use phare_domain::{Sex, population_labels};
 use roaring::RoaringBitmap;
 use sqlx::Row;
 
+use crate::carrier_sets::{Presence, Source, carrier_rows};
 use crate::{Store, StoreError};
 
 /// What a genomic query asks for, in canonical form: contig names as stored (`1`, `X`),
@@ -543,62 +544,38 @@ impl Store {
         scope: &str,
         variant_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<StratumCounts>>, StoreError> {
-        let carriers = sqlx::query(
-            "SELECT av.variant_id, av.analysis_id, av.allele_number,
-                    av.homozygous, av.heterozygous, av.hemizygous, av.one_called, av.none_called
-             FROM analysis_variants av JOIN analyses a ON a.id = av.analysis_id
-             WHERE a.dataset_id = $1 AND av.variant_id = ANY($2)",
-        )
-        .bind(dataset_id)
-        .bind(variant_ids)
-        .fetch_all(self.pool())
-        .await?;
-        let mut analysis_ids: Vec<i64> = carriers
-            .iter()
-            .map(|row| row.try_get("analysis_id"))
-            .collect::<Result<_, _>>()?;
+        let carriers = carrier_rows(self.pool(), dataset_id, variant_ids).await?;
+        let mut analysis_ids: Vec<i64> = Vec::new();
+        let mut block_columns: BTreeSet<(i64, u32)> = BTreeSet::new();
+        for row in &carriers {
+            match (row.source, &row.presence) {
+                (Source::Analysis(analysis_id), _) => analysis_ids.push(analysis_id),
+                (Source::Block(block_id), Presence::Columns(present)) => {
+                    block_columns.extend(present.iter().map(|column| (block_id, column)));
+                }
+                (Source::Block(_), Presence::AllColumns) => {}
+            }
+        }
         analysis_ids.sort_unstable();
         analysis_ids.dedup();
-        let labels = self.analysis_labels(&analysis_ids, scope).await?;
+        let mut labels: HashMap<Source, LabelSets> = self
+            .analysis_labels(&analysis_ids, scope)
+            .await?
+            .into_iter()
+            .map(|(analysis_id, sets)| (Source::Analysis(analysis_id), sets))
+            .collect();
+        labels.extend(self.block_labels(&block_columns, scope).await?);
         let mut tallies: HashMap<i64, BTreeMap<String, StratumCounts>> = HashMap::new();
         for row in &carriers {
-            let variant_id: i64 = row.try_get("variant_id")?;
-            let analysis_id: i64 = row.try_get("analysis_id")?;
-            let file_allele_number: i32 = row.try_get("allele_number")?;
-            let [
-                homozygous_set,
-                heterozygous_set,
-                hemizygous_set,
-                one_called,
-                none_called,
-            ] = [
-                "homozygous",
-                "heterozygous",
-                "hemizygous",
-                "one_called",
-                "none_called",
-            ]
-            .map(|column| {
-                let bytes: Vec<u8> = row.try_get(column).unwrap_or_default();
-                RoaringBitmap::deserialize_from(bytes.as_slice()).unwrap_or_default()
-            });
-            // A sites-only record has no calls at all: it says nothing about these samples.
-            let genotyped = file_allele_number > 0 || !none_called.is_empty();
-            let Some(label_sets) = labels.get(&analysis_id) else {
+            let Some(label_sets) = labels.get(&row.source) else {
                 continue;
             };
-            let per_label = tallies.entry(variant_id).or_default();
+            let per_label = tallies.entry(row.variant_id).or_default();
             for (label, samples) in label_sets {
-                let allele_number = if genotyped {
-                    2 * samples.len()
-                        - one_called.intersection_len(samples)
-                        - 2 * none_called.intersection_len(samples)
-                } else {
-                    0
-                };
-                let homozygous = homozygous_set.intersection_len(samples) as i64;
-                let heterozygous = heterozygous_set.intersection_len(samples) as i64;
-                let hemizygous = hemizygous_set.intersection_len(samples) as i64;
+                let allele_number = row.allele_number_of(samples);
+                let homozygous = row.homozygous.intersection_len(samples) as i64;
+                let heterozygous = row.heterozygous.intersection_len(samples) as i64;
+                let hemizygous = row.hemizygous.intersection_len(samples) as i64;
                 let counts = per_label.entry(label.clone()).or_insert_with(|| StratumCounts {
                     stratum: label.clone(),
                     allele_count: 0,
@@ -691,6 +668,59 @@ impl Store {
             let per_analysis = labels.entry(analysis_id).or_default();
             for label in population_labels(sex, country.as_deref()) {
                 per_analysis.entry(label).or_default().insert(sample_index as u32);
+            }
+        }
+        Ok(labels)
+    }
+
+    /// Population label → block columns, per block, within a scope, for the block columns
+    /// `wanted` only (those some carrier row states something about): the cost follows the
+    /// carriers, not the block's size.
+    async fn block_labels(
+        &self,
+        wanted: &BTreeSet<(i64, u32)>,
+        scope: &str,
+    ) -> Result<HashMap<Source, LabelSets>, StoreError> {
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let block_ids: Vec<i64> = wanted.iter().map(|(block_id, _)| *block_id).collect();
+        let column_indices: Vec<i32> = wanted
+            .iter()
+            .map(|(_, column)| i32::try_from(*column).unwrap_or(i32::MAX))
+            .collect();
+        let rows = sqlx::query(
+            "SELECT c.block_id, c.column_index,
+                    CASE WHEN s.biosample_id IS NULL THEN s.counted_in_research ELSE i.research_consent END AS research,
+                    i.sex, i.country
+             FROM unnest($1::bigint[], $2::integer[]) AS q(block_id, column_index)
+             JOIN block_columns c ON c.block_id = q.block_id AND c.column_index = q.column_index
+             JOIN analysis_samples s ON s.analysis_id = c.analysis_id AND s.sample_index = c.sample_index
+             LEFT JOIN biosamples b ON b.id = s.biosample_id
+             LEFT JOIN individuals i ON i.id = b.individual_id
+             WHERE s.superseded_by IS NULL",
+        )
+        .bind(&block_ids)
+        .bind(&column_indices)
+        .fetch_all(self.pool())
+        .await?;
+        let mut labels: HashMap<Source, LabelSets> = HashMap::new();
+        for row in &rows {
+            let research: bool = row.try_get("research")?;
+            if scope == "research" && !research {
+                continue;
+            }
+            let block_id: i64 = row.try_get("block_id")?;
+            let column_index: i32 = row.try_get("column_index")?;
+            let sex: Option<String> = row.try_get("sex")?;
+            let country: Option<String> = row.try_get("country")?;
+            let sex: Sex = sex
+                .as_deref()
+                .and_then(|sex| sex.parse().ok())
+                .unwrap_or_default();
+            let per_block = labels.entry(Source::Block(block_id)).or_default();
+            for label in population_labels(sex, country.as_deref()) {
+                per_block.entry(label).or_default().insert(column_index as u32);
             }
         }
         Ok(labels)

@@ -45,6 +45,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+pub mod genomes;
+
 /// Parameters of a synthetic cohort. The same spec always produces the same bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CohortSpec {

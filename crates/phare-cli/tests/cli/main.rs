@@ -12,6 +12,7 @@ use std::process::Stdio;
 
 mod access;
 mod cohort;
+mod compaction;
 mod federation;
 mod operations;
 mod submit;
