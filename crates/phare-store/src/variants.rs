@@ -489,6 +489,22 @@ impl Store {
 
 /// A variant row (id, contig, start, end, reference, alternate, variant_type), without counts or
 /// annotations yet.
+/// The population labels of one sample row (`research`, `sex`, `country`), or `None` when the
+/// research scope leaves the sample out.
+fn sample_labels(row: &sqlx::postgres::PgRow, scope: &str) -> Result<Option<Vec<String>>, StoreError> {
+    let research: bool = row.try_get("research")?;
+    if scope == "research" && !research {
+        return Ok(None);
+    }
+    let sex: Option<String> = row.try_get("sex")?;
+    let country: Option<String> = row.try_get("country")?;
+    let sex: Sex = sex
+        .as_deref()
+        .and_then(|sex| sex.parse().ok())
+        .unwrap_or_default();
+    Ok(Some(population_labels(sex, country.as_deref())))
+}
+
 pub(crate) fn variant_from_row(row: &sqlx::postgres::PgRow) -> Result<VariantMatch, StoreError> {
     Ok(VariantMatch {
         variant_id: row.try_get("id")?,
@@ -653,20 +669,13 @@ impl Store {
         .await?;
         let mut labels: HashMap<i64, LabelSets> = HashMap::new();
         for row in &rows {
-            let research: bool = row.try_get("research")?;
-            if scope == "research" && !research {
+            let Some(row_labels) = sample_labels(row, scope)? else {
                 continue;
-            }
+            };
             let analysis_id: i64 = row.try_get("analysis_id")?;
             let sample_index: i32 = row.try_get("sample_index")?;
-            let sex: Option<String> = row.try_get("sex")?;
-            let country: Option<String> = row.try_get("country")?;
-            let sex: Sex = sex
-                .as_deref()
-                .and_then(|sex| sex.parse().ok())
-                .unwrap_or_default();
             let per_analysis = labels.entry(analysis_id).or_default();
-            for label in population_labels(sex, country.as_deref()) {
+            for label in row_labels {
                 per_analysis.entry(label).or_default().insert(sample_index as u32);
             }
         }
@@ -706,20 +715,13 @@ impl Store {
         .await?;
         let mut labels: HashMap<Source, LabelSets> = HashMap::new();
         for row in &rows {
-            let research: bool = row.try_get("research")?;
-            if scope == "research" && !research {
+            let Some(row_labels) = sample_labels(row, scope)? else {
                 continue;
-            }
+            };
             let block_id: i64 = row.try_get("block_id")?;
             let column_index: i32 = row.try_get("column_index")?;
-            let sex: Option<String> = row.try_get("sex")?;
-            let country: Option<String> = row.try_get("country")?;
-            let sex: Sex = sex
-                .as_deref()
-                .and_then(|sex| sex.parse().ok())
-                .unwrap_or_default();
             let per_block = labels.entry(Source::Block(block_id)).or_default();
-            for label in population_labels(sex, country.as_deref()) {
+            for label in row_labels {
                 per_block.entry(label).or_default().insert(column_index as u32);
             }
         }
