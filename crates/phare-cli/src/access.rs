@@ -59,6 +59,7 @@ pub fn access_state(config: &Config, trust_dev_issuer: bool) -> Result<AccessSta
             queries: section.budget_queries,
             window: Duration::from_secs(section.budget_window_seconds.max(1)),
         },
+        partner_budget_queries: config.federation.partner_budget_queries,
         public_min_allele_number: section.public_min_allele_number,
     })
 }

@@ -63,6 +63,9 @@ pub struct FederationSection {
     pub max_concurrent_calls: u32,
     /// Small-count threshold of partners' figures and pooled ones.
     pub min_count: u32,
+    /// Queries per `[access] budget_window_seconds` for each partner and dataset, instead of
+    /// `[access] budget_queries`: a partner relays all its users' queries under one subject.
+    pub partner_budget_queries: Option<u32>,
     /// The fixed registry: no node registers itself.
     pub partners: Vec<PartnerConfig>,
 }
@@ -76,6 +79,7 @@ impl Default for FederationSection {
             max_answer_bytes: 4 << 20,
             max_concurrent_calls: 64,
             min_count: 5,
+            partner_budget_queries: None,
             partners: Vec::new(),
         }
     }

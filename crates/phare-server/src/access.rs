@@ -206,7 +206,12 @@ pub(crate) async fn spend_budget<'a>(
     context: &RequestContext,
     datasets: impl IntoIterator<Item = &'a Visible>,
 ) -> Result<(), ApiError> {
-    let budget = state.access().budget;
+    let mut budget = state.access().budget;
+    if context.caller.roles.partner
+        && let Some(queries) = state.access().partner_budget_queries
+    {
+        budget.queries = queries;
+    }
     if budget.queries == 0 {
         return Ok(());
     }

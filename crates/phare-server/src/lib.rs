@@ -58,6 +58,9 @@ pub struct AccessState {
     /// Research identifiers and audit digests (a secret kept apart from the care space).
     pub keys: KeyedDigest,
     pub budget: QueryBudget,
+    /// Queries per window for each federation partner and dataset, instead of `budget`'s: one
+    /// partner relays the queries of all its users (`[federation] partner_budget_queries`).
+    pub partner_budget_queries: Option<u32>,
     /// Public (open-data) frequencies are given only for populations with at least this allele
     /// number (20 diploid people by default).
     pub public_min_allele_number: u64,
@@ -73,6 +76,7 @@ impl AccessState {
                 queries: 0,
                 window: std::time::Duration::from_secs(3600),
             },
+            partner_budget_queries: None,
             public_min_allele_number: DEFAULT_PUBLIC_MIN_ALLELE_NUMBER,
         }
     }

@@ -612,7 +612,7 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
     let lyon = FederatedNode::new("lyon").await;
     paris.load(&cohort, "0").await;
     lyon.load(&cohort, "0").await;
-    let _paris = paris.serve("", &[lyon.as_partner(5000)]);
+    let _paris = paris.serve("partner_budget_queries = 3", &[lyon.as_partner(5000)]);
     let mut lyon_served = lyon.serve("", &[paris.as_partner(5000)]);
     let client = super::http_client();
     let point = "referenceName=1&start=10099&referenceBases=C&alternateBases=G";
@@ -661,6 +661,11 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
         .await
         .unwrap();
     assert_eq!(filtered["meta"]["returnedGranularity"], "count", "{filtered}");
+    // Partners have a budget of their own (3 here, while people have none): a third query
+    // passes, the fourth is 429.
+    let partner_query = format!("{}/g_variants?{point}", paris.api());
+    assert_eq!(status_with(partner_query.clone(), lyon_token.clone()).await, 200);
+    assert_eq!(status_with(partner_query, lyon_token.clone()).await, 429);
     // …but never federates it again: no recursion between nodes that list each other.
     assert_eq!(
         status_with(

@@ -301,6 +301,7 @@ impl NodeBuilder {
                 authenticator,
                 keys: KeyedDigest::new(RESEARCH_SECRET),
                 budget: self.budget,
+                partner_budget_queries: None,
                 public_min_allele_number: 40,
             });
         }
