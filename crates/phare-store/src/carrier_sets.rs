@@ -199,6 +199,14 @@ pub(crate) async fn source_page(
     rows.iter().map(carrier_row).collect()
 }
 
+/// Block columns as the two parallel arrays the block queries `unnest`.
+pub(crate) fn column_arrays(wanted: &BTreeSet<(i64, u32)>) -> (Vec<i64>, Vec<i32>) {
+    wanted
+        .iter()
+        .map(|(block_id, column)| (*block_id, i32::try_from(*column).unwrap_or(i32::MAX)))
+        .unzip()
+}
+
 /// The (analysis, sample index) of some block columns.
 pub(crate) async fn block_columns<'e, E: PgExecutor<'e>>(
     executor: E,
@@ -207,11 +215,7 @@ pub(crate) async fn block_columns<'e, E: PgExecutor<'e>>(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let block_ids: Vec<i64> = wanted.iter().map(|(block_id, _)| *block_id).collect();
-    let column_indices: Vec<i32> = wanted
-        .iter()
-        .map(|(_, column)| i32::try_from(*column).unwrap_or(i32::MAX))
-        .collect();
+    let (block_ids, column_indices) = column_arrays(wanted);
     let rows = sqlx::query(
         "SELECT c.block_id, c.column_index, c.analysis_id, c.sample_index
          FROM unnest($1::bigint[], $2::integer[]) AS q(block_id, column_index)

@@ -46,6 +46,24 @@ pub struct IngestRequest {
     pub file_sha256: Option<[u8; 32]>,
 }
 
+impl IngestRequest {
+    /// `path` into `dataset_id` as `phare ingest` does by default: no manifest, PASS records
+    /// only, default limits, no reference genome.
+    pub fn new(dataset_id: &str, path: PathBuf) -> Self {
+        Self {
+            dataset_id: dataset_id.to_owned(),
+            path,
+            manifest: None,
+            pass_only: true,
+            progress: None,
+            limits: Limits::default(),
+            reference_fasta: None,
+            file_name: None,
+            file_sha256: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IngestSummary {
     pub analysis_id: i64,

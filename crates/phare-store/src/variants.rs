@@ -693,11 +693,7 @@ impl Store {
         if wanted.is_empty() {
             return Ok(HashMap::new());
         }
-        let block_ids: Vec<i64> = wanted.iter().map(|(block_id, _)| *block_id).collect();
-        let column_indices: Vec<i32> = wanted
-            .iter()
-            .map(|(_, column)| i32::try_from(*column).unwrap_or(i32::MAX))
-            .collect();
+        let (block_ids, column_indices) = crate::carrier_sets::column_arrays(wanted);
         let rows = sqlx::query(
             "SELECT c.block_id, c.column_index,
                     CASE WHEN s.biosample_id IS NULL THEN s.counted_in_research ELSE i.research_consent END AS research,

@@ -19,15 +19,8 @@ fn data(name: &str) -> PathBuf {
 
 fn request(path: PathBuf, manifest: Manifest) -> IngestRequest {
     IngestRequest {
-        dataset_id: "ds".into(),
-        path,
         manifest: Some(manifest),
-        pass_only: true,
-        progress: None,
-        limits: Default::default(),
-        reference_fasta: None,
-        file_name: None,
-        file_sha256: None,
+        ..IngestRequest::new("ds", path)
     }
 }
 

@@ -30,15 +30,8 @@ async fn dataset(store: &Store, id: &str) {
 
 fn request(dataset_id: &str, path: PathBuf, manifest: Option<Manifest>) -> IngestRequest {
     IngestRequest {
-        dataset_id: dataset_id.into(),
-        path,
         manifest,
-        pass_only: true,
-        progress: None,
-        limits: Default::default(),
-        reference_fasta: None,
-        file_name: None,
-        file_sha256: None,
+        ..IngestRequest::new(dataset_id, path)
     }
 }
 

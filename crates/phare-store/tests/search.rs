@@ -17,17 +17,7 @@ fn data(name: &str) -> PathBuf {
 
 async fn ingest(store: &Store, dataset_id: &str, path: PathBuf) {
     store
-        .ingest(IngestRequest {
-            dataset_id: dataset_id.into(),
-            path,
-            manifest: None,
-            pass_only: true,
-            progress: None,
-            limits: Default::default(),
-            reference_fasta: None,
-            file_name: None,
-            file_sha256: None,
-        })
+        .ingest(IngestRequest::new(dataset_id, path))
         .await
         .expect("ingest");
 }

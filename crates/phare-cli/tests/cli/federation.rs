@@ -298,6 +298,29 @@ fn totals(result_set: &Value) -> BTreeMap<u64, (u64, u64)> {
         .collect()
 }
 
+/// GET `url`, with `token` when given, insisting on 200: the JSON answer.
+async fn get_json(url: &str, token: Option<&str>) -> Value {
+    let mut request = super::http_client().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.unwrap()
+}
+
+/// Audit rows of `action` at a node, from `subject` only when given.
+async fn audit_rows(node: &FederatedNode, action: &str, subject: Option<&str>) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = $1 AND ($2::text IS NULL OR subject = $2)",
+    )
+    .bind(action)
+    .bind(subject)
+    .fetch_one(node.node.pool())
+    .await
+    .unwrap()
+}
+
 fn node_status<'a>(document: &'a Value, id: &str) -> &'a Value {
     document["info"]["federation"]["nodes"]
         .as_array()
@@ -458,12 +481,6 @@ async fn three_nodes_pool_allele_counts_like_bcftools_and_report_every_partner_h
         .unwrap_or_else(|errors| panic!("{errors:#?}"));
 
     // Every partner call is audited on both sides.
-    let outgoing: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'FEDERATE /api/g_variants'")
-            .fetch_one(paris.node.pool())
-            .await
-            .unwrap();
-    assert_eq!(outgoing, 5);
     let rows: Vec<(String, String, i16)> = sqlx::query_as(
         "SELECT resource, reason, status FROM audit_log WHERE action = 'FEDERATE /api/g_variants' ORDER BY resource",
     )
@@ -543,15 +560,11 @@ async fn with_default_thresholds_partner_figures_are_rounded_and_pooled_ones_rou
         &["--care", "--role", "clinician", "--care-centre", "CHU-PARIS"],
     )
     .await;
-    let document: Value = super::http_client()
-        .get(format!("{}/federated/g_variants?{RANGE}", paris.api()))
-        .bearer_auth(&clinician)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = get_json(
+        &format!("{}/federated/g_variants?{RANGE}", paris.api()),
+        Some(&clinician),
+    )
+    .await;
     assert_eq!(document["info"]["federation"]["complete"], true, "{document}");
     let sets = document["response"]["resultSets"].as_array().unwrap();
     let set = |id: &str| {
@@ -632,34 +645,24 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
 
     // Lyon's own key, as Lyon: Paris answers it (a partner: aggregates only).
     let lyon_token = node_token(&lyon.key_dir(), &lyon.api(), "lyon", &paris.api());
-    let response = client
-        .get(format!(
-            "{}/g_variants?{point}&requestedGranularity=record",
-            paris.api()
-        ))
-        .bearer_auth(&lyon_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let answer: Value = response.json().await.unwrap();
+    let answer = get_json(
+        &format!("{}/g_variants?{point}&requestedGranularity=record", paris.api()),
+        Some(&lyon_token),
+    )
+    .await;
     assert_eq!(answer["meta"]["returnedGranularity"], "record", "{answer}");
     let records = answer["response"]["resultSets"][0]["results"].as_array().unwrap();
     assert!(!records.is_empty(), "{answer}");
     assert!(records.iter().all(|record| record.get("caseLevelData").is_none()));
     // Filters select people: a partner gets counts of what they carry, never the list.
-    let filtered: Value = client
-        .get(format!(
+    let filtered = get_json(
+        &format!(
             "{}/g_variants?{point}&filters=NCIT:C16576&requestedGranularity=record",
             paris.api()
-        ))
-        .bearer_auth(&lyon_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+        Some(&lyon_token),
+    )
+    .await;
     assert_eq!(filtered["meta"]["returnedGranularity"], "count", "{filtered}");
     // Partners have a budget of their own (3 here, while people have none): a third query
     // passes, the fourth is 429.
@@ -677,13 +680,7 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
     );
 
     // Refused here before any partner is asked: Lyon sees no call.
-    let calls_at_lyon = || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log WHERE action = 'GET /api/g_variants'")
-            .fetch_one(lyon.node.pool())
-            .await
-            .unwrap()
-    };
-    let before = calls_at_lyon().await;
+    let before = audit_rows(&lyon, "GET /api/g_variants", None).await;
     let researcher = dev_token(&paris.node, &["--bona-fide"]).await;
     let platform = dev_token(&paris.node, &["--role", "platform", "--platform", "seqoia"]).await;
     assert_eq!(
@@ -698,21 +695,13 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
         status_with(format!("{}/federated/g_variants?{point}", paris.api()), platform).await,
         403
     );
-    assert_eq!(calls_at_lyon().await, before);
+    assert_eq!(audit_rows(&lyon, "GET /api/g_variants", None).await, before);
     // The public is relayed what partners give the public: Lyon is asked anonymously.
-    let anonymous = client
-        .get(format!("{}/federated/g_variants?{point}", paris.api()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), 200);
-    let anonymous_at_lyon: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit_log WHERE action = 'GET /api/g_variants' AND subject = 'anonymous'",
-    )
-    .fetch_one(lyon.node.pool())
-    .await
-    .unwrap();
-    assert_eq!(anonymous_at_lyon, 1);
+    get_json(&format!("{}/federated/g_variants?{point}", paris.api()), None).await;
+    assert_eq!(
+        audit_rows(&lyon, "GET /api/g_variants", Some("anonymous")).await,
+        1
+    );
 
     // A node not in the registry: 401.
     let stranger = work.path().join("stranger-keys");
@@ -744,15 +733,11 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
     // Paris rotates its key while serving: announced first, signing two seconds later; Lyon
     // keeps answering throughout, and after the old key is retired.
     let federated_ok = || async {
-        let document: Value = client
-            .get(format!("{}/federated/g_variants?{point}", paris.api()))
-            .bearer_auth(&researcher)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let document = get_json(
+            &format!("{}/federated/g_variants?{point}", paris.api()),
+            Some(&researcher),
+        )
+        .await;
         assert_eq!(node_status(&document, "lyon")["status"], "answered", "{document}");
     };
     federated_ok().await;
@@ -788,14 +773,11 @@ async fn only_registered_partners_with_their_own_signatures_are_answered_and_nev
     lyon_served.kill();
     let _lyon = lyon.serve("", &[paris.as_partner(5000)]);
     federated_ok().await;
-    let published: Value = client
-        .get(format!("http://127.0.0.1:{}/.well-known/jwks.json", paris.port))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let published = get_json(
+        &format!("http://127.0.0.1:{}/.well-known/jwks.json", paris.port),
+        None,
+    )
+    .await;
     let kids: Vec<&str> = published["keys"]
         .as_array()
         .unwrap()

@@ -56,17 +56,7 @@ pub fn bcftools(script: &str) -> String {
 
 /// Ingesting `path` into `dataset_id`: PASS records only, no manifest, default limits.
 pub fn ingest_request(dataset_id: &str, path: PathBuf) -> IngestRequest {
-    IngestRequest {
-        dataset_id: dataset_id.into(),
-        path,
-        manifest: None,
-        pass_only: true,
-        progress: None,
-        limits: Default::default(),
-        reference_fasta: None,
-        file_name: None,
-        file_sha256: None,
-    }
+    IngestRequest::new(dataset_id, path)
 }
 
 /// `:` and `<`, `>` percent-encoded, as a client building a URL from an id would.
