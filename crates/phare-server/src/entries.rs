@@ -609,7 +609,7 @@ async fn variants_of(
                 .iter()
                 .map(|column| (column.analysis_id, column.sample_index))
                 .collect();
-            let ids = store.column_variant_ids(dataset_id, scope, &keys).await?;
+            let ids = store.column_variant_ids(dataset_id, scope, &keys, None).await?;
             // A clinician sees the variants of their own centre's patients only; counts cover all.
             let own = seen.access.is_research()
                 || columns.iter().all(|column| {

@@ -63,7 +63,8 @@ async fn carried_by(
     state: &AppState,
     seen: &Visible,
     filters: &crate::individuals::IndividualFilters,
-) -> Result<std::collections::HashSet<i64>, ApiError> {
+    within: Option<&[i64]>,
+) -> Result<Vec<i64>, ApiError> {
     let store = state.store();
     let dataset_id = &seen.dataset.id;
     let research_only = seen.access.is_research();
@@ -80,7 +81,7 @@ async fn carried_by(
         .map(|(id, _)| id)
         .collect();
     if individual_ids.is_empty() {
-        return Ok(std::collections::HashSet::new());
+        return Ok(Vec::new());
     }
     let biosamples = phare_store::BiosampleQuery {
         research_only,
@@ -105,10 +106,8 @@ async fn carried_by(
         .map(|column| (column.analysis_id, column.sample_index))
         .collect();
     Ok(store
-        .column_variant_ids(dataset_id, seen.access.scope.as_str(), &keys)
-        .await?
-        .into_iter()
-        .collect())
+        .column_variant_ids(dataset_id, seen.access.scope.as_str(), &keys, within)
+        .await?)
 }
 
 pub(crate) async fn answer(
@@ -175,18 +174,13 @@ pub(crate) async fn answer(
                 (count, records)
             }
             (Some(filters), search) => {
-                let carried = carried_by(state, &target.visible, filters).await?;
                 let ids: Vec<i64> = match search {
-                    None => {
-                        let mut carried: Vec<i64> = carried.into_iter().collect();
-                        carried.sort_unstable();
-                        carried
-                    }
+                    None => carried_by(state, &target.visible, filters, None).await?,
                     Some(search) => {
-                        let candidates = store
-                            .find_variants(&dataset.id, scope, search, 0, MAX_FILTERED_CANDIDATES + 1)
+                        let candidate_ids = store
+                            .find_variant_ids(&dataset.id, scope, search, MAX_FILTERED_CANDIDATES + 1)
                             .await?;
-                        if candidates.len() > usize::try_from(MAX_FILTERED_CANDIDATES).unwrap_or(usize::MAX) {
+                        if candidate_ids.len() > usize::try_from(MAX_FILTERED_CANDIDATES).unwrap_or(usize::MAX) {
                             // Never a silently partial answer: the caller narrows the query.
                             return Err(BeaconError::bad_request(format!(
                                 "the genomic part of this filtered query matches more than {MAX_FILTERED_CANDIDATES} alleles in dataset `{}`: narrow the range",
@@ -194,10 +188,14 @@ pub(crate) async fn answer(
                             ))
                             .into());
                         }
+                        let carried: std::collections::HashSet<i64> =
+                            carried_by(state, &target.visible, filters, Some(&candidate_ids))
+                                .await?
+                                .into_iter()
+                                .collect();
                         // In the order of the genomic search (by position).
-                        candidates
-                            .iter()
-                            .map(|variant| variant.variant_id)
+                        candidate_ids
+                            .into_iter()
                             .filter(|id| carried.contains(id))
                             .collect()
                     }

@@ -141,24 +141,39 @@ pub(crate) async fn locate(
     connection: &mut PgConnection,
     analysis_id: i64,
 ) -> Result<(Source, u32), StoreError> {
-    let row = sqlx::query(
-        "SELECT a.block_id,
+    let located = locate_all(connection, &[analysis_id]).await?;
+    Ok(located
+        .get(&analysis_id)
+        .copied()
+        .unwrap_or((Source::Analysis(analysis_id), 0)))
+}
+
+/// `locate` for many analyses in one round trip; an unknown analysis is left out.
+pub(crate) async fn locate_all(
+    connection: &mut PgConnection,
+    analysis_ids: &[i64],
+) -> Result<HashMap<i64, (Source, u32)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.block_id,
                 (SELECT min(c.column_index - c.sample_index) FROM block_columns c
                  WHERE c.block_id = a.block_id AND c.analysis_id = a.id) AS base
-         FROM analyses a WHERE a.id = $1",
+         FROM analyses a WHERE a.id = ANY($1)",
     )
-    .bind(analysis_id)
-    .fetch_optional(&mut *connection)
+    .bind(analysis_ids)
+    .fetch_all(&mut *connection)
     .await?;
-    let Some(row) = row else {
-        return Ok((Source::Analysis(analysis_id), 0));
-    };
-    let block_id: Option<i64> = row.try_get("block_id")?;
-    let base: Option<i32> = row.try_get("base")?;
-    match (block_id, base) {
-        (Some(block_id), Some(base)) => Ok((Source::Block(block_id), u32::try_from(base).unwrap_or(0))),
-        _ => Ok((Source::Analysis(analysis_id), 0)),
+    let mut located = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let analysis_id: i64 = row.try_get("id")?;
+        let block_id: Option<i64> = row.try_get("block_id")?;
+        let base: Option<i32> = row.try_get("base")?;
+        let place = match (block_id, base) {
+            (Some(block_id), Some(base)) => (Source::Block(block_id), u32::try_from(base).unwrap_or(0)),
+            _ => (Source::Analysis(analysis_id), 0),
+        };
+        located.insert(analysis_id, place);
     }
+    Ok(located)
 }
 
 /// One page of a source's rows in variant order, after `after`.
@@ -196,6 +211,37 @@ pub(crate) async fn source_page(
             .await?
         }
     };
+    rows.iter().map(carrier_row).collect()
+}
+
+/// The rows of some alleles in some sources (both layouts, one statement).
+pub(crate) async fn source_rows(
+    connection: &mut PgConnection,
+    sources: &[Source],
+    variant_ids: &[i64],
+) -> Result<Vec<CarrierRow>, StoreError> {
+    let mut analysis_ids: Vec<i64> = Vec::new();
+    let mut block_ids: Vec<i64> = Vec::new();
+    for source in sources {
+        match source {
+            Source::Analysis(analysis_id) => analysis_ids.push(*analysis_id),
+            Source::Block(block_id) => block_ids.push(*block_id),
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT variant_id, false AS compacted, analysis_id AS source_id, allele_number,
+                homozygous, heterozygous, hemizygous, one_called, none_called, NULL::bytea AS called_other
+         FROM analysis_variants WHERE analysis_id = ANY($1) AND variant_id = ANY($3)
+         UNION ALL
+         SELECT variant_id, true, block_id, 0,
+                homozygous, heterozygous, hemizygous, one_called, none_called, called_other
+         FROM block_variants WHERE block_id = ANY($2) AND variant_id = ANY($3)",
+    )
+    .bind(&analysis_ids)
+    .bind(&block_ids)
+    .bind(variant_ids)
+    .fetch_all(&mut *connection)
+    .await?;
     rows.iter().map(carrier_row).collect()
 }
 

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use roaring::RoaringBitmap;
 use sqlx::Row;
 
-use crate::carrier_sets::{Source, block_columns, carrier_rows, locate, source_page};
+use crate::carrier_sets::{
+    CarrierRow, Source, block_columns, carrier_rows, locate_all, source_page, source_rows,
+};
 use crate::samples::{ColumnQuery, ColumnRecord};
 use crate::variants::variant_from_row;
 use crate::{Store, StoreError, VariantMatch};
@@ -179,12 +181,15 @@ impl Store {
     }
 
     /// The alleles that some columns carry (non-reference call) and that count in `scope`, in
-    /// listing order. Each analysis concerned is read in pages: the cost follows its alleles.
+    /// listing order. Without `within`, each analysis concerned is read in pages: the cost
+    /// follows its alleles. With `within` (the candidates of a genomic search), only the rows of
+    /// those alleles in those analyses are read: the cost follows the smaller of the two.
     pub async fn column_variant_ids(
         &self,
         dataset_id: &str,
         scope: &str,
         columns: &[(i64, i32)],
+        within: Option<&[i64]>,
     ) -> Result<Vec<i64>, StoreError> {
         let mut by_analysis: BTreeMap<i64, RoaringBitmap> = BTreeMap::new();
         for (analysis_id, sample_index) in columns {
@@ -198,28 +203,45 @@ impl Store {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *transaction)
             .await?;
+        let analysis_ids: Vec<i64> = by_analysis.keys().copied().collect();
+        let located = locate_all(&mut transaction, &analysis_ids).await?;
         let mut by_source: BTreeMap<Source, RoaringBitmap> = BTreeMap::new();
         for (analysis_id, samples) in &by_analysis {
-            let (source, base) = locate(&mut transaction, *analysis_id).await?;
+            let (source, base) = located
+                .get(analysis_id)
+                .copied()
+                .unwrap_or((Source::Analysis(*analysis_id), 0));
             by_source
                 .entry(source)
                 .or_default()
                 .extend(samples.iter().map(|sample| sample + base));
         }
+        let carries = |row: &CarrierRow| {
+            by_source
+                .get(&row.source)
+                .is_some_and(|samples| row.carried_by_any(samples))
+        };
         let mut carried: BTreeSet<i64> = BTreeSet::new();
-        for (source, samples) in &by_source {
-            let mut after = i64::MIN;
-            loop {
-                let rows = source_page(&mut transaction, *source, after, PAGE).await?;
-                let Some(last) = rows.last() else {
-                    break;
-                };
-                after = last.variant_id;
-                carried.extend(
-                    rows.iter()
-                        .filter(|row| row.carried_by_any(samples))
-                        .map(|row| row.variant_id),
-                );
+        match within {
+            Some(candidates) => {
+                let sources: Vec<Source> = by_source.keys().copied().collect();
+                for chunk in candidates.chunks(PAGE as usize) {
+                    let rows = source_rows(&mut transaction, &sources, chunk).await?;
+                    carried.extend(rows.iter().filter(|row| carries(row)).map(|row| row.variant_id));
+                }
+            }
+            None => {
+                for source in by_source.keys() {
+                    let mut after = i64::MIN;
+                    loop {
+                        let rows = source_page(&mut transaction, *source, after, PAGE).await?;
+                        let Some(last) = rows.last() else {
+                            break;
+                        };
+                        after = last.variant_id;
+                        carried.extend(rows.iter().filter(|row| carries(row)).map(|row| row.variant_id));
+                    }
+                }
             }
         }
         transaction.commit().await?;

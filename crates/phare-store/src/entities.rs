@@ -51,36 +51,48 @@ pub struct AgeCondition {
     pub days: i64,
 }
 
-/// The conditions shared by the count and the page, on `individuals i`. Binds: $1 dataset,
-/// $2 research only, $3 term filters (jsonb array of arrays), $4 care centre, $5 pseudonym,
-/// $6 row ids, $7 age conditions (jsonb array of {operator, days}).
+/// The query's filters, parsed once per statement: written inside `MATCHING`'s correlated
+/// subqueries, the JSON was parsed again for every patient (60 ms for 2,000 patients, 1 ms
+/// parsed once). Binds $3 term filters (jsonb array of arrays), $7 age conditions (jsonb array
+/// of {operator, days}). Every statement using `MATCHING` starts with it.
+const FILTERS: &str = "WITH term_filters AS MATERIALIZED (
+        SELECT ARRAY(SELECT jsonb_array_elements_text(f.terms)) AS terms
+        FROM jsonb_array_elements($3::jsonb) AS f(terms)
+    ),
+    age_filters AS MATERIALIZED (
+        SELECT c.condition->>'operator' AS operator, (c.condition->>'days')::float8 AS days
+        FROM jsonb_array_elements($7::jsonb) AS c(condition)
+    )";
+
+/// The conditions shared by the count and the page, on `individuals i`, after `FILTERS`.
+/// Binds: $1 dataset, $2 research only, $4 care centre, $5 pseudonym, $6 row ids.
 const MATCHING: &str = "
     i.dataset_id = $1
     AND (NOT $2 OR i.research_consent)
     AND ($4::text IS NULL OR i.care_centre = $4)
     AND ($5::text IS NULL OR i.pseudonym = $5)
-    AND ($6::bigint[] IS NULL OR i.id = ANY($6))
+    AND ($6::bigint[] IS NULL OR i.id IN (SELECT unnest($6::bigint[])))
     AND NOT EXISTS (
-        SELECT 1 FROM jsonb_array_elements($7::jsonb) AS c(condition)
-        WHERE NOT COALESCE(CASE c.condition->>'operator'
-            WHEN '=' THEN floor(i.age_days + 0.5) = (c.condition->>'days')::float8
-            WHEN '!' THEN floor(i.age_days + 0.5) <> (c.condition->>'days')::float8
-            WHEN '<' THEN floor(i.age_days + 0.5) < (c.condition->>'days')::float8
-            WHEN '<=' THEN floor(i.age_days + 0.5) <= (c.condition->>'days')::float8
-            WHEN '>' THEN floor(i.age_days + 0.5) > (c.condition->>'days')::float8
-            WHEN '>=' THEN floor(i.age_days + 0.5) >= (c.condition->>'days')::float8
+        SELECT 1 FROM age_filters c
+        WHERE NOT COALESCE(CASE c.operator
+            WHEN '=' THEN floor(i.age_days + 0.5) = c.days
+            WHEN '!' THEN floor(i.age_days + 0.5) <> c.days
+            WHEN '<' THEN floor(i.age_days + 0.5) < c.days
+            WHEN '<=' THEN floor(i.age_days + 0.5) <= c.days
+            WHEN '>' THEN floor(i.age_days + 0.5) > c.days
+            WHEN '>=' THEN floor(i.age_days + 0.5) >= c.days
         END, false)
     )
     AND NOT EXISTS (
-        SELECT 1 FROM jsonb_array_elements($3::jsonb) AS f(terms)
+        SELECT 1 FROM term_filters f
         -- COALESCE: a NULL indication must fail the filter, not make it unknown (NOT NULL
         -- would let the patient through).
         WHERE NOT COALESCE(
-            i.phenotypes && ARRAY(SELECT jsonb_array_elements_text(f.terms))
-            OR i.diseases && ARRAY(SELECT jsonb_array_elements_text(f.terms))
-            OR i.indication IN (SELECT jsonb_array_elements_text(f.terms))
+            i.phenotypes && f.terms
+            OR i.diseases && f.terms
+            OR i.indication = ANY(f.terms)
             OR (CASE i.sex WHEN 'female' THEN 'NCIT:C16576' WHEN 'male' THEN 'NCIT:C20197'
-                ELSE 'NCIT:C17998' END) IN (SELECT jsonb_array_elements_text(f.terms)),
+                ELSE 'NCIT:C17998' END) = ANY(f.terms),
             false
         )
     )";
@@ -91,7 +103,7 @@ impl Store {
         dataset_id: &str,
         query: &IndividualQuery,
     ) -> Result<i64, StoreError> {
-        let sql = format!("SELECT count(*) AS n FROM individuals i WHERE {MATCHING}");
+        let sql = format!("{FILTERS} SELECT count(*) AS n FROM individuals i WHERE {MATCHING}");
         let row = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .fetch_one(self.pool())
             .await?;
@@ -107,7 +119,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<IndividualRecord>, StoreError> {
         let sql = format!(
-            "SELECT i.id, i.pseudonym, i.sex, i.country, i.region, i.indication, i.care_centre, i.phenotypes, i.diseases
+            "{FILTERS} SELECT i.id, i.pseudonym, i.sex, i.country, i.region, i.indication, i.care_centre, i.phenotypes, i.diseases
              FROM individuals i WHERE {MATCHING}
              ORDER BY i.pseudonym OFFSET $8 LIMIT $9"
         );
@@ -141,7 +153,7 @@ impl Store {
         query: &IndividualQuery,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let sql =
-            format!("SELECT i.id, i.pseudonym FROM individuals i WHERE {MATCHING} ORDER BY i.pseudonym");
+            format!("{FILTERS} SELECT i.id, i.pseudonym FROM individuals i WHERE {MATCHING} ORDER BY i.pseudonym");
         let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .fetch_all(self.pool())
             .await?;

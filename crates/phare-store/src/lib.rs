@@ -14,6 +14,7 @@ mod entities;
 mod error;
 mod individuals;
 mod ingest;
+mod labels;
 mod operations;
 mod samples;
 mod submissions;
@@ -57,6 +58,8 @@ pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// Shared by the clones of one handle: the labels of sample columns (`labels.rs`).
+    labels: std::sync::Arc<labels::LabelCache>,
 }
 
 impl Store {
@@ -72,11 +75,14 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            labels: std::sync::Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {

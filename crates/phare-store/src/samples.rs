@@ -34,13 +34,15 @@ pub struct BiosampleQuery {
 }
 
 /// Binds: $1 dataset, $2 research only, $3 care centre, $4 external id, $5 ids, $6 individuals.
+/// Id lists are joined as sets (`IN (SELECT unnest(…))`): once the statement's plan is generic,
+/// `= ANY($n)` compares every row with every element (10 ms for 1,000 individuals, 1 ms joined).
 const BIOSAMPLES: &str = "FROM biosamples b JOIN individuals i ON i.id = b.individual_id
     WHERE b.dataset_id = $1
     AND (NOT $2 OR i.research_consent)
     AND ($3::text IS NULL OR i.care_centre = $3)
     AND ($4::text IS NULL OR b.external_id = $4)
-    AND ($5::bigint[] IS NULL OR b.id = ANY($5))
-    AND ($6::bigint[] IS NULL OR b.individual_id = ANY($6))";
+    AND ($5::bigint[] IS NULL OR b.id IN (SELECT unnest($5::bigint[])))
+    AND ($6::bigint[] IS NULL OR b.individual_id IN (SELECT unnest($6::bigint[])))";
 
 /// One sample column of one ingested file, linked to a biosample: a `run` and an `analysis`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,7 +86,7 @@ const COLUMNS: &str = "FROM analysis_samples s
     AND ($3::text IS NULL OR i.care_centre = $3)
     AND ($4::bigint[] IS NULL OR (s.analysis_id, s.sample_index) IN
         (SELECT k.analysis_id, k.sample_index FROM unnest($4::bigint[], $5::int[]) AS k(analysis_id, sample_index)))
-    AND ($6::bigint[] IS NULL OR s.biosample_id = ANY($6))";
+    AND ($6::bigint[] IS NULL OR s.biosample_id IN (SELECT unnest($6::bigint[])))";
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 

@@ -1,13 +1,12 @@
 //! Variant look-ups for Beacon `g_variants` within one dataset: sequence, range, bracket, HGVS
 //! edit and duplication, and gene queries, optionally narrowed by stored type and length.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use phare_domain::{Sex, population_labels};
-use roaring::RoaringBitmap;
 use sqlx::Row;
 
 use crate::carrier_sets::{Presence, Source, carrier_rows};
+use crate::labels::Wanted;
 use crate::{Store, StoreError};
 
 /// What a genomic query asks for, in canonical form: contig names as stored (`1`, `X`),
@@ -448,6 +447,30 @@ impl Store {
         self.with_counts_and_annotations(dataset_id, scope, matches).await
     }
 
+    /// The ids of the first `limit` matching alleles, in genomic order, without their counts:
+    /// what a filtered query narrows further before it reads any carrier set.
+    pub async fn find_variant_ids(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        search: &VariantSearch,
+        limit: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let matcher = self.matcher(search).await?;
+        let page = matcher.next_parameter();
+        let sql = format!(
+            "SELECT v.id {} ORDER BY {} LIMIT ${page}",
+            matcher.clause(),
+            matcher.order()
+        );
+        let rows = matcher
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
     /// Fills in the per-population counts (in `scope`) and the annotations of listed variants.
     pub(crate) async fn with_counts_and_annotations(
         &self,
@@ -489,22 +512,6 @@ impl Store {
 
 /// A variant row (id, contig, start, end, reference, alternate, variant_type), without counts or
 /// annotations yet.
-/// The population labels of one sample row (`research`, `sex`, `country`), or `None` when the
-/// research scope leaves the sample out.
-fn sample_labels(row: &sqlx::postgres::PgRow, scope: &str) -> Result<Option<Vec<String>>, StoreError> {
-    let research: bool = row.try_get("research")?;
-    if scope == "research" && !research {
-        return Ok(None);
-    }
-    let sex: Option<String> = row.try_get("sex")?;
-    let country: Option<String> = row.try_get("country")?;
-    let sex: Sex = sex
-        .as_deref()
-        .and_then(|sex| sex.parse().ok())
-        .unwrap_or_default();
-    Ok(Some(population_labels(sex, country.as_deref())))
-}
-
 pub(crate) fn variant_from_row(row: &sqlx::postgres::PgRow) -> Result<VariantMatch, StoreError> {
     Ok(VariantMatch {
         variant_id: row.try_get("id")?,
@@ -547,9 +554,6 @@ impl Store {
     }
 }
 
-/// The samples of one analysis in each population label, within a scope.
-type LabelSets = BTreeMap<String, RoaringBitmap>;
-
 impl Store {
     /// Per-population counts of some alleles in a dataset, computed from the carrier sets: each
     /// label's sample set intersected with the allele's zygosity sets, summed over analyses.
@@ -561,29 +565,24 @@ impl Store {
         variant_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<StratumCounts>>, StoreError> {
         let carriers = carrier_rows(self.pool(), dataset_id, variant_ids).await?;
-        let mut analysis_ids: Vec<i64> = Vec::new();
-        let mut block_columns: BTreeSet<(i64, u32)> = BTreeSet::new();
+        let mut wanted = Wanted::default();
         for row in &carriers {
             match (row.source, &row.presence) {
-                (Source::Analysis(analysis_id), _) => analysis_ids.push(analysis_id),
+                (Source::Analysis(analysis_id), _) => {
+                    wanted.analyses.insert(analysis_id);
+                }
                 (Source::Block(block_id), Presence::Columns(present)) => {
-                    block_columns.extend(present.iter().map(|column| (block_id, column)));
+                    wanted
+                        .block_columns
+                        .extend(present.iter().map(|column| (block_id, column)));
                 }
                 (Source::Block(_), Presence::AllColumns) => {}
             }
         }
-        analysis_ids.sort_unstable();
-        analysis_ids.dedup();
-        let mut labels: HashMap<Source, LabelSets> = self
-            .analysis_labels(&analysis_ids, scope)
-            .await?
-            .into_iter()
-            .map(|(analysis_id, sets)| (Source::Analysis(analysis_id), sets))
-            .collect();
-        labels.extend(self.block_labels(&block_columns, scope).await?);
+        let labels = self.labels.labels(self.pool(), &wanted).await?;
         let mut tallies: HashMap<i64, BTreeMap<String, StratumCounts>> = HashMap::new();
         for row in &carriers {
-            let Some(label_sets) = labels.get(&row.source) else {
+            let Some(label_sets) = labels.get(&row.source).map(|labels| labels.in_scope(scope)) else {
                 continue;
             };
             let per_label = tallies.entry(row.variant_id).or_default();
@@ -645,82 +644,5 @@ impl Store {
                 (variant_id, ordered)
             })
             .collect())
-    }
-
-    /// Population label → samples (file columns), per analysis, within a scope. In the research
-    /// scope a linked sample counts only while its patient's consent stands; an unlinked one
-    /// (file ingested without a manifest) as the operator decided at ingest.
-    async fn analysis_labels(
-        &self,
-        analysis_ids: &[i64],
-        scope: &str,
-    ) -> Result<HashMap<i64, LabelSets>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT s.analysis_id, s.sample_index,
-                    CASE WHEN s.biosample_id IS NULL THEN s.counted_in_research ELSE i.research_consent END AS research,
-                    i.sex, i.country
-             FROM analysis_samples s
-             LEFT JOIN biosamples b ON b.id = s.biosample_id
-             LEFT JOIN individuals i ON i.id = b.individual_id
-             WHERE s.analysis_id = ANY($1) AND s.superseded_by IS NULL",
-        )
-        .bind(analysis_ids)
-        .fetch_all(self.pool())
-        .await?;
-        let mut labels: HashMap<i64, LabelSets> = HashMap::new();
-        for row in &rows {
-            let Some(row_labels) = sample_labels(row, scope)? else {
-                continue;
-            };
-            let analysis_id: i64 = row.try_get("analysis_id")?;
-            let sample_index: i32 = row.try_get("sample_index")?;
-            let per_analysis = labels.entry(analysis_id).or_default();
-            for label in row_labels {
-                per_analysis.entry(label).or_default().insert(sample_index as u32);
-            }
-        }
-        Ok(labels)
-    }
-
-    /// Population label → block columns, per block, within a scope, for the block columns
-    /// `wanted` only (those some carrier row states something about): the cost follows the
-    /// carriers, not the block's size.
-    async fn block_labels(
-        &self,
-        wanted: &BTreeSet<(i64, u32)>,
-        scope: &str,
-    ) -> Result<HashMap<Source, LabelSets>, StoreError> {
-        if wanted.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let (block_ids, column_indices) = crate::carrier_sets::column_arrays(wanted);
-        let rows = sqlx::query(
-            "SELECT c.block_id, c.column_index,
-                    CASE WHEN s.biosample_id IS NULL THEN s.counted_in_research ELSE i.research_consent END AS research,
-                    i.sex, i.country
-             FROM unnest($1::bigint[], $2::integer[]) AS q(block_id, column_index)
-             JOIN block_columns c ON c.block_id = q.block_id AND c.column_index = q.column_index
-             JOIN analysis_samples s ON s.analysis_id = c.analysis_id AND s.sample_index = c.sample_index
-             LEFT JOIN biosamples b ON b.id = s.biosample_id
-             LEFT JOIN individuals i ON i.id = b.individual_id
-             WHERE s.superseded_by IS NULL",
-        )
-        .bind(&block_ids)
-        .bind(&column_indices)
-        .fetch_all(self.pool())
-        .await?;
-        let mut labels: HashMap<Source, LabelSets> = HashMap::new();
-        for row in &rows {
-            let Some(row_labels) = sample_labels(row, scope)? else {
-                continue;
-            };
-            let block_id: i64 = row.try_get("block_id")?;
-            let column_index: i32 = row.try_get("column_index")?;
-            let per_block = labels.entry(Source::Block(block_id)).or_default();
-            for label in row_labels {
-                per_block.entry(label).or_default().insert(column_index as u32);
-            }
-        }
-        Ok(labels)
     }
 }

@@ -215,7 +215,7 @@ async fn alleles_of(store: &Store, sample: &str) -> Vec<(String, i64, String, St
     .await
     .expect("column");
     let ids = store
-        .column_variant_ids("ds", "all", &[(row.get("analysis_id"), row.get("sample_index"))])
+        .column_variant_ids("ds", "all", &[(row.get("analysis_id"), row.get("sample_index"))], None)
         .await
         .expect("alleles");
     store
@@ -435,4 +435,75 @@ async fn a_reanalysis_supersedes_a_compacted_analysis_and_merged_blocks_keep_eve
         counts(store, "research", "Total", X_SNV).await,
         Some((5, 6, 2, 0, 1))
     );
+}
+
+async fn cohort_generation(store: &Store) -> i64 {
+    sqlx::query_scalar("SELECT generation FROM cohort_generation")
+        .fetch_one(store.pool())
+        .await
+        .expect("generation")
+}
+
+/// The population labels of sample columns are cached per handle; a consent change made
+/// through another handle (another process: its own cache) is seen by the very next answer,
+/// in both layouts, and the change counter moves once per committed change, never for one
+/// rolled back.
+#[tokio::test]
+async fn a_consent_change_by_another_process_is_seen_by_the_next_answer() {
+    let database = fresh_database().await;
+    let server = &database.store;
+    let directory = tempfile::tempdir().expect("tempdir");
+    ingest_single_sample_files(server, directory.path()).await;
+    let other_process = Store::connect(&database.url).await.expect("connect");
+
+    for compacted in [false, true] {
+        if compacted {
+            let report = server
+                .compact("ds", CompactionPolicy::default(), true)
+                .await
+                .expect("compact");
+            assert_eq!(report.analyses_compacted, 4);
+        }
+        // Read once, which caches the labels. X:5,000,000, research scope (S3 objected): M is
+        // S2 (hemizygous 1) and S4 (haploid 0): AC 1, AN 2.
+        assert_eq!(counts(server, "research", "M", X_SNV).await, Some((1, 2, 0, 0, 1)));
+        let before = cohort_generation(server).await;
+        other_process
+            .set_research_consent("IND-S2", false)
+            .await
+            .expect("oppose");
+        assert_eq!(cohort_generation(server).await, before + 1, "one bump per change");
+        // Research M is S4 alone: called reference, haploid (AN 1, AC 0).
+        assert_eq!(counts(server, "research", "M", X_SNV).await, Some((0, 1, 0, 0, 0)));
+        assert_eq!(counts(server, "all", "M", X_SNV).await, Some((1, 2, 0, 0, 1)));
+
+        // A change rolled back moves nothing and changes nothing.
+        let mut transaction = other_process.pool().begin().await.expect("begin");
+        sqlx::query("UPDATE individuals SET sex = 'female' WHERE pseudonym = 'IND-S4'")
+            .execute(&mut *transaction)
+            .await
+            .expect("update");
+        transaction.rollback().await.expect("rollback");
+        assert_eq!(cohort_generation(server).await, before + 1);
+        assert_eq!(counts(server, "research", "M", X_SNV).await, Some((0, 1, 0, 0, 0)));
+
+        // A direct change of a patient's sex (any column of `individuals`) is seen too: with
+        // S4 female there is no male in the research scope, and F gains S4's called reference.
+        sqlx::query("UPDATE individuals SET sex = 'female' WHERE pseudonym = 'IND-S4'")
+            .execute(other_process.pool())
+            .await
+            .expect("update");
+        assert_eq!(counts(server, "research", "M", X_SNV).await, None);
+        assert_eq!(counts(server, "research", "F", X_SNV).await, Some((1, 3, 0, 1, 0)));
+
+        sqlx::query("UPDATE individuals SET sex = 'male' WHERE pseudonym = 'IND-S4'")
+            .execute(other_process.pool())
+            .await
+            .expect("update");
+        other_process
+            .set_research_consent("IND-S2", true)
+            .await
+            .expect("withdraw");
+        assert_joint_counts(server).await;
+    }
 }
