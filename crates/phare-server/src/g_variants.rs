@@ -74,37 +74,10 @@ async fn carried_by(
         age_conditions: filters.ages.clone(),
         ..phare_store::IndividualQuery::default()
     };
-    let individual_ids: Vec<i64> = store
-        .individual_keys(dataset_id, &individuals)
-        .await?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    if individual_ids.is_empty() {
+    let keys = store.individual_columns(dataset_id, &individuals).await?;
+    if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let biosamples = phare_store::BiosampleQuery {
-        research_only,
-        individual_ids: Some(individual_ids),
-        ..phare_store::BiosampleQuery::default()
-    };
-    let biosample_ids: Vec<i64> = store
-        .find_biosamples(dataset_id, &biosamples, 0, None)
-        .await?
-        .iter()
-        .map(|biosample| biosample.id)
-        .collect();
-    let columns = ColumnQuery {
-        research_only,
-        biosample_ids: Some(biosample_ids),
-        ..ColumnQuery::default()
-    };
-    let keys: Vec<(i64, i32)> = store
-        .find_columns(dataset_id, &columns, 0, None)
-        .await?
-        .iter()
-        .map(|column| (column.analysis_id, column.sample_index))
-        .collect();
     Ok(store
         .column_variant_ids(dataset_id, seen.access.scope.as_str(), &keys, within)
         .await?)

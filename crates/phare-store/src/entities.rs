@@ -161,6 +161,31 @@ impl Store {
             .map(|row| Ok((row.try_get("id")?, row.try_get("pseudonym")?)))
             .collect()
     }
+
+    /// The sample columns (analysis id, sample index) of the matching individuals'
+    /// biosamples, not superseded, and in the research scope (`research_only`) only those
+    /// counted in research: who a filtered variant query asks about, in one statement.
+    pub async fn individual_columns(
+        &self,
+        dataset_id: &str,
+        query: &IndividualQuery,
+    ) -> Result<Vec<(i64, i32)>, StoreError> {
+        let sql = format!(
+            "{FILTERS} SELECT s.analysis_id, s.sample_index
+             FROM individuals i
+             JOIN biosamples b ON b.individual_id = i.id
+             JOIN analysis_samples s ON s.biosample_id = b.id
+             JOIN analyses a ON a.id = s.analysis_id AND a.dataset_id = $1
+             WHERE {MATCHING} AND s.superseded_by IS NULL AND (NOT $2 OR s.counted_in_research)
+             ORDER BY s.analysis_id, s.sample_index"
+        );
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("analysis_id")?, row.try_get("sample_index")?)))
+            .collect()
+    }
 }
 
 impl Store {
