@@ -165,6 +165,12 @@ impl Store {
     /// The sample columns (analysis id, sample index) of the matching individuals'
     /// biosamples, not superseded, and in the research scope (`research_only`) only those
     /// counted in research: who a filtered variant query asks about, in one statement.
+    ///
+    /// Joined only from the patients through two indexes (migration 0017): a sample column
+    /// links a biosample of its own analysis' dataset (ingest links within the dataset), and
+    /// the generic plan PostgreSQL settles on after five runs estimates the patients at one
+    /// row, so any further join (to `analyses`, for the dataset) turned into a cross product
+    /// of every patient with every sample: 8 s at 20,000 analyses instead of 20 ms.
     pub async fn individual_columns(
         &self,
         dataset_id: &str,
@@ -174,9 +180,8 @@ impl Store {
             "{FILTERS} SELECT s.analysis_id, s.sample_index
              FROM individuals i
              JOIN biosamples b ON b.individual_id = i.id
-             JOIN analysis_samples s ON s.biosample_id = b.id
-             JOIN analyses a ON a.id = s.analysis_id AND a.dataset_id = $1
-             WHERE {MATCHING} AND s.superseded_by IS NULL AND (NOT $2 OR s.counted_in_research)
+             JOIN analysis_samples s ON s.biosample_id = b.id AND s.superseded_by IS NULL
+             WHERE {MATCHING} AND (NOT $2 OR s.counted_in_research)
              ORDER BY s.analysis_id, s.sample_index"
         );
         let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
