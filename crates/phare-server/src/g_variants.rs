@@ -153,7 +153,9 @@ pub(crate) async fn answer(
                         let candidate_ids = store
                             .find_variant_ids(&dataset.id, scope, search, MAX_FILTERED_CANDIDATES + 1)
                             .await?;
-                        if candidate_ids.len() > usize::try_from(MAX_FILTERED_CANDIDATES).unwrap_or(usize::MAX) {
+                        if candidate_ids.len()
+                            > usize::try_from(MAX_FILTERED_CANDIDATES).unwrap_or(usize::MAX)
+                        {
                             // Never a silently partial answer: the caller narrows the query.
                             return Err(BeaconError::bad_request(format!(
                                 "the genomic part of this filtered query matches more than {MAX_FILTERED_CANDIDATES} alleles in dataset `{}`: narrow the range",

@@ -152,8 +152,9 @@ impl Store {
         dataset_id: &str,
         query: &IndividualQuery,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let sql =
-            format!("{FILTERS} SELECT i.id, i.pseudonym FROM individuals i WHERE {MATCHING} ORDER BY i.pseudonym");
+        let sql = format!(
+            "{FILTERS} SELECT i.id, i.pseudonym FROM individuals i WHERE {MATCHING} ORDER BY i.pseudonym"
+        );
         let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .fetch_all(self.pool())
             .await?;

@@ -33,7 +33,11 @@ pub(crate) struct SourceLabels {
 
 impl SourceLabels {
     pub(crate) fn in_scope(&self, scope: &str) -> &LabelSets {
-        if scope == "research" { &self.research } else { &self.all }
+        if scope == "research" {
+            &self.research
+        } else {
+            &self.all
+        }
     }
 
     fn add(&mut self, column: u32, research: bool, labels: &[String]) {
@@ -250,7 +254,11 @@ async fn block_labels(
 ) -> Result<HashMap<Source, SourceLabels>, StoreError> {
     let mut labels: HashMap<Source, SourceLabels> = HashMap::new();
     for (block_id, column) in wanted {
-        labels.entry(Source::Block(*block_id)).or_default().read.insert(*column);
+        labels
+            .entry(Source::Block(*block_id))
+            .or_default()
+            .read
+            .insert(*column);
     }
     let (block_ids, column_indices) = column_arrays(wanted);
     let rows = sqlx::query(
@@ -293,7 +301,10 @@ mod tests {
         labels.add(0, true, &["Total".to_owned(), "F".to_owned()]);
         labels.add(1, false, &["Total".to_owned(), "M".to_owned()]);
         assert_eq!(labels.in_scope("all")["Total"].iter().collect::<Vec<_>>(), [0, 1]);
-        assert_eq!(labels.in_scope("research")["Total"].iter().collect::<Vec<_>>(), [0]);
+        assert_eq!(
+            labels.in_scope("research")["Total"].iter().collect::<Vec<_>>(),
+            [0]
+        );
         assert!(!labels.in_scope("research").contains_key("M"));
         assert_eq!(labels.in_scope("all")["M"].iter().collect::<Vec<_>>(), [1]);
     }
@@ -307,7 +318,8 @@ mod tests {
         };
         if let Ok(mut held) = cache.held.lock() {
             held.generation = 2;
-            held.sources.insert(Source::Analysis(7), Arc::new(SourceLabels::default()));
+            held.sources
+                .insert(Source::Analysis(7), Arc::new(SourceLabels::default()));
             let mut block = SourceLabels::default();
             block.read.insert(5);
             held.sources.insert(Source::Block(3), Arc::new(block));

@@ -215,7 +215,12 @@ async fn alleles_of(store: &Store, sample: &str) -> Vec<(String, i64, String, St
     .await
     .expect("column");
     let ids = store
-        .column_variant_ids("ds", "all", &[(row.get("analysis_id"), row.get("sample_index"))], None)
+        .column_variant_ids(
+            "ds",
+            "all",
+            &[(row.get("analysis_id"), row.get("sample_index"))],
+            None,
+        )
         .await
         .expect("alleles");
     store
@@ -466,7 +471,10 @@ async fn a_consent_change_by_another_process_is_seen_by_the_next_answer() {
         }
         // Read once, which caches the labels. X:5,000,000, research scope (S3 objected): M is
         // S2 (hemizygous 1) and S4 (haploid 0): AC 1, AN 2.
-        assert_eq!(counts(server, "research", "M", X_SNV).await, Some((1, 2, 0, 0, 1)));
+        assert_eq!(
+            counts(server, "research", "M", X_SNV).await,
+            Some((1, 2, 0, 0, 1))
+        );
         let before = cohort_generation(server).await;
         other_process
             .set_research_consent("IND-S2", false)
@@ -474,7 +482,10 @@ async fn a_consent_change_by_another_process_is_seen_by_the_next_answer() {
             .expect("oppose");
         assert_eq!(cohort_generation(server).await, before + 1, "one bump per change");
         // Research M is S4 alone: called reference, haploid (AN 1, AC 0).
-        assert_eq!(counts(server, "research", "M", X_SNV).await, Some((0, 1, 0, 0, 0)));
+        assert_eq!(
+            counts(server, "research", "M", X_SNV).await,
+            Some((0, 1, 0, 0, 0))
+        );
         assert_eq!(counts(server, "all", "M", X_SNV).await, Some((1, 2, 0, 0, 1)));
 
         // A change rolled back moves nothing and changes nothing.
@@ -485,7 +496,10 @@ async fn a_consent_change_by_another_process_is_seen_by_the_next_answer() {
             .expect("update");
         transaction.rollback().await.expect("rollback");
         assert_eq!(cohort_generation(server).await, before + 1);
-        assert_eq!(counts(server, "research", "M", X_SNV).await, Some((0, 1, 0, 0, 0)));
+        assert_eq!(
+            counts(server, "research", "M", X_SNV).await,
+            Some((0, 1, 0, 0, 0))
+        );
 
         // A direct change of a patient's sex (any column of `individuals`) is seen too: with
         // S4 female there is no male in the research scope, and F gains S4's called reference.
@@ -494,7 +508,10 @@ async fn a_consent_change_by_another_process_is_seen_by_the_next_answer() {
             .await
             .expect("update");
         assert_eq!(counts(server, "research", "M", X_SNV).await, None);
-        assert_eq!(counts(server, "research", "F", X_SNV).await, Some((1, 3, 0, 1, 0)));
+        assert_eq!(
+            counts(server, "research", "F", X_SNV).await,
+            Some((1, 3, 0, 1, 0))
+        );
 
         sqlx::query("UPDATE individuals SET sex = 'male' WHERE pseudonym = 'IND-S4'")
             .execute(other_process.pool())
