@@ -181,15 +181,10 @@ impl Store {
         reconcile_consent(&mut transaction, &dataset.id, &linked).await?;
         store_samples(&mut transaction, &dataset.id, analysis_id, &sample_names, &linked).await?;
 
-        // What the end of the file merges into the per-dataset tables, by variant id; the
-        // carrier sets go straight into analysis_variants, batch by batch.
+        // The annotations and population counts of the alleles that have some, merged at the end
+        // of the file; carrier sets and totals are written batch by batch as the file is read.
         sqlx::query(
-            "CREATE TEMPORARY TABLE staging (
-                variant_id bigint, allele_count bigint, allele_number bigint,
-                hom_count bigint, het_count bigint, hemi_count bigint,
-                research_ac bigint, research_an bigint, research_hom bigint, research_het bigint, research_hemi bigint,
-                aggregates jsonb, annotations jsonb
-             ) ON COMMIT DROP",
+            "CREATE TEMPORARY TABLE staging (variant_id bigint, aggregates jsonb, annotations jsonb) ON COMMIT DROP",
         )
         .execute(&mut *transaction)
         .await?;
@@ -199,6 +194,7 @@ impl Store {
             reader,
             Loading {
                 analysis_id,
+                dataset_id: dataset.id.clone(),
                 objectors,
                 progress: request.progress.clone(),
                 batch_alleles: request.batch_alleles.max(1),
@@ -254,30 +250,6 @@ impl Store {
              WHERE s.annotations IS NOT NULL
              ON CONFLICT DO NOTHING",
         )
-        .execute(&mut *transaction)
-        .await?;
-        // One row per variant: analysis_variants' key already refused an allele seen twice.
-        sqlx::query(
-            "INSERT INTO variant_counts
-                (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-                 research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
-                 research_hemizygous)
-             SELECT variant_id, $1, allele_count, allele_number, hom_count, het_count, hemi_count,
-                    research_ac, research_an, research_hom, research_het, research_hemi
-             FROM staging
-             ON CONFLICT (variant_id, dataset_id) DO UPDATE SET
-                allele_count = variant_counts.allele_count + excluded.allele_count,
-                allele_number = variant_counts.allele_number + excluded.allele_number,
-                homozygous = variant_counts.homozygous + excluded.homozygous,
-                heterozygous = variant_counts.heterozygous + excluded.heterozygous,
-                hemizygous = variant_counts.hemizygous + excluded.hemizygous,
-                research_allele_count = variant_counts.research_allele_count + excluded.research_allele_count,
-                research_allele_number = variant_counts.research_allele_number + excluded.research_allele_number,
-                research_homozygous = variant_counts.research_homozygous + excluded.research_homozygous,
-                research_heterozygous = variant_counts.research_heterozygous + excluded.research_heterozygous,
-                research_hemizygous = variant_counts.research_hemizygous + excluded.research_hemizygous",
-        )
-        .bind(&dataset.id)
         .execute(&mut *transaction)
         .await?;
         if aggregate {
@@ -660,6 +632,7 @@ struct Loaded {
 /// What loading one file needs besides its reader.
 struct Loading {
     analysis_id: i64,
+    dataset_id: String,
     objectors: RoaringBitmap,
     progress: Option<Arc<AtomicU64>>,
     batch_alleles: usize,
@@ -680,7 +653,9 @@ impl Tails {
     }
 }
 
-/// A batch of alleles: their dictionary keys, and their `analysis_variants` and `staging` rows.
+/// A batch of alleles: their dictionary keys, their `analysis_variants` rows, their
+/// `variant_counts` totals, and the `staging` rows of those with annotations or population
+/// counts.
 #[derive(Default)]
 struct Batch {
     contigs: Vec<&'static str>,
@@ -690,7 +665,11 @@ struct Batch {
     alternates: Vec<String>,
     variant_types: Vec<&'static str>,
     carriers: Tails,
-    totals: Tails,
+    /// `variant_counts`' ten count columns, in table order, per allele.
+    totals: Vec<[i64; 10]>,
+    staged: Tails,
+    /// The batch position of each `staged` row.
+    staged_positions: Vec<usize>,
 }
 
 impl Batch {
@@ -699,7 +678,7 @@ impl Batch {
     }
 
     fn bytes(&self) -> usize {
-        self.carriers.bytes.len() + self.totals.bytes.len()
+        self.carriers.bytes.len() + self.staged.bytes.len()
     }
 
     /// The keys at `positions`, in that order.
@@ -728,7 +707,7 @@ const BATCH_BYTES: usize = 4 << 20;
 const CARRIER_FIELDS: i16 = 9;
 
 /// Fields of a `staging` row, the variant id included.
-const STAGING_FIELDS: i16 = 13;
+const STAGING_FIELDS: i16 = 3;
 
 /// Streams the file into the store batch by batch. The reader runs on a blocking thread and
 /// hands batches over a channel of one, so that it decodes the next batch while this task
@@ -742,6 +721,7 @@ async fn load_batches(
     let counter = reader.progress_counter();
     let Loading {
         analysis_id,
+        dataset_id,
         objectors,
         progress,
         batch_alleles,
@@ -805,7 +785,7 @@ async fn load_batches(
     let mut new_variants = 0u64;
     let mut write_error = None;
     while let Some(batch) = receiver.recv().await {
-        match write_batch(connection, &batch, &display_path).await {
+        match write_batch(connection, &batch, &dataset_id, &display_path).await {
             Ok(added) => new_variants += added,
             Err(error) => {
                 write_error = Some(error);
@@ -827,11 +807,12 @@ async fn load_batches(
     }
 }
 
-/// One batch into the dictionary, `analysis_variants` and `staging`; returns how many of its
-/// alleles were new to the dictionary.
+/// One batch into the dictionary, `analysis_variants`, `variant_counts` and `staging`; returns
+/// how many of its alleles were new to the dictionary.
 async fn write_batch(
     connection: &mut PgConnection,
     batch: &Batch,
+    dataset_id: &str,
     display_path: &str,
 ) -> Result<u64, StoreError> {
     let (ids, new_variants) = variant_ids(connection, batch).await?;
@@ -854,15 +835,23 @@ async fn write_batch(
         });
     }
     carriers?;
-    copy_spliced(
-        connection,
-        "COPY staging (variant_id, allele_count, allele_number, hom_count, het_count, hemi_count, research_ac,
-            research_an, research_hom, research_het, research_hemi, aggregates, annotations) FROM STDIN (FORMAT binary)",
-        STAGING_FIELDS,
-        &ids,
-        &batch.totals,
-    )
-    .await?;
+    // After analysis_variants: an allele given twice has failed there, and cannot be counted twice.
+    add_totals(connection, dataset_id, &ids, &batch.totals).await?;
+    if !batch.staged_positions.is_empty() {
+        let staged_ids: Vec<i64> = batch
+            .staged_positions
+            .iter()
+            .map(|&position| ids[position])
+            .collect();
+        copy_spliced(
+            connection,
+            "COPY staging (variant_id, aggregates, annotations) FROM STDIN (FORMAT binary)",
+            STAGING_FIELDS,
+            &staged_ids,
+            &batch.staged,
+        )
+        .await?;
+    }
     Ok(new_variants)
 }
 
@@ -911,6 +900,58 @@ async fn variant_ids(connection: &mut PgConnection, batch: &Batch) -> Result<(Ve
         StoreError::Internal("an allele added to the dictionary was not found in it".into())
     })?;
     Ok((ids, added))
+}
+
+/// Adds a batch's totals to the dataset's `variant_counts`, one array per column.
+async fn add_totals(
+    connection: &mut PgConnection,
+    dataset_id: &str,
+    ids: &[i64],
+    totals: &[[i64; 10]],
+) -> Result<(), StoreError> {
+    let columns: Vec<Vec<i64>> = (0..10)
+        .map(|column| totals.iter().map(|row| row[column]).collect())
+        .collect();
+    sqlx::query(
+        "INSERT INTO variant_counts
+            (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+             research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
+             research_hemizygous)
+         SELECT t.variant_id, $1, t.allele_count, t.allele_number, t.homozygous, t.heterozygous, t.hemizygous,
+                t.research_allele_count, t.research_allele_number, t.research_homozygous, t.research_heterozygous,
+                t.research_hemizygous
+         FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                     $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+             AS t(variant_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+                  research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
+                  research_hemizygous)
+         ON CONFLICT (variant_id, dataset_id) DO UPDATE SET
+            allele_count = variant_counts.allele_count + excluded.allele_count,
+            allele_number = variant_counts.allele_number + excluded.allele_number,
+            homozygous = variant_counts.homozygous + excluded.homozygous,
+            heterozygous = variant_counts.heterozygous + excluded.heterozygous,
+            hemizygous = variant_counts.hemizygous + excluded.hemizygous,
+            research_allele_count = variant_counts.research_allele_count + excluded.research_allele_count,
+            research_allele_number = variant_counts.research_allele_number + excluded.research_allele_number,
+            research_homozygous = variant_counts.research_homozygous + excluded.research_homozygous,
+            research_heterozygous = variant_counts.research_heterozygous + excluded.research_heterozygous,
+            research_hemizygous = variant_counts.research_hemizygous + excluded.research_hemizygous",
+    )
+    .bind(dataset_id)
+    .bind(ids)
+    .bind(&columns[0])
+    .bind(&columns[1])
+    .bind(&columns[2])
+    .bind(&columns[3])
+    .bind(&columns[4])
+    .bind(&columns[5])
+    .bind(&columns[6])
+    .bind(&columns[7])
+    .bind(&columns[8])
+    .bind(&columns[9])
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
 
 /// (position in the batch, id) of the batch's alleles the dictionary holds.
@@ -978,8 +1019,9 @@ struct Key {
     span: i64,
 }
 
-/// Appends one allele to the batch: its key, its `analysis_variants` row and its `staging` row
-/// (both without the variant id). An error is a message about the record.
+/// Appends one allele to the batch: its key, its `analysis_variants` row (without the variant
+/// id), its totals, and its `staging` row if it has annotations or population counts. An error
+/// is a message about the record.
 fn encode_allele(
     batch: &mut Batch,
     analysis_id: i64,
@@ -1032,9 +1074,6 @@ fn encode_allele(
     }
     batch.carriers.finish_row();
 
-    let mut totals_row = RowWriter::tail(&mut batch.totals.bytes);
-    totals_row.bigint(allele_count);
-    totals_row.bigint(allele_number);
     let counts = match aggregate_total {
         // An aggregate file: its stated Total is both scopes' total (no individuals behind it).
         Some(total) => {
@@ -1054,12 +1093,16 @@ fn encode_allele(
         }
         None => research_counts(site, calls, objectors, objector_allele_number)?,
     };
-    for value in counts {
-        totals_row.bigint(value);
+    let mut totals = [allele_count, allele_number, 0, 0, 0, 0, 0, 0, 0, 0];
+    totals[2..].copy_from_slice(&counts);
+    batch.totals.push(totals);
+    if !calls.aggregates.is_empty() || !calls.annotations.is_empty() {
+        let mut staged_row = RowWriter::tail(&mut batch.staged.bytes);
+        staged_row.json(&calls.aggregates).map_err(internal)?;
+        staged_row.json(&calls.annotations).map_err(internal)?;
+        batch.staged.finish_row();
+        batch.staged_positions.push(batch.contigs.len() - 1);
     }
-    totals_row.json(&calls.aggregates).map_err(internal)?;
-    totals_row.json(&calls.annotations).map_err(internal)?;
-    batch.totals.finish_row();
     Ok(Key {
         contig,
         span: end - start,
