@@ -673,6 +673,22 @@ struct Batch {
 }
 
 impl Batch {
+    /// Empties the batch, keeping its buffers for the next one.
+    fn clear(&mut self) {
+        self.contigs.clear();
+        self.starts.clear();
+        self.ends.clear();
+        self.references.clear();
+        self.alternates.clear();
+        self.variant_types.clear();
+        self.carriers.bytes.clear();
+        self.carriers.ends.clear();
+        self.totals.clear();
+        self.staged.bytes.clear();
+        self.staged.ends.clear();
+        self.staged_positions.clear();
+    }
+
     fn len(&self) -> usize {
         self.contigs.len()
     }
@@ -711,13 +727,16 @@ const STAGING_FIELDS: i16 = 3;
 
 /// Streams the file into the store batch by batch. The reader runs on a blocking thread and
 /// hands batches over a channel of one, so that it decodes the next batch while this task
-/// writes the last one, and memory stays at about three batches whatever the file size.
+/// writes the last one, and memory stays at a few batches whatever the file size.
 async fn load_batches(
     connection: &mut PgConnection,
     mut reader: VariantReader,
     loading: Loading,
 ) -> Result<Loaded, StoreError> {
     let (sender, mut receiver) = mpsc::channel::<Batch>(1);
+    // Written batches come back emptied, so that their buffers are allocated once per ingest
+    // rather than grown anew for every batch.
+    let (recycler, mut recycled) = mpsc::channel::<Batch>(2);
     let counter = reader.progress_counter();
     let Loading {
         analysis_id,
@@ -760,7 +779,8 @@ async fn load_batches(
                         progress.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
                     }
                     // A closed channel means the database side failed; its error is the one reported.
-                    if sender.blocking_send(std::mem::take(&mut batch)).is_err() {
+                    let next = recycled.try_recv().unwrap_or_default();
+                    if sender.blocking_send(std::mem::replace(&mut batch, next)).is_err() {
                         break 'reading;
                     }
                 }
@@ -784,9 +804,14 @@ async fn load_batches(
 
     let mut new_variants = 0u64;
     let mut write_error = None;
-    while let Some(batch) = receiver.recv().await {
+    while let Some(mut batch) = receiver.recv().await {
         match write_batch(connection, &batch, &dataset_id, &display_path).await {
-            Ok(added) => new_variants += added,
+            Ok(added) => {
+                new_variants += added;
+                batch.clear();
+                // Full when the reader has enough spare batches: this one is then dropped.
+                let _spare = recycler.try_send(batch);
+            }
             Err(error) => {
                 write_error = Some(error);
                 break;
