@@ -2,8 +2,9 @@
 //!
 //! Everything happens in one transaction: the analysis row, its samples, the new variants,
 //! the carrier sets and the count increments. A bad record half-way, a killed process or a lost
-//! connection rolls all of it back. Records are streamed (one in memory at a time) from a
-//! blocking thread into `COPY … FROM STDIN` on a staging table, then merged with set-based SQL.
+//! connection rolls all of it back. Records are read on a blocking thread into batches of
+//! alleles; each batch's carrier sets are `COPY`ed once, straight into `analysis_variants`, and
+//! its totals added to `variant_counts`, while the next batch is read (decision 0034).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
