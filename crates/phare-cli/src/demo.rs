@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use phare_domain::{Assembly, Granularity, Manifest};
-use phare_store::{IngestOutcome, IngestRequest, NewDataset, StoreError};
+use phare_store::{INGEST_BATCH_ALLELES, IngestOutcome, IngestRequest, NewDataset, StoreError};
 use phare_synth::CohortSpec;
 
 use crate::ConfigArg;
@@ -82,6 +82,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> Result<()> {
             reference_fasta: config.reference_fasta(Assembly::Grch38),
             file_name: None,
             file_sha256: None,
+            batch_alleles: INGEST_BATCH_ALLELES,
         })
         .await?;
     match outcome {

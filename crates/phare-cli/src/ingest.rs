@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use phare_domain::Manifest;
-use phare_store::{CompactionPolicy, IngestOutcome, IngestRequest, Limits, Store};
+use phare_store::{CompactionPolicy, INGEST_BATCH_ALLELES, IngestOutcome, IngestRequest, Limits, Store};
 
 use crate::ConfigArg;
 use crate::config::Config;
@@ -103,6 +103,7 @@ async fn ingest_file(
             reference_fasta: reference_fasta.cloned(),
             file_name: None,
             file_sha256: None,
+            batch_alleles: INGEST_BATCH_ALLELES,
         })
         .await;
     if let Some(ticker) = ticker {

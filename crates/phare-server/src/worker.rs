@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use phare_domain::Manifest;
 use phare_store::{
-    AuditDecision, AuditEntry, ClaimedSubmission, IngestOutcome, IngestRequest, SubmissionState,
+    AuditDecision, AuditEntry, ClaimedSubmission, INGEST_BATCH_ALLELES, IngestOutcome, IngestRequest,
+    SubmissionState,
 };
 
 use crate::AppState;
@@ -303,6 +304,7 @@ async fn attempt(state: &AppState, submissions: &Submissions, claimed: &ClaimedS
             reference_fasta,
             file_name: Some(submission.file_name.clone()),
             file_sha256: Some(digest),
+            batch_alleles: INGEST_BATCH_ALLELES,
         })
         .await;
     reporter.abort();

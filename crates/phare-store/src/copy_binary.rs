@@ -1,6 +1,7 @@
 //! PostgreSQL's binary `COPY` format (the `COPY` reference, "Binary Format"), for the few column
-//! types the ingest's staging table holds. Binary rather than text: the carrier sets go over as
-//! their bytes, not hex, and PostgreSQL reads the numbers without parsing them (decision 0051).
+//! types the ingest writes into `analysis_variants` and its staging table. Binary rather than
+//! text: the carrier sets go over as their bytes, not hex, and PostgreSQL reads the numbers
+//! without parsing them (decision 0051).
 
 use roaring::RoaringBitmap;
 
@@ -26,23 +27,20 @@ impl<'b> RowWriter<'b> {
         Self { buffer }
     }
 
-    pub(crate) fn text(&mut self, value: &str) -> Result<(), StoreError> {
-        self.length(value.len())?;
-        self.buffer.extend_from_slice(value.as_bytes());
-        Ok(())
+    /// The fields after the first of a row whose field count and first field are written
+    /// later, when the value of that first field is known ([`splice_row`]).
+    pub(crate) fn tail(buffer: &'b mut Vec<u8>) -> Self {
+        Self { buffer }
+    }
+
+    pub(crate) fn integer(&mut self, value: i32) {
+        self.buffer.extend_from_slice(&4i32.to_be_bytes());
+        self.buffer.extend_from_slice(&value.to_be_bytes());
     }
 
     pub(crate) fn bigint(&mut self, value: i64) {
         self.buffer.extend_from_slice(&8i32.to_be_bytes());
         self.buffer.extend_from_slice(&value.to_be_bytes());
-    }
-
-    /// A count kept as `u64` in memory, into a `bigint` column.
-    pub(crate) fn count(&mut self, value: u64) -> Result<(), StoreError> {
-        let value = i64::try_from(value)
-            .map_err(|_| StoreError::Internal(format!("count {value} does not fit a bigint")))?;
-        self.bigint(value);
-        Ok(())
     }
 
     pub(crate) fn null(&mut self) {
@@ -78,6 +76,13 @@ impl<'b> RowWriter<'b> {
     }
 }
 
+/// A row of `fields` fields: a `bigint` first, then a tail written by [`RowWriter::tail`].
+pub(crate) fn splice_row(buffer: &mut Vec<u8>, fields: i16, first: i64, tail: &[u8]) {
+    let mut row = RowWriter::start(buffer, fields);
+    row.bigint(first);
+    buffer.extend_from_slice(tail);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,14 +91,13 @@ mod tests {
     fn fields_are_length_prefixed_in_network_order() {
         let mut buffer = Vec::new();
         let mut row = RowWriter::start(&mut buffer, 4);
-        row.text("chr").expect("text");
+        row.integer(3);
         row.bigint(258);
         row.null();
         row.json(&[1u8]).expect("json");
         let expected: Vec<u8> = [
             &[0, 4][..],
-            &[0, 0, 0, 3],
-            b"chr",
+            &[0, 0, 0, 4, 0, 0, 0, 3],
             &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 1, 2],
             &[0xff, 0xff, 0xff, 0xff],
             &[0, 0, 0, 4, 1],
@@ -114,5 +118,26 @@ mod tests {
         assert_eq!(&buffer[..2], &[0, 1]);
         assert_eq!(&buffer[2..6], &length.to_be_bytes());
         assert_eq!(&buffer[6..], &serialized[..]);
+    }
+
+    #[test]
+    fn a_spliced_row_is_the_row_written_in_one_go() {
+        let mut whole = Vec::new();
+        let mut row = RowWriter::start(&mut whole, 3);
+        row.bigint(42);
+        row.integer(-2);
+        row.json(&["G"]).expect("json");
+        let mut tail = Vec::new();
+        let mut rest = RowWriter::tail(&mut tail);
+        rest.integer(-2);
+        rest.json(&["G"]).expect("json");
+        let mut spliced = Vec::new();
+        splice_row(&mut spliced, 3, 42, &tail);
+        assert_eq!(spliced, whole);
+        assert_eq!(
+            &whole[2 + 12..2 + 12 + 8],
+            &[0, 0, 0, 4, 0xff, 0xff, 0xff, 0xfe],
+            "an integer is 4 bytes, two's complement, network order"
+        );
     }
 }

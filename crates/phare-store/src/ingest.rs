@@ -2,8 +2,9 @@
 //!
 //! Everything happens in one transaction: the analysis row, its samples, the new variants,
 //! the carrier sets and the count increments. A bad record half-way, a killed process or a lost
-//! connection rolls all of it back. Records are streamed (one in memory at a time) from a
-//! blocking thread into `COPY … FROM STDIN` on a staging table, then merged with set-based SQL.
+//! connection rolls all of it back. Records are read on a blocking thread into batches of
+//! alleles; each batch's carrier sets are `COPY`ed once, straight into `analysis_variants`, and
+//! its totals added to `variant_counts`, while the next batch is read (decision 0034).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -44,6 +45,9 @@ pub struct IngestRequest {
     /// The file's SHA-256, when the caller has already computed and checked it: the file is
     /// then not read once more to fingerprint it.
     pub file_sha256: Option<[u8; 32]>,
+    /// Alleles per batch ([`INGEST_BATCH_ALLELES`] unless a test wants its batch boundaries
+    /// somewhere in a small file).
+    pub batch_alleles: usize,
 }
 
 impl IngestRequest {
@@ -60,6 +64,7 @@ impl IngestRequest {
             reference_fasta: None,
             file_name: None,
             file_sha256: None,
+            batch_alleles: INGEST_BATCH_ALLELES,
         }
     }
 }
@@ -177,31 +182,27 @@ impl Store {
         reconcile_consent(&mut transaction, &dataset.id, &linked).await?;
         store_samples(&mut transaction, &dataset.id, analysis_id, &sample_names, &linked).await?;
 
+        // The annotations and population counts of the alleles that have some, merged at the end
+        // of the file; carrier sets and totals are written batch by batch as the file is read.
         sqlx::query(
-            "CREATE TEMPORARY TABLE staging (
-                contig text, start bigint, \"end\" bigint, reference text, alternate text, variant_type text,
-                allele_count bigint, allele_number bigint,
-                homozygous bytea, heterozygous bytea, hemizygous bytea, one_called bytea, none_called bytea,
-                hom_count bigint, het_count bigint, hemi_count bigint,
-                research_ac bigint, research_an bigint, research_hom bigint, research_het bigint, research_hemi bigint,
-                aggregates jsonb, annotations jsonb
-             ) ON COMMIT DROP",
+            "CREATE TEMPORARY TABLE staging (variant_id bigint, aggregates jsonb, annotations jsonb) ON COMMIT DROP",
         )
         .execute(&mut *transaction)
         .await?;
-        // Carrier sets are sorted sample indices, which pglz does not shrink (not one of the
-        // coalescent cohort's was stored compressed): staging skips the attempt.
-        sqlx::query(
-            "ALTER TABLE staging
-                ALTER COLUMN homozygous SET STORAGE EXTERNAL, ALTER COLUMN heterozygous SET STORAGE EXTERNAL,
-                ALTER COLUMN hemizygous SET STORAGE EXTERNAL, ALTER COLUMN one_called SET STORAGE EXTERNAL,
-                ALTER COLUMN none_called SET STORAGE EXTERNAL",
-        )
-        .execute(&mut *transaction)
-        .await?;
-        let progress = request.progress.clone();
         let copy_started = std::time::Instant::now();
-        let loaded = copy_sites(&mut transaction, reader, objectors, progress).await?;
+        let loaded = load_batches(
+            &mut transaction,
+            reader,
+            Loading {
+                analysis_id,
+                dataset_id: dataset.id.clone(),
+                objectors,
+                progress: request.progress.clone(),
+                batch_alleles: request.batch_alleles.max(1),
+                display_path: display_path.clone(),
+            },
+        )
+        .await?;
 
         let merge_started = std::time::Instant::now();
         let aggregate = loaded.aggregate_alleles > 0;
@@ -228,87 +229,36 @@ impl Store {
                 ),
             });
         }
-        let new_variants = sqlx::query(
-            "INSERT INTO variants (contig, start, \"end\", reference, alternate, variant_type)
-             SELECT DISTINCT contig, start, \"end\", reference, alternate, variant_type FROM staging
-             ORDER BY contig, start, \"end\", reference, alternate
-             ON CONFLICT (contig, start, \"end\", reference, alternate) DO NOTHING",
-        )
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
+        let (span_contigs, span_lengths): (Vec<&str>, Vec<i64>) = loaded
+            .spans
+            .iter()
+            .map(|(contig, length)| (*contig, *length))
+            .unzip();
         sqlx::query(
             "INSERT INTO contig_spans (contig, max_length)
-             SELECT contig, max(\"end\" - start) FROM staging GROUP BY contig
+             SELECT * FROM unnest($1::text[], $2::bigint[])
              ON CONFLICT (contig) DO UPDATE SET max_length = GREATEST(contig_spans.max_length, excluded.max_length)",
         )
+        .bind(&span_contigs)
+        .bind(&span_lengths)
         .execute(&mut *transaction)
         .await?;
         sqlx::query(
             "INSERT INTO variant_annotations (variant_id, gene, protein_change, effect)
-             SELECT DISTINCT v.id, a.gene, coalesce(a.protein_change, ''), coalesce(a.effect, '')
+             SELECT DISTINCT s.variant_id, a.gene, coalesce(a.protein_change, ''), coalesce(a.effect, '')
              FROM staging s
-             JOIN variants v USING (contig, start, \"end\", reference, alternate)
              CROSS JOIN LATERAL jsonb_to_recordset(s.annotations) AS a(gene text, protein_change text, effect text)
              WHERE s.annotations IS NOT NULL
              ON CONFLICT DO NOTHING",
         )
         .execute(&mut *transaction)
         .await?;
-        // Carrier sets and totals from one join of staging with the dictionary.
-        let merged = sqlx::query(
-            "WITH joined AS MATERIALIZED (
-                 SELECT v.id AS variant_id, s.*
-                 FROM staging s JOIN variants v USING (contig, start, \"end\", reference, alternate)
-             ), carriers AS (
-                 INSERT INTO analysis_variants
-                     (variant_id, analysis_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-                      one_called, none_called)
-                 SELECT variant_id, $2, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-                        one_called, none_called
-                 FROM joined
-             )
-             INSERT INTO variant_counts
-                (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-                 research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
-                 research_hemizygous)
-             SELECT variant_id, $1, allele_count, allele_number, hom_count, het_count, hemi_count,
-                    research_ac, research_an, research_hom, research_het, research_hemi
-             FROM joined
-             ON CONFLICT (variant_id, dataset_id) DO UPDATE SET
-                allele_count = variant_counts.allele_count + excluded.allele_count,
-                allele_number = variant_counts.allele_number + excluded.allele_number,
-                homozygous = variant_counts.homozygous + excluded.homozygous,
-                heterozygous = variant_counts.heterozygous + excluded.heterozygous,
-                hemizygous = variant_counts.hemizygous + excluded.hemizygous,
-                research_allele_count = variant_counts.research_allele_count + excluded.research_allele_count,
-                research_allele_number = variant_counts.research_allele_number + excluded.research_allele_number,
-                research_homozygous = variant_counts.research_homozygous + excluded.research_homozygous,
-                research_heterozygous = variant_counts.research_heterozygous + excluded.research_heterozygous,
-                research_hemizygous = variant_counts.research_hemizygous + excluded.research_hemizygous",
-        )
-        .bind(&dataset.id)
-        .bind(analysis_id)
-        .execute(&mut *transaction)
-        .await;
-        // The same normalised allele twice in one file breaks analysis_variants' key, or makes
-        // the counts upsert touch one row twice (SQLSTATE 21000).
-        if let Err(sqlx::Error::Database(database_error)) = &merged
-            && (database_error.is_unique_violation() || database_error.code().as_deref() == Some("21000"))
-        {
-            return Err(StoreError::Input {
-                path: display_path,
-                message: "the file holds the same normalised allele in two records; normalise and deduplicate it (bcftools norm -m- -d exact) before ingesting".into(),
-            });
-        }
-        merged?;
         if aggregate {
             sqlx::query(
                 "INSERT INTO aggregate_counts
                     (variant_id, dataset_id, population, allele_count, allele_number, homozygous, heterozygous, hemizygous)
-                 SELECT v.id, $1, a.population, a.allele_count, a.allele_number, a.homozygous, a.heterozygous, a.hemizygous
+                 SELECT s.variant_id, $1, a.population, a.allele_count, a.allele_number, a.homozygous, a.heterozygous, a.hemizygous
                  FROM staging s
-                 JOIN variants v USING (contig, start, \"end\", reference, alternate)
                  CROSS JOIN LATERAL jsonb_to_recordset(s.aggregates) AS a(population text, allele_count bigint,
                      allele_number bigint, homozygous bigint, heterozygous bigint, hemizygous bigint)
                  WHERE s.aggregates IS NOT NULL
@@ -346,7 +296,7 @@ impl Store {
             samples: sample_names.len(),
             records_read: loaded.records_read,
             alleles_stored: loaded.alleles,
-            new_variants,
+            new_variants: loaded.new_variants,
             genotypes: loaded.records_read.saturating_mul(sample_names.len() as u64),
             skipped: loaded.skipped,
             superseded_samples,
@@ -673,47 +623,173 @@ struct Loaded {
     alleles: u64,
     /// Alleles whose counts came from INFO (an aggregate file).
     aggregate_alleles: u64,
+    /// Alleles this file added to the dictionary.
+    new_variants: u64,
+    /// The longest reference span of the file's alleles on each contig.
+    spans: BTreeMap<&'static str, i64>,
     skipped: SkipCounts,
 }
 
-/// Streams the file into the staging table. The reader runs on a blocking thread and hands
-/// binary COPY data over a bounded channel, so memory stays at a few chunks whatever the file size.
-async fn copy_sites(
-    connection: &mut PgConnection,
-    mut reader: VariantReader,
+/// What loading one file needs besides its reader.
+struct Loading {
+    analysis_id: i64,
+    dataset_id: String,
     objectors: RoaringBitmap,
     progress: Option<Arc<AtomicU64>>,
+    batch_alleles: usize,
+    display_path: String,
+}
+
+/// Rows of a binary `COPY` without their first field, the variant id, which only the
+/// dictionary gives: the rows are encoded while the file is read, the ids spliced in after.
+#[derive(Default)]
+struct Tails {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Tails {
+    fn finish_row(&mut self) {
+        self.ends.push(self.bytes.len());
+    }
+}
+
+/// A batch of alleles: their dictionary keys, their `analysis_variants` rows, their
+/// `variant_counts` totals, and the `staging` rows of those with annotations or population
+/// counts.
+#[derive(Default)]
+struct Batch {
+    contigs: Vec<&'static str>,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    references: Vec<String>,
+    alternates: Vec<String>,
+    variant_types: Vec<&'static str>,
+    carriers: Tails,
+    /// `variant_counts`' ten count columns, in table order, per allele.
+    totals: Vec<[i64; 10]>,
+    staged: Tails,
+    /// The batch position of each `staged` row.
+    staged_positions: Vec<usize>,
+}
+
+impl Batch {
+    /// Empties the batch, keeping its buffers for the next one.
+    fn clear(&mut self) {
+        self.contigs.clear();
+        self.starts.clear();
+        self.ends.clear();
+        self.references.clear();
+        self.alternates.clear();
+        self.variant_types.clear();
+        self.carriers.bytes.clear();
+        self.carriers.ends.clear();
+        self.totals.clear();
+        self.staged.bytes.clear();
+        self.staged.ends.clear();
+        self.staged_positions.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.contigs.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.carriers.bytes.len() + self.staged.bytes.len()
+    }
+
+    /// The keys at `positions`, in that order.
+    fn keys_at(&self, positions: &[usize]) -> Batch {
+        let mut keys = Batch::default();
+        for &position in positions {
+            keys.contigs.push(self.contigs[position]);
+            keys.starts.push(self.starts[position]);
+            keys.ends.push(self.ends[position]);
+            keys.references.push(self.references[position].clone());
+            keys.alternates.push(self.alternates[position].clone());
+            keys.variant_types.push(self.variant_types[position]);
+        }
+        keys
+    }
+}
+
+/// Alleles per batch by default: each batch costs a few statements and two `COPY`s.
+pub const INGEST_BATCH_ALLELES: usize = 10_000;
+
+/// A batch is sent before it has its alleles once its rows reach this size, so that wide
+/// cohorts (large carrier sets) keep the client's memory bounded.
+const BATCH_BYTES: usize = 4 << 20;
+
+/// Fields of an `analysis_variants` row, the variant id included.
+const CARRIER_FIELDS: i16 = 9;
+
+/// Fields of a `staging` row, the variant id included.
+const STAGING_FIELDS: i16 = 3;
+
+/// Streams the file into the store batch by batch. The reader runs on a blocking thread and
+/// hands batches over a channel of one, so that it decodes the next batch while this task
+/// writes the last one, and memory stays at a few batches whatever the file size.
+async fn load_batches(
+    connection: &mut PgConnection,
+    mut reader: VariantReader,
+    loading: Loading,
 ) -> Result<Loaded, StoreError> {
-    let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(4);
+    let (sender, mut receiver) = mpsc::channel::<Batch>(1);
+    // Written batches come back emptied, so that their buffers are allocated once per ingest
+    // rather than grown anew for every batch.
+    let (recycler, mut recycled) = mpsc::channel::<Batch>(2);
     let counter = reader.progress_counter();
+    let Loading {
+        analysis_id,
+        dataset_id,
+        objectors,
+        progress,
+        batch_alleles,
+        display_path,
+    } = loading;
+    let reader_path = display_path.clone();
     let producer = tokio::task::spawn_blocking(move || -> Result<Loaded, StoreError> {
         let mut site = Site::default();
-        let mut chunk = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
-        chunk.extend_from_slice(copy_binary::HEADER);
+        let mut batch = Batch::default();
+        let mut spans: BTreeMap<&'static str, i64> = BTreeMap::new();
         let mut alleles = 0u64;
         let mut aggregate_alleles = 0u64;
-        while reader.next_site(&mut site)? {
+        'reading: while reader.next_site(&mut site)? {
             let objector_allele_number = site.allele_number_of(&objectors);
             for calls in &site.alleles {
-                encode_row(&mut chunk, &site, calls, &objectors, objector_allele_number)?;
+                let key = encode_allele(
+                    &mut batch,
+                    analysis_id,
+                    &site,
+                    calls,
+                    &objectors,
+                    objector_allele_number,
+                )
+                .map_err(|message| StoreError::Input {
+                    path: reader_path.clone(),
+                    message: format!("{}:{}: {message}", key_contig(&site), site.position),
+                })?;
+                let span = spans.entry(key.contig).or_insert(key.span);
+                *span = (*span).max(key.span);
                 alleles += 1;
                 if !calls.aggregates.is_empty() {
                     aggregate_alleles += 1;
                 }
-            }
-            if chunk.len() >= COPY_CHUNK_BYTES {
-                if let Some(progress) = &progress {
-                    progress.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
-                }
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(COPY_CHUNK_BYTES + 4096));
-                if sender.blocking_send(full).is_err() {
-                    break;
+                if batch.len() >= batch_alleles || batch.bytes() >= BATCH_BYTES {
+                    if let Some(progress) = &progress {
+                        progress.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
+                    }
+                    // A closed channel means the database side failed; its error is the one reported.
+                    let next = recycled.try_recv().unwrap_or_default();
+                    if sender.blocking_send(std::mem::replace(&mut batch, next)).is_err() {
+                        break 'reading;
+                    }
                 }
             }
         }
-        chunk.extend_from_slice(&copy_binary::TRAILER);
-        // A closed channel means the database side failed; its error is the one reported.
-        let _ignored = sender.blocking_send(chunk);
+        if batch.len() > 0 {
+            let _ignored = sender.blocking_send(batch);
+        }
         if let Some(progress) = &progress {
             progress.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
         }
@@ -721,53 +797,266 @@ async fn copy_sites(
             records_read: reader.records_read(),
             alleles,
             aggregate_alleles,
+            new_variants: 0,
+            spans,
             skipped: reader.skipped().clone(),
         })
     });
 
-    let mut copy = connection
-        .copy_in_raw(
-            "COPY staging (contig, start, \"end\", reference, alternate, variant_type, allele_count, allele_number,
-                homozygous, heterozygous, hemizygous, one_called, none_called, hom_count, het_count, hemi_count,
-                research_ac, research_an, research_hom, research_het, research_hemi, aggregates, annotations)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let mut send_error = None;
-    while let Some(chunk) = receiver.recv().await {
-        if let Err(error) = copy.send(chunk).await {
-            send_error = Some(error);
-            break;
+    let mut new_variants = 0u64;
+    let mut write_error = None;
+    while let Some(mut batch) = receiver.recv().await {
+        match write_batch(connection, &batch, &dataset_id, &display_path).await {
+            Ok(added) => {
+                new_variants += added;
+                batch.clear();
+                // Full when the reader has enough spare batches: this one is then dropped.
+                let _spare = recycler.try_send(batch);
+            }
+            Err(error) => {
+                write_error = Some(error);
+                break;
+            }
         }
     }
     drop(receiver);
     let produced = producer
         .await
         .map_err(|error| StoreError::Internal(error.to_string()))?;
-    match (produced, send_error) {
-        (Err(read_error), _) => {
-            copy.abort("input file rejected").await.ok();
-            Err(read_error)
-        }
-        (Ok(_), Some(error)) => Err(error.into()),
-        (Ok(loaded), None) => {
-            copy.finish().await?;
-            Ok(loaded)
-        }
+    match (produced, write_error) {
+        (Err(read_error), _) => Err(read_error),
+        (Ok(_), Some(error)) => Err(error),
+        (Ok(loaded), None) => Ok(Loaded {
+            new_variants,
+            ..loaded
+        }),
     }
 }
 
-/// The staging table's columns, in order.
-const STAGING_COLUMNS: i16 = 23;
+/// One batch into the dictionary, `analysis_variants`, `variant_counts` and `staging`; returns
+/// how many of its alleles were new to the dictionary.
+async fn write_batch(
+    connection: &mut PgConnection,
+    batch: &Batch,
+    dataset_id: &str,
+    display_path: &str,
+) -> Result<u64, StoreError> {
+    let (ids, new_variants) = variant_ids(connection, batch).await?;
+    let carriers = copy_spliced(
+        connection,
+        "COPY analysis_variants (variant_id, analysis_id, allele_count, allele_number, homozygous, heterozygous,
+            hemizygous, one_called, none_called) FROM STDIN (FORMAT binary)",
+        CARRIER_FIELDS,
+        &ids,
+        &batch.carriers,
+    )
+    .await;
+    // The same normalised allele twice in one file, in one batch or two, breaks the key.
+    if let Err(sqlx::Error::Database(database_error)) = &carriers
+        && database_error.is_unique_violation()
+    {
+        return Err(StoreError::Input {
+            path: display_path.to_owned(),
+            message: "the file holds the same normalised allele in two records; normalise and deduplicate it (bcftools norm -m- -d exact) before ingesting".into(),
+        });
+    }
+    carriers?;
+    // After analysis_variants: an allele given twice has failed there, and cannot be counted twice.
+    add_totals(connection, dataset_id, &ids, &batch.totals).await?;
+    if !batch.staged_positions.is_empty() {
+        let staged_ids: Vec<i64> = batch
+            .staged_positions
+            .iter()
+            .map(|&position| ids[position])
+            .collect();
+        copy_spliced(
+            connection,
+            "COPY staging (variant_id, aggregates, annotations) FROM STDIN (FORMAT binary)",
+            STAGING_FIELDS,
+            &staged_ids,
+            &batch.staged,
+        )
+        .await?;
+    }
+    Ok(new_variants)
+}
 
-fn encode_row(
-    chunk: &mut Vec<u8>,
+/// The dictionary ids of a batch's alleles, in the batch's order, adding the alleles it does
+/// not hold yet; returns the ids and how many were added.
+async fn variant_ids(connection: &mut PgConnection, batch: &Batch) -> Result<(Vec<i64>, u64), StoreError> {
+    let mut ids: Vec<Option<i64>> = vec![None; batch.len()];
+    for (position, id) in known_ids(connection, batch).await? {
+        ids[position] = Some(id);
+    }
+    let missing: Vec<usize> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| id.is_none())
+        .map(|(position, _)| position)
+        .collect();
+    let mut added = 0;
+    if !missing.is_empty() {
+        let keys = batch.keys_at(&missing);
+        // New alleles lock their keys until commit, and two ingests adding overlapping keys in
+        // different orders, batch after batch, would deadlock: they add them one at a time.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('phare.ingest.variants'))")
+            .execute(&mut *connection)
+            .await?;
+        added = sqlx::query(
+            "INSERT INTO variants (contig, start, \"end\", reference, alternate, variant_type)
+             SELECT DISTINCT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+                 AS k(contig, start, \"end\", reference, alternate, variant_type)
+             ORDER BY contig, start, \"end\", reference, alternate
+             ON CONFLICT (contig, start, \"end\", reference, alternate) DO NOTHING",
+        )
+        .bind(&keys.contigs)
+        .bind(&keys.starts)
+        .bind(&keys.ends)
+        .bind(&keys.references)
+        .bind(&keys.alternates)
+        .bind(&keys.variant_types)
+        .execute(&mut *connection)
+        .await?
+        .rows_affected();
+        for (position, id) in known_ids(connection, &keys).await? {
+            ids[missing[position]] = Some(id);
+        }
+    }
+    let ids = ids.into_iter().collect::<Option<Vec<i64>>>().ok_or_else(|| {
+        StoreError::Internal("an allele added to the dictionary was not found in it".into())
+    })?;
+    Ok((ids, added))
+}
+
+/// Adds a batch's totals to the dataset's `variant_counts`, one array per column.
+async fn add_totals(
+    connection: &mut PgConnection,
+    dataset_id: &str,
+    ids: &[i64],
+    totals: &[[i64; 10]],
+) -> Result<(), StoreError> {
+    let columns: Vec<Vec<i64>> = (0..10)
+        .map(|column| totals.iter().map(|row| row[column]).collect())
+        .collect();
+    sqlx::query(
+        "INSERT INTO variant_counts
+            (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+             research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
+             research_hemizygous)
+         SELECT t.variant_id, $1, t.allele_count, t.allele_number, t.homozygous, t.heterozygous, t.hemizygous,
+                t.research_allele_count, t.research_allele_number, t.research_homozygous, t.research_heterozygous,
+                t.research_hemizygous
+         FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                     $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+             AS t(variant_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+                  research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
+                  research_hemizygous)
+         ON CONFLICT (variant_id, dataset_id) DO UPDATE SET
+            allele_count = variant_counts.allele_count + excluded.allele_count,
+            allele_number = variant_counts.allele_number + excluded.allele_number,
+            homozygous = variant_counts.homozygous + excluded.homozygous,
+            heterozygous = variant_counts.heterozygous + excluded.heterozygous,
+            hemizygous = variant_counts.hemizygous + excluded.hemizygous,
+            research_allele_count = variant_counts.research_allele_count + excluded.research_allele_count,
+            research_allele_number = variant_counts.research_allele_number + excluded.research_allele_number,
+            research_homozygous = variant_counts.research_homozygous + excluded.research_homozygous,
+            research_heterozygous = variant_counts.research_heterozygous + excluded.research_heterozygous,
+            research_hemizygous = variant_counts.research_hemizygous + excluded.research_hemizygous",
+    )
+    .bind(dataset_id)
+    .bind(ids)
+    .bind(&columns[0])
+    .bind(&columns[1])
+    .bind(&columns[2])
+    .bind(&columns[3])
+    .bind(&columns[4])
+    .bind(&columns[5])
+    .bind(&columns[6])
+    .bind(&columns[7])
+    .bind(&columns[8])
+    .bind(&columns[9])
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// (position in the batch, id) of the batch's alleles the dictionary holds.
+async fn known_ids(connection: &mut PgConnection, batch: &Batch) -> Result<Vec<(usize, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT k.position, v.id
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])
+             WITH ORDINALITY AS k(contig, start, \"end\", reference, alternate, position)
+         JOIN variants v ON v.contig = k.contig AND v.start = k.start AND v.\"end\" = k.\"end\"
+             AND v.reference = k.reference AND v.alternate = k.alternate",
+    )
+    .bind(&batch.contigs)
+    .bind(&batch.starts)
+    .bind(&batch.ends)
+    .bind(&batch.references)
+    .bind(&batch.alternates)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let ordinal: i64 = row.try_get("position")?;
+            let position = usize::try_from(ordinal - 1)
+                .map_err(|_| StoreError::Internal(format!("batch position {ordinal} out of range")))?;
+            Ok((position, row.try_get("id")?))
+        })
+        .collect()
+}
+
+/// `COPY`s a batch's rows, each its variant id then its encoded tail, in chunks.
+async fn copy_spliced(
+    connection: &mut PgConnection,
+    statement: &str,
+    fields: i16,
+    ids: &[i64],
+    tails: &Tails,
+) -> Result<(), sqlx::Error> {
+    let mut copy = connection.copy_in_raw(statement).await?;
+    let mut chunk = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
+    chunk.extend_from_slice(copy_binary::HEADER);
+    let mut start = 0;
+    for (id, &end) in ids.iter().zip(&tails.ends) {
+        copy_binary::splice_row(&mut chunk, fields, *id, &tails.bytes[start..end]);
+        start = end;
+        if chunk.len() >= COPY_CHUNK_BYTES {
+            copy.send(std::mem::replace(
+                &mut chunk,
+                Vec::with_capacity(COPY_CHUNK_BYTES + 4096),
+            ))
+            .await?;
+        }
+    }
+    chunk.extend_from_slice(&copy_binary::TRAILER);
+    copy.send(chunk).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+fn key_contig(site: &Site) -> &'static str {
+    site.contig.map(|contig| contig.name()).unwrap_or_default()
+}
+
+/// An allele's contig and reference span, for `contig_spans`.
+struct Key {
+    contig: &'static str,
+    span: i64,
+}
+
+/// Appends one allele to the batch: its key, its `analysis_variants` row (without the variant
+/// id), its totals, and its `staging` row if it has annotations or population counts. An error
+/// is a message about the record.
+fn encode_allele(
+    batch: &mut Batch,
+    analysis_id: i64,
     site: &Site,
     calls: &phare_vcf::AlleleCalls,
     objectors: &RoaringBitmap,
     objector_allele_number: u64,
-) -> Result<(), StoreError> {
-    let contig = site.contig.map(|contig| contig.name()).unwrap_or_default();
+) -> Result<Key, String> {
+    let contig = key_contig(site);
     let allele = &calls.allele;
     let aggregate_total = calls
         .aggregates
@@ -781,15 +1070,25 @@ fn encode_row(
         Some(structural) => (structural.end, structural.kind),
         None => (allele.end(), allele.variant_type().beacon_term()),
     };
-    let mut row = RowWriter::start(chunk, STAGING_COLUMNS);
-    row.text(contig)?;
-    row.count(allele.start)?;
-    row.count(end)?;
-    row.text(&allele.reference)?;
-    row.text(&allele.alternate)?;
-    row.text(variant_type)?;
-    row.bigint(allele_count);
-    row.bigint(allele_number);
+    let start =
+        i64::try_from(allele.start).map_err(|_| format!("position {} is out of range", allele.start))?;
+    let end = i64::try_from(end).map_err(|_| format!("end {end} is out of range"))?;
+    let stored_count = i32::try_from(allele_count)
+        .map_err(|_| format!("allele count {allele_count} does not fit the store's 32-bit counts"))?;
+    let stored_number = i32::try_from(allele_number)
+        .map_err(|_| format!("allele number {allele_number} does not fit the store's 32-bit counts"))?;
+    batch.contigs.push(contig);
+    batch.starts.push(start);
+    batch.ends.push(end);
+    batch.references.push(allele.reference.clone());
+    batch.alternates.push(allele.alternate.clone());
+    batch.variant_types.push(variant_type);
+
+    let internal = |error: StoreError| error.to_string();
+    let mut carrier_row = RowWriter::tail(&mut batch.carriers.bytes);
+    carrier_row.bigint(analysis_id);
+    carrier_row.integer(stored_count);
+    carrier_row.integer(stored_number);
     for bitmap in [
         &calls.homozygous,
         &calls.heterozygous,
@@ -797,39 +1096,64 @@ fn encode_row(
         &site.one_called,
         &site.none_called,
     ] {
-        row.bitmap(bitmap)?;
+        carrier_row.bitmap(bitmap).map_err(internal)?;
     }
-    if let Some(total) = aggregate_total {
+    batch.carriers.finish_row();
+
+    let counts = match aggregate_total {
         // An aggregate file: its stated Total is both scopes' total (no individuals behind it).
-        let homozygous = total.homozygous.unwrap_or(0);
-        let heterozygous = total.heterozygous.unwrap_or(0);
-        let hemizygous = total.hemizygous.unwrap_or(0);
-        for value in [
-            homozygous,
-            heterozygous,
-            hemizygous,
-            allele_count,
-            allele_number,
-            homozygous,
-            heterozygous,
-            hemizygous,
-        ] {
-            row.bigint(value);
+        Some(total) => {
+            let homozygous = total.homozygous.unwrap_or(0);
+            let heterozygous = total.heterozygous.unwrap_or(0);
+            let hemizygous = total.hemizygous.unwrap_or(0);
+            [
+                homozygous,
+                heterozygous,
+                hemizygous,
+                allele_count,
+                allele_number,
+                homozygous,
+                heterozygous,
+                hemizygous,
+            ]
         }
-        row.json(&calls.aggregates)?;
-        return row.json(&calls.annotations);
+        None => research_counts(site, calls, objectors, objector_allele_number)?,
+    };
+    let mut totals = [allele_count, allele_number, 0, 0, 0, 0, 0, 0, 0, 0];
+    totals[2..].copy_from_slice(&counts);
+    batch.totals.push(totals);
+    if !calls.aggregates.is_empty() || !calls.annotations.is_empty() {
+        let mut staged_row = RowWriter::tail(&mut batch.staged.bytes);
+        staged_row.json(&calls.aggregates).map_err(internal)?;
+        staged_row.json(&calls.annotations).map_err(internal)?;
+        batch.staged.finish_row();
+        batch.staged_positions.push(batch.contigs.len() - 1);
     }
+    Ok(Key {
+        contig,
+        span: end - start,
+    })
+}
+
+/// Care-scope genotype counts, then the research scope's: everything minus what the objecting
+/// patients contribute.
+fn research_counts(
+    site: &Site,
+    calls: &phare_vcf::AlleleCalls,
+    objectors: &RoaringBitmap,
+    objector_allele_number: u64,
+) -> Result<[i64; 8], String> {
     let (homozygous, heterozygous, hemizygous) = (
         calls.homozygous.len(),
         calls.heterozygous.len(),
         calls.hemizygous.len(),
     );
-    // The research scope is everything minus what the objecting patients contribute.
     let objector_homozygous = calls.homozygous.intersection_len(objectors);
     let objector_heterozygous = calls.heterozygous.intersection_len(objectors);
     let objector_hemizygous = calls.hemizygous.intersection_len(objectors);
     let objector_allele_count = 2 * objector_homozygous + objector_heterozygous + objector_hemizygous;
-    for value in [
+    let mut counts = [0i64; 8];
+    for (slot, value) in counts.iter_mut().zip([
         homozygous,
         heterozygous,
         hemizygous,
@@ -838,9 +1162,8 @@ fn encode_row(
         homozygous - objector_homozygous,
         heterozygous - objector_heterozygous,
         hemizygous - objector_hemizygous,
-    ] {
-        row.count(value)?;
+    ]) {
+        *slot = i64::try_from(value).map_err(|_| format!("count {value} is out of range"))?;
     }
-    row.json(&calls.aggregates)?;
-    row.json(&calls.annotations)
+    Ok(counts)
 }

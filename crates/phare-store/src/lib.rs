@@ -34,7 +34,7 @@ pub use datasets::{
 pub use entities::{AgeCondition, IndividualQuery, IndividualRecord};
 pub use error::StoreError;
 pub use individuals::ConsentChange;
-pub use ingest::{IngestOutcome, IngestRequest, IngestSummary, sha256_of};
+pub use ingest::{INGEST_BATCH_ALLELES, IngestOutcome, IngestRequest, IngestSummary, sha256_of};
 pub use operations::IngestTotals;
 pub use phare_vcf::Limits;
 pub use samples::{BiosampleQuery, BiosampleRecord, ColumnQuery, ColumnRecord};

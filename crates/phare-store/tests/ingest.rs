@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use phare_domain::{Assembly, Granularity, Manifest};
 use phare_store::testing::fresh_database;
-use phare_store::{IngestOutcome, IngestRequest, NewDataset, Store, StoreError, VariantSearch};
+use phare_store::{
+    ColumnQuery, INGEST_BATCH_ALLELES, IngestOutcome, IngestRequest, NewDataset, Store, StoreError,
+    VariantSearch, Zygosity,
+};
 use sqlx::Row;
 
 fn data(name: &str) -> PathBuf {
@@ -503,11 +506,25 @@ async fn an_objection_and_its_withdrawal_move_a_patient_out_of_and_into_research
 
 #[tokio::test]
 async fn a_reanalysis_supersedes_the_earlier_analysis_of_the_biosample_in_every_count() {
+    reanalysis_supersedes_the_earlier_analysis(INGEST_BATCH_ALLELES).await;
+}
+
+#[tokio::test]
+async fn a_reanalysis_supersedes_an_analysis_stored_one_allele_per_batch() {
+    reanalysis_supersedes_the_earlier_analysis(1).await;
+}
+
+/// Both analyses stored in batches of `batch_alleles`: supersession reads the earlier one's
+/// carrier sets from analysis_variants, as the batches wrote them.
+async fn reanalysis_supersedes_the_earlier_analysis(batch_alleles: usize) {
     let database = fresh_database().await;
     let store = &database.store;
     dataset(store, "ds").await;
     store
-        .ingest(request("ds", data("small.vcf"), Some(small_manifest())))
+        .ingest(IngestRequest {
+            batch_alleles,
+            ..request("ds", data("small.vcf"), Some(small_manifest()))
+        })
         .await
         .expect("first analysis");
     let directory = tempfile::tempdir().expect("tempdir");
@@ -525,7 +542,10 @@ async fn a_reanalysis_supersedes_the_earlier_analysis_of_the_biosample_in_every_
     )
     .expect("manifest");
     let outcome = store
-        .ingest(request("ds", vcf, Some(manifest)))
+        .ingest(IngestRequest {
+            batch_alleles,
+            ..request("ds", vcf, Some(manifest))
+        })
         .await
         .expect("reanalysis");
     let IngestOutcome::Ingested(summary) = outcome else {
@@ -654,4 +674,218 @@ async fn with_a_reference_genome_one_indel_written_two_ways_is_one_variant() {
     let error = store.ingest(with_reference).await.expect_err("mismatch");
     assert!(error.to_string().contains("mismatch"), "{error}");
     assert!(error.to_string().contains("wrong.vcf:5"), "{error}");
+}
+
+/// The rows of a hand-worked table in tests/data/expected, header left out.
+fn expected_rows(name: &str) -> Vec<Vec<String>> {
+    std::fs::read_to_string(data("expected").join(name))
+        .expect("read expected rows")
+        .lines()
+        .skip(1)
+        .map(|line| line.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn batch_boundaries_anywhere_store_the_hand_worked_counts_and_carriers() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let alleles = expected_rows("small.tsv");
+    assert_eq!(alleles.len(), 15);
+    let mut expected_carriers: Vec<Vec<String>> = expected_rows("small.carriers.tsv");
+    expected_carriers.sort();
+    // 15 and 5 end a batch exactly at the file's last allele (and 5 twice before it), 14 leaves
+    // one allele for a second batch, 16 is one batch with room to spare, 1 is one allele each.
+    for batch_alleles in [1, 5, 14, 15, 16] {
+        let id = format!("ds{batch_alleles}");
+        dataset(store, &id).await;
+        let outcome = store
+            .ingest(IngestRequest {
+                batch_alleles,
+                ..request(&id, data("small.vcf"), Some(small_manifest()))
+            })
+            .await
+            .expect("ingest");
+        let IngestOutcome::Ingested(summary) = outcome else {
+            panic!("should ingest")
+        };
+        assert_eq!(summary.alleles_stored, 15, "batches of {batch_alleles}");
+        // The dictionary is shared by the datasets: only the first ingest adds to it.
+        let first = batch_alleles == 1;
+        assert_eq!(
+            summary.new_variants,
+            if first { 15 } else { 0 },
+            "batches of {batch_alleles}"
+        );
+        let mut stored_carriers = Vec::new();
+        for row in &alleles {
+            let start: i64 = row[1].parse().expect("start");
+            let allele = (row[0].as_str(), start, row[2].as_str(), row[3].as_str());
+            let numbers: Vec<i64> = row[4..9]
+                .iter()
+                .map(|value| value.parse().expect("count"))
+                .collect();
+            assert_eq!(
+                counts(store, &id, "all", "Total", allele).await,
+                Some((numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])),
+                "batches of {batch_alleles}: {row:?}"
+            );
+            let variant_id: i64 = sqlx::query(
+                "SELECT id FROM variants WHERE contig = $1 AND start = $2 AND reference = $3 AND alternate = $4",
+            )
+            .bind(&row[0])
+            .bind(start)
+            .bind(&row[2])
+            .bind(&row[3])
+            .fetch_one(store.pool())
+            .await
+            .expect("variant")
+            .get("id");
+            let carriers = store
+                .carriers(&id, &[variant_id], &ColumnQuery::default())
+                .await
+                .expect("carriers")
+                .remove(&variant_id)
+                .unwrap_or_default();
+            for carrier in carriers {
+                let zygosity = match carrier.zygosity {
+                    Zygosity::Heterozygous => "het",
+                    Zygosity::Homozygous => "hom",
+                    Zygosity::Hemizygous => "hemi",
+                };
+                let mut stored = row[0..4].to_vec();
+                stored.push(carrier.column.sample_name);
+                stored.push(zygosity.to_owned());
+                stored_carriers.push(stored);
+            }
+        }
+        stored_carriers.sort();
+        assert_eq!(stored_carriers, expected_carriers, "batches of {batch_alleles}");
+    }
+    assert_eq!(row_count(store, "variants").await, 15);
+    assert_eq!(row_count(store, "analysis_variants").await, 5 * 15);
+}
+
+/// A mitochondrial reference whose bases 100..12,200 (0-based) are all A, after a C at 99:
+/// deleting one A anywhere in the run is one allele, CA>C at 99 once left-aligned, which an
+/// indel at the run's right end reaches from 12 kb away, beyond the reader's repeat window.
+fn poly_a_reference(directory: &Path) -> PathBuf {
+    let mut bases: Vec<u8> = b"AGT".iter().copied().cycle().take(16_569).collect();
+    bases[99] = b'C';
+    bases[100..12_200].fill(b'A');
+    let mut fasta = String::from(">MT\n");
+    for line in bases.chunks(60) {
+        fasta.push_str(std::str::from_utf8(line).expect("ascii"));
+        fasta.push('\n');
+    }
+    let path = directory.join("poly_a.fa");
+    std::fs::write(&path, fasta).expect("fasta");
+    std::fs::write(directory.join("poly_a.fa.fai"), "MT\t16569\t4\t60\t61\n").expect("fai");
+    path
+}
+
+#[tokio::test]
+async fn one_allele_in_two_batches_is_refused_and_nothing_is_stored() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let fasta = poly_a_reference(directory.path());
+    // The first and last records delete one A of the run (POS 100 CA>C, POS 12199 AA>A).
+    let far_apart = genotype_vcf(
+        directory.path(),
+        "far_apart.vcf",
+        ("MT", 16_569),
+        &["A"],
+        "MT\t100\t.\tCA\tC\t.\tPASS\t.\tGT\t1\n\
+         MT\t5000\t.\tA\tG\t.\tPASS\t.\tGT\t1\n\
+         MT\t12199\t.\tAA\tA\t.\tPASS\t.\tGT\t1\n",
+    );
+    // Batches of 2: the repeat is in the second batch; the default: both in one batch.
+    for batch_alleles in [2, INGEST_BATCH_ALLELES] {
+        let error = store
+            .ingest(IngestRequest {
+                batch_alleles,
+                reference_fasta: Some(fasta.clone()),
+                ..request("ds", far_apart.clone(), None)
+            })
+            .await
+            .expect_err("the same allele twice");
+        assert!(error.is_input_error(), "{error}");
+        let message = error.to_string();
+        assert!(message.contains("far_apart.vcf"), "{message}");
+        assert!(
+            message.contains("the same normalised allele in two records"),
+            "{message}"
+        );
+        for table in [
+            "analyses",
+            "analysis_samples",
+            "variants",
+            "analysis_variants",
+            "variant_counts",
+            "contig_spans",
+        ] {
+            assert_eq!(
+                row_count(store, table).await,
+                0,
+                "batches of {batch_alleles}: {table}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bad_record_in_a_later_batch_leaves_the_earlier_batches_unstored() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    // 22 good records, then a bad one: batches of 10 store two batches before the third fails.
+    let mut records = String::new();
+    for position in 1..=22 {
+        records.push_str(&format!(
+            "1\t{}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n",
+            position * 10
+        ));
+    }
+    records.push_str("1\t300\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/5\n");
+    records.push_str("1\t310\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/1\n");
+    let bad = genotype_vcf(
+        directory.path(),
+        "bad_in_batch_3.vcf",
+        CHR1,
+        &["A", "B"],
+        &records,
+    );
+    let error = store
+        .ingest(IngestRequest {
+            batch_alleles: 10,
+            ..request("ds", bad, None)
+        })
+        .await
+        .expect_err("must fail");
+    // 4 header lines and 22 good records: the bad one is line 27.
+    let message = error.to_string();
+    assert!(message.contains("bad_in_batch_3.vcf:27"), "{message}");
+    assert!(error.is_input_error());
+    for table in [
+        "analyses",
+        "analysis_samples",
+        "variants",
+        "analysis_variants",
+        "variant_counts",
+        "contig_spans",
+    ] {
+        assert_eq!(row_count(store, table).await, 0, "{table}");
+    }
+    // The dataset takes a good file afterwards, in the same batches.
+    store
+        .ingest(IngestRequest {
+            batch_alleles: 10,
+            ..request("ds", data("small.vcf"), None)
+        })
+        .await
+        .expect("good file after a bad one");
+    assert_eq!(row_count(store, "analysis_variants").await, 15);
 }
