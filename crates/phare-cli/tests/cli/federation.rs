@@ -113,12 +113,17 @@ fn allele_counts(file: &Path) -> BTreeMap<(u64, String, String), (u64, u64)> {
     .collect()
 }
 
+/// A port for a node that must be named in its partners' configuration before it starts.
+/// Taken below Linux's ephemeral range (32768–60999): a port the kernel hands out for `:0`
+/// and that is released again can be taken by any outgoing connection's local end before the
+/// node binds it ("address already in use", seen once under a parallel suite).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let port: u16 = rand::random_range(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A node of the federation: its database, its port, its configuration file.
