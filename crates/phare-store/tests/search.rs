@@ -435,7 +435,11 @@ async fn range_counts_add_whole_bins_to_the_alleles_at_their_edges() {
         ((2_500, 3_500), 1),
     ];
     for ((start, end), expected) in cases {
-        assert_eq!(count(store, "ds", &window(start, end)).await, expected, "[{start}, {end})");
+        assert_eq!(
+            count(store, "ds", &window(start, end)).await,
+            expected,
+            "[{start}, {end})"
+        );
     }
 }
 
@@ -444,8 +448,8 @@ async fn range_counts_by_bins_follow_objections_and_their_withdrawal() {
     let database = fresh_database().await;
     let store = &database.store;
     dataset(store, "ds").await;
-    let manifest =
-        Manifest::from_json(&std::fs::read_to_string(data("small.manifest.json")).expect("read")).expect("manifest");
+    let manifest = Manifest::from_json(&std::fs::read_to_string(data("small.manifest.json")).expect("read"))
+        .expect("manifest");
     store
         .ingest(IngestRequest {
             manifest: Some(manifest),
@@ -460,7 +464,10 @@ async fn range_counts_by_bins_follow_objections_and_their_withdrawal() {
     // leaves each of them another carrier). [1999, 5500): 1999 x2 at the left edge, 2999 and
     // 3999 in bins 2-4, 5000 at the right edge.
     // Bins of 1,000 bases: 999 | 1999 x2 | 2999 | 3999 | 5000, 5999 x2 (7999 T>C has AC 0).
-    assert_eq!(bins(store).await, [(0, 1, 1), (1, 2, 2), (2, 1, 1), (3, 1, 1), (5, 3, 3)]);
+    assert_eq!(
+        bins(store).await,
+        [(0, 1, 1), (1, 2, 2), (2, 1, 1), (3, 1, 1), (5, 3, 3)]
+    );
     for scope in ["all", "research"] {
         assert_eq!(scoped(scope, window(0, 10_000)).await, 8, "{scope}");
         assert_eq!(scoped(scope, window(1_999, 5_500)).await, 5, "{scope}");
@@ -468,13 +475,22 @@ async fn range_counts_by_bins_follow_objections_and_their_withdrawal() {
     // S1 objects: 1999 C>T (S1 1/2, S3 refused), 5000 C>T (S1 only) and 5999 A>ATG (S1, S3)
     // leave the research counts; care answers keep them.
     store.set_research_consent("IND-S1", false).await.expect("oppose");
-    assert_eq!(bins(store).await, [(0, 1, 1), (1, 2, 1), (2, 1, 1), (3, 1, 1), (5, 3, 1)]);
+    assert_eq!(
+        bins(store).await,
+        [(0, 1, 1), (1, 2, 1), (2, 1, 1), (3, 1, 1), (5, 3, 1)]
+    );
     assert_eq!(scoped("all", window(0, 10_000)).await, 8);
     assert_eq!(scoped("research", window(0, 10_000)).await, 5);
     assert_eq!(scoped("all", window(1_999, 5_500)).await, 5);
     assert_eq!(scoped("research", window(1_999, 5_500)).await, 3);
-    store.set_research_consent("IND-S1", true).await.expect("withdraw");
-    assert_eq!(bins(store).await, [(0, 1, 1), (1, 2, 2), (2, 1, 1), (3, 1, 1), (5, 3, 3)]);
+    store
+        .set_research_consent("IND-S1", true)
+        .await
+        .expect("withdraw");
+    assert_eq!(
+        bins(store).await,
+        [(0, 1, 1), (1, 2, 2), (2, 1, 1), (3, 1, 1), (5, 3, 3)]
+    );
     assert_eq!(scoped("research", window(0, 10_000)).await, 8);
     assert_eq!(scoped("research", window(1_999, 5_500)).await, 5);
 }
