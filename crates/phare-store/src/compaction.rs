@@ -74,9 +74,24 @@ impl Store {
                 .await?;
             let merged = self.merge_tier(dataset_id, policy, &mut report).await?;
             if !built && !merged {
-                return Ok(report);
+                break;
             }
         }
+        // The rows a compaction deleted become reusable, heap and index entries both, so that
+        // the next files and merges fill that space instead of growing the tables and their
+        // indexes (docs/decisions/0053). VACUUM runs outside any transaction; a table another
+        // VACUUM (autovacuum included) holds is skipped, as that one does the same work.
+        if report.blocks_built > 0 {
+            sqlx::raw_sql("VACUUM (SKIP_LOCKED) analysis_variants")
+                .execute(self.pool())
+                .await?;
+        }
+        if report.blocks_merged > 0 {
+            sqlx::raw_sql("VACUUM (SKIP_LOCKED) block_variants")
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(report)
     }
 
     /// Builds one block from pending analyses, if due. Returns whether it did.

@@ -148,6 +148,9 @@ const COUNTED: &str = "FROM variants v
     JOIN variant_counts c ON c.variant_id = v.id AND c.dataset_id = $1
         AND (CASE WHEN $2 = 'research' THEN c.research_allele_count ELSE c.allele_count END) > 0";
 
+/// Width of a `variant_bins` bin, in bases of start position (migration 0014).
+const BIN_WIDTH: i64 = 1_000;
+
 /// An allele's length as the length bounds read it (see [`VariantSearch`]). Stored sequence
 /// alleles share at most their first base (the anchor), as normalisation trims the rest.
 const LENGTH: &str = "(CASE WHEN v.alternate LIKE '<%'
@@ -410,6 +413,22 @@ impl Store {
         scope: &str,
         search: &VariantSearch,
     ) -> Result<i64, StoreError> {
+        if let VariantSearch::Range {
+            contig,
+            start,
+            end,
+            variant_types: None,
+            reference: None,
+            alternate: None,
+            min_length: None,
+            max_length: None,
+        } = search
+            && let Some(count) = self
+                .count_range_by_bins(dataset_id, scope, contig, to_i64(*start), to_i64(*end))
+                .await?
+        {
+            return Ok(count);
+        }
         let matcher = self.matcher(search).await?;
         let sql = format!("SELECT count(*) AS matches {}", matcher.clause());
         let row = matcher
@@ -417,6 +436,50 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok(row.try_get("matches")?)
+    }
+
+    /// An unrefined range count read from the bins wholly inside the window (`variant_bins`,
+    /// docs/decisions/0049), plus the alleles at its edges counted one by one: those starting
+    /// before the first whole bin (back to the contig's longest span before `start`, as the
+    /// overlap rule reads them) and after the last. `None` when no bin lies wholly inside.
+    ///
+    /// Every allele starting in a whole bin starts after `start`, so it overlaps the window
+    /// whatever its end: the bins need only say how many alleles each scope counts there.
+    async fn count_range_by_bins(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        contig: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let first_bin = start.saturating_add(BIN_WIDTH) / BIN_WIDTH;
+        let end_bin = end / BIN_WIDTH;
+        if first_bin >= end_bin {
+            return Ok(None);
+        }
+        let longest = self.longest_span(contig).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT count(*) {COUNTED} WHERE v.contig = $3 AND v.start >= $4 AND v.start < $5 AND v.\"end\" >= $8)
+                  + (SELECT count(*) {COUNTED} WHERE v.contig = $3 AND v.start >= $6 AND v.start < $7 AND v.\"end\" >= $8)
+                  + (SELECT coalesce(sum(CASE WHEN $2 = 'research' THEN b.research_alleles ELSE b.alleles END), 0)
+                     FROM variant_bins b
+                     WHERE b.dataset_id = $1 AND b.contig = $3 AND b.bin >= $9 AND b.bin < $10)::bigint
+                  AS matches"
+        )))
+        .bind(dataset_id)
+        .bind(scope)
+        .bind(contig)
+        .bind(start.saturating_sub(longest).max(0))
+        .bind(first_bin * BIN_WIDTH)
+        .bind(end_bin * BIN_WIDTH)
+        .bind(end)
+        .bind(start.saturating_add(1))
+        .bind(first_bin)
+        .bind(end_bin)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Some(row.try_get("matches")?))
     }
 
     /// One page of matching alleles, in genomic order, with their counts per stratum.

@@ -241,6 +241,16 @@ async fn rows(store: &Store, table: &str) -> i64 {
         .get("rows")
 }
 
+/// How many times `table` was vacuumed by a VACUUM command (not autovacuum).
+async fn vacuums(store: &Store, table: &str) -> i64 {
+    sqlx::query("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = $1")
+        .bind(table)
+        .fetch_one(store.pool())
+        .await
+        .expect("vacuum count")
+        .get("vacuum_count")
+}
+
 /// Everything the joint file's README works out for X:5,000,000 G>A and 1:1,000 A>G, with
 /// the objection of S3 made at ingest.
 async fn assert_joint_counts(store: &Store) {
@@ -319,11 +329,15 @@ async fn compacted_single_sample_files_answer_as_the_joint_file() {
         .await
         .expect("compact");
     assert_eq!(idle.blocks_built, 0);
+    assert_eq!(vacuums(store, "analysis_variants").await, 0);
     let report = store
         .compact("ds", CompactionPolicy::default(), true)
         .await
         .expect("compact");
     assert_eq!((report.blocks_built, report.analyses_compacted), (1, 4));
+    // The per-file rows it deleted are vacuumed; no block was merged, so no block row was.
+    assert_eq!(vacuums(store, "analysis_variants").await, 1);
+    assert_eq!(vacuums(store, "block_variants").await, 0);
     assert_eq!(report.rows_read, uncompacted as u64);
     assert_eq!(rows(store, "analysis_variants").await, 0);
     // One row per distinct stored allele of small.vcf (each file holds them all).
@@ -414,8 +428,10 @@ async fn a_reanalysis_supersedes_a_compacted_analysis_and_merged_blocks_keep_eve
         fanout: 2,
         max_columns: 65_536,
     };
+    let merges_vacuumed = vacuums(store, "block_variants").await;
     let report = store.compact("ds", policy, true).await.expect("compact");
     assert_eq!((report.blocks_built, report.blocks_merged), (1, 1));
+    assert_eq!(vacuums(store, "block_variants").await, merges_vacuumed + 1);
     assert_eq!(rows(store, "analysis_variants").await, 0);
     let live: i64 = sqlx::query("SELECT count(*) AS n FROM carrier_blocks WHERE merged_into IS NULL")
         .fetch_one(store.pool())

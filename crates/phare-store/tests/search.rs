@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use phare_domain::{Assembly, Granularity, HgvsEdit, parse_genomic_hgvs};
+use phare_domain::{Assembly, Granularity, HgvsEdit, Manifest, parse_genomic_hgvs};
 use phare_store::testing::fresh_database;
 use phare_store::{IngestRequest, NewDataset, Store, VariantSearch};
+use sqlx::Row;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -382,4 +383,114 @@ async fn edits_match_both_trimmings_and_duplications_by_place_and_length() {
             .collect();
         assert_eq!(found(store, "edits", &hgvs(text)).await, expected, "{text}");
     }
+}
+
+/// (bin, alleles counted in care, in research) of chromosome 1 in dataset `ds`.
+async fn bins(store: &Store) -> Vec<(i64, i64, i64)> {
+    sqlx::query(
+        "SELECT bin, alleles, research_alleles FROM variant_bins
+         WHERE dataset_id = 'ds' AND contig = '1' AND (alleles > 0 OR research_alleles > 0) ORDER BY bin",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("bins")
+    .iter()
+    .map(|row| (row.get("bin"), row.get("alleles"), row.get("research_alleles")))
+    .collect()
+}
+
+fn window(start: u64, end: u64) -> VariantSearch {
+    VariantSearch::Range {
+        contig: "1".into(),
+        start,
+        end,
+        variant_types: None,
+        reference: None,
+        alternate: None,
+        min_length: None,
+        max_length: None,
+    }
+}
+
+#[tokio::test]
+async fn range_counts_add_whole_bins_to_the_alleles_at_their_edges() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    small_and_sv(store).await;
+    // Bins are 1,000 bases of start position; the contig's longest span is the <DEL>'s 5,000.
+    let cases = [
+        // Every stored allele with AC > 0 on chromosome 1 (7999 T>C has AC 0): 999 A>G from
+        // the left edge, the other eleven from bins 1-49.
+        ((0, 50_000), 12),
+        // Left edge [0, 2000) ending after 1000: 1999 C>A and C>T (999 A>G ends at 1000);
+        // bins 2-5: 2999 GTC>G, 3999 T>TAA, 5000 C>T, 5999 ATG>A and A>ATG.
+        ((1_000, 6_000), 7),
+        // Left edge [0, 2000) ending after 1999: 1999 C>A, C>T; bins 2-4: 2999, 3999; right
+        // edge [5000, 5500): 5000 C>T.
+        ((1_999, 5_500), 5),
+        // Left edge [7000, 13000) ending after 12000: the <DEL> [10000, 15000) only (7999 T>C
+        // has AC 0); bins 13-29: <DUP> 20000, <INS> 29999; right edge [30000, 30500): none.
+        ((12_000, 30_500), 3),
+        // No whole bin inside: every allele counted one by one (2999 GTC>G).
+        ((2_500, 3_500), 1),
+    ];
+    for ((start, end), expected) in cases {
+        assert_eq!(
+            count(store, "ds", &window(start, end)).await,
+            expected,
+            "[{start}, {end})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn range_counts_by_bins_follow_objections_and_their_withdrawal() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let manifest = Manifest::from_json(&std::fs::read_to_string(data("small.manifest.json")).expect("read"))
+        .expect("manifest");
+    store
+        .ingest(IngestRequest {
+            manifest: Some(manifest),
+            ..IngestRequest::new("ds", data("small.vcf"))
+        })
+        .await
+        .expect("ingest");
+    let scoped = |scope: &'static str, search: VariantSearch| async move {
+        store.count_variants("ds", scope, &search).await.expect("count")
+    };
+    // Chromosome 1 alleles with AC > 0: 999, 1999 x2, 2999, 3999, 5000, 5999 x2 (S3's refusal
+    // leaves each of them another carrier). [1999, 5500): 1999 x2 at the left edge, 2999 and
+    // 3999 in bins 2-4, 5000 at the right edge.
+    // Bins of 1,000 bases: 999 | 1999 x2 | 2999 | 3999 | 5000, 5999 x2 (7999 T>C has AC 0).
+    assert_eq!(
+        bins(store).await,
+        [(0, 1, 1), (1, 2, 2), (2, 1, 1), (3, 1, 1), (5, 3, 3)]
+    );
+    for scope in ["all", "research"] {
+        assert_eq!(scoped(scope, window(0, 10_000)).await, 8, "{scope}");
+        assert_eq!(scoped(scope, window(1_999, 5_500)).await, 5, "{scope}");
+    }
+    // S1 objects: 1999 C>T (S1 1/2, S3 refused), 5000 C>T (S1 only) and 5999 A>ATG (S1, S3)
+    // leave the research counts; care answers keep them.
+    store.set_research_consent("IND-S1", false).await.expect("oppose");
+    assert_eq!(
+        bins(store).await,
+        [(0, 1, 1), (1, 2, 1), (2, 1, 1), (3, 1, 1), (5, 3, 1)]
+    );
+    assert_eq!(scoped("all", window(0, 10_000)).await, 8);
+    assert_eq!(scoped("research", window(0, 10_000)).await, 5);
+    assert_eq!(scoped("all", window(1_999, 5_500)).await, 5);
+    assert_eq!(scoped("research", window(1_999, 5_500)).await, 3);
+    store
+        .set_research_consent("IND-S1", true)
+        .await
+        .expect("withdraw");
+    assert_eq!(
+        bins(store).await,
+        [(0, 1, 1), (1, 2, 2), (2, 1, 1), (3, 1, 1), (5, 3, 3)]
+    );
+    assert_eq!(scoped("research", window(0, 10_000)).await, 8);
+    assert_eq!(scoped("research", window(1_999, 5_500)).await, 5);
 }
