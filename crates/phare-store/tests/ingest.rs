@@ -288,6 +288,27 @@ async fn concurrent_ingests_into_one_dataset_equal_sequential_ones() {
     );
 }
 
+/// `count` good two-sample records on chromosome 1, A>G every 10 bases from position 10.
+fn good_records(count: u32) -> String {
+    (1..=count)
+        .map(|position| format!("1\t{}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n", position * 10))
+        .collect()
+}
+
+/// A failed ingest left no row in any table it writes.
+async fn assert_nothing_stored(store: &Store) {
+    for table in [
+        "analyses",
+        "analysis_samples",
+        "variants",
+        "analysis_variants",
+        "variant_counts",
+        "contig_spans",
+    ] {
+        assert_eq!(row_count(store, table).await, 0, "{table}");
+    }
+}
+
 #[tokio::test]
 async fn a_failure_half_way_leaves_nothing_behind() {
     let database = fresh_database().await;
@@ -295,13 +316,7 @@ async fn a_failure_half_way_leaves_nothing_behind() {
     dataset(store, "ds").await;
     let directory = tempfile::tempdir().expect("tempdir");
     // Many good records first, so COPY has already sent data when the bad one is met.
-    let mut records = String::new();
-    for position in 1..=50_000 {
-        records.push_str(&format!(
-            "1\t{}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n",
-            position * 10
-        ));
-    }
+    let mut records = good_records(50_000);
     records.push_str("1\t600000\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/5\n");
     let bad = genotype_vcf(
         directory.path(),
@@ -319,16 +334,7 @@ async fn a_failure_half_way_leaves_nothing_behind() {
     assert!(message.contains("bad_at_the_end.vcf:50005"), "{message}");
     assert!(message.contains("GT of sample B"), "{message}");
     assert!(error.is_input_error());
-    for table in [
-        "analyses",
-        "analysis_samples",
-        "variants",
-        "analysis_variants",
-        "variant_counts",
-        "contig_spans",
-    ] {
-        assert_eq!(row_count(store, table).await, 0, "{table}");
-    }
+    assert_nothing_stored(store).await;
     // And the dataset still takes a good file afterwards.
     store
         .ingest(request("ds", data("small.vcf"), None))
@@ -842,13 +848,7 @@ async fn a_bad_record_in_a_later_batch_leaves_the_earlier_batches_unstored() {
     dataset(store, "ds").await;
     let directory = tempfile::tempdir().expect("tempdir");
     // 22 good records, then a bad one: batches of 10 store two batches before the third fails.
-    let mut records = String::new();
-    for position in 1..=22 {
-        records.push_str(&format!(
-            "1\t{}\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n",
-            position * 10
-        ));
-    }
+    let mut records = good_records(22);
     records.push_str("1\t300\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/5\n");
     records.push_str("1\t310\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/1\n");
     let bad = genotype_vcf(
@@ -869,16 +869,7 @@ async fn a_bad_record_in_a_later_batch_leaves_the_earlier_batches_unstored() {
     let message = error.to_string();
     assert!(message.contains("bad_in_batch_3.vcf:27"), "{message}");
     assert!(error.is_input_error());
-    for table in [
-        "analyses",
-        "analysis_samples",
-        "variants",
-        "analysis_variants",
-        "variant_counts",
-        "contig_spans",
-    ] {
-        assert_eq!(row_count(store, table).await, 0, "{table}");
-    }
+    assert_nothing_stored(store).await;
     // The dataset takes a good file afterwards, in the same batches.
     store
         .ingest(IngestRequest {
