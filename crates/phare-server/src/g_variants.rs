@@ -163,16 +163,8 @@ pub(crate) async fn answer(
                             ))
                             .into());
                         }
-                        let carried: std::collections::HashSet<i64> =
-                            carried_by(state, &target.visible, filters, Some(&candidate_ids))
-                                .await?
-                                .into_iter()
-                                .collect();
                         // In the order of the genomic search (by position).
-                        candidate_ids
-                            .into_iter()
-                            .filter(|id| carried.contains(id))
-                            .collect()
+                        carried_by(state, &target.visible, filters, Some(&candidate_ids)).await?
                     }
                 };
                 let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);

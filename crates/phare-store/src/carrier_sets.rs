@@ -303,21 +303,3 @@ pub(crate) async fn analysis_alleles(
             .collect(),
     ))
 }
-
-/// A block's rows of some alleles.
-pub(crate) async fn block_rows(
-    connection: &mut PgConnection,
-    block_id: i64,
-    variant_ids: &[i64],
-) -> Result<Vec<CarrierRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT variant_id, true AS compacted, block_id AS source_id, 0 AS allele_number,
-                homozygous, heterozygous, hemizygous, one_called, none_called, called_other
-         FROM block_variants WHERE block_id = $1 AND variant_id = ANY($2)",
-    )
-    .bind(block_id)
-    .bind(variant_ids)
-    .fetch_all(&mut *connection)
-    .await?;
-    rows.iter().map(carrier_row).collect()
-}

@@ -182,8 +182,9 @@ impl Store {
 
     /// The alleles that some columns carry (non-reference call) and that count in `scope`, in
     /// listing order. Without `within`, each analysis concerned is read in pages: the cost
-    /// follows its alleles. With `within` (the candidates of a genomic search), only the rows of
-    /// those alleles in those analyses are read: the cost follows the smaller of the two.
+    /// follows its alleles. With `within` (the candidates of a genomic search, counted in
+    /// `scope`), only the rows of those alleles in those analyses are read, and the carried
+    /// candidates come back in the candidates' order.
     pub async fn column_variant_ids(
         &self,
         dataset_id: &str,
@@ -245,6 +246,14 @@ impl Store {
             }
         }
         transaction.commit().await?;
+        if let Some(candidates) = within {
+            // The candidates already count in `scope` and come in their search's order.
+            return Ok(candidates
+                .iter()
+                .copied()
+                .filter(|id| carried.contains(id))
+                .collect());
+        }
         let ids: Vec<i64> = carried.into_iter().collect();
         let sql = format!("SELECT v.id {COUNTED} WHERE v.id = ANY($3) {ORDER}");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

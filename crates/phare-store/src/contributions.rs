@@ -7,7 +7,7 @@ use roaring::RoaringBitmap;
 use sqlx::PgConnection;
 
 use crate::StoreError;
-use crate::carrier_sets::{CarrierRow, Source, analysis_alleles, block_rows, locate, source_page};
+use crate::carrier_sets::{CarrierRow, Source, analysis_alleles, locate, source_page, source_rows};
 
 /// Carrier rows read per page.
 const PAGE: i64 = 20_000;
@@ -49,12 +49,12 @@ pub(crate) async fn adjust_totals(
     let (source, base) = locate(connection, analysis_id).await?;
     let columns_in_source: RoaringBitmap = samples.iter().map(|sample| sample + base).collect();
     let mut changed = 0u64;
-    if let Source::Block(block_id) = source
+    if let Source::Block(_) = source
         && let Some(variant_ids) = analysis_alleles(connection, analysis_id).await?
     {
         // Only the analysis' own alleles: the cost follows its calls, not the block.
         for chunk in variant_ids.chunks(PAGE as usize) {
-            let rows = block_rows(connection, block_id, chunk).await?;
+            let rows = source_rows(connection, &[source], chunk).await?;
             let deltas = Deltas::of(&rows, &columns_in_source, sign);
             changed += deltas.apply(connection, dataset_id, columns).await?;
         }

@@ -40,6 +40,13 @@ impl SourceLabels {
         }
     }
 
+    /// Adds what `other` read (the same source, other columns).
+    fn absorb(&mut self, other: SourceLabels) {
+        self.read |= other.read;
+        merge(&mut self.all, other.all);
+        merge(&mut self.research, other.research);
+    }
+
     fn add(&mut self, column: u32, research: bool, labels: &[String]) {
         for label in labels {
             self.all.entry(label.clone()).or_default().insert(column);
@@ -51,7 +58,7 @@ impl SourceLabels {
 }
 
 /// What a query needs: every column of some analyses, some columns of some blocks.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Wanted {
     pub analyses: BTreeSet<i64>,
     pub block_columns: BTreeSet<(i64, u32)>,
@@ -90,10 +97,7 @@ impl LabelCache {
         }
         if !missing.block_columns.is_empty() {
             for (source, labels) in block_labels(pool, &missing.block_columns).await? {
-                let entry = fetched.entry(source).or_default();
-                entry.read |= labels.read;
-                merge(&mut entry.all, labels.all);
-                merge(&mut entry.research, labels.research);
+                fetched.entry(source).or_default().absorb(labels);
             }
         }
         if fetched.is_empty() {
@@ -106,9 +110,7 @@ impl LabelCache {
                 // A block read before and now read further: what was held plus the new columns.
                 Some(before) => {
                     let mut combined = SourceLabels::clone(&before);
-                    combined.read |= labels.read;
-                    merge(&mut combined.all, labels.all);
-                    merge(&mut combined.research, labels.research);
+                    combined.absorb(labels);
                     Arc::new(combined)
                 }
                 None => Arc::new(labels),
@@ -131,24 +133,12 @@ impl LabelCache {
         let mut found = HashMap::new();
         let mut missing = Wanted::default();
         let Ok(mut held) = self.held.lock() else {
-            return (
-                found,
-                Wanted {
-                    analyses: wanted.analyses.clone(),
-                    block_columns: wanted.block_columns.clone(),
-                },
-            );
+            return (found, wanted.clone());
         };
         if held.generation != generation {
             if held.generation > generation {
                 // Another query already read a newer generation: read this one's uncached.
-                return (
-                    found,
-                    Wanted {
-                        analyses: wanted.analyses.clone(),
-                        block_columns: wanted.block_columns.clone(),
-                    },
-                );
+                return (found, wanted.clone());
             }
             *held = Held {
                 generation,

@@ -623,16 +623,24 @@ async fn a_manifest_that_changes_consent_updates_the_patients_earlier_analyses()
 /// A mitochondrial reference (16,569 bases, the same in GRCh37 and GRCh38) with a CA repeat:
 /// `TCACACACAG` at 0-based 100..110, `AGT` repeated elsewhere.
 fn mitochondrial_reference(directory: &Path) -> PathBuf {
+    write_mitochondrial_fasta(directory, "mt.fa", |bases| {
+        bases[100..110].copy_from_slice(b"TCACACACAG");
+    })
+}
+
+/// `AGT` repeated over the 16,569 bases of MT, edited by `edit`, written as `name` (60 bases a
+/// line) with its index.
+fn write_mitochondrial_fasta(directory: &Path, name: &str, edit: impl FnOnce(&mut [u8])) -> PathBuf {
     let mut bases: Vec<u8> = b"AGT".iter().copied().cycle().take(16_569).collect();
-    bases[100..110].copy_from_slice(b"TCACACACAG");
+    edit(&mut bases);
     let mut fasta = String::from(">MT\n");
     for line in bases.chunks(60) {
         fasta.push_str(std::str::from_utf8(line).expect("ascii"));
         fasta.push('\n');
     }
-    let path = directory.join("mt.fa");
+    let path = directory.join(name);
     std::fs::write(&path, fasta).expect("fasta");
-    std::fs::write(directory.join("mt.fa.fai"), "MT\t16569\t4\t60\t61\n").expect("fai");
+    std::fs::write(directory.join(format!("{name}.fai")), "MT\t16569\t4\t60\t61\n").expect("fai");
     path
 }
 
@@ -776,18 +784,10 @@ async fn batch_boundaries_anywhere_store_the_hand_worked_counts_and_carriers() {
 /// deleting one A anywhere in the run is one allele, CA>C at 99 once left-aligned, which an
 /// indel at the run's right end reaches from 12 kb away, beyond the reader's repeat window.
 fn poly_a_reference(directory: &Path) -> PathBuf {
-    let mut bases: Vec<u8> = b"AGT".iter().copied().cycle().take(16_569).collect();
-    bases[99] = b'C';
-    bases[100..12_200].fill(b'A');
-    let mut fasta = String::from(">MT\n");
-    for line in bases.chunks(60) {
-        fasta.push_str(std::str::from_utf8(line).expect("ascii"));
-        fasta.push('\n');
-    }
-    let path = directory.join("poly_a.fa");
-    std::fs::write(&path, fasta).expect("fasta");
-    std::fs::write(directory.join("poly_a.fa.fai"), "MT\t16569\t4\t60\t61\n").expect("fai");
-    path
+    write_mitochondrial_fasta(directory, "poly_a.fa", |bases| {
+        bases[99] = b'C';
+        bases[100..12_200].fill(b'A');
+    })
 }
 
 #[tokio::test]
