@@ -47,6 +47,7 @@ impl AuditWriter {
 }
 
 async fn write_batches(store: Store, mut receiver: mpsc::Receiver<(AuditEntry, Reply)>) {
+    let mut appender = store.audit_appender();
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -56,10 +57,7 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<(AuditEntry, R
             }
         }
         let entries: Vec<AuditEntry> = batch.iter().map(|(entry, _)| entry.clone()).collect();
-        let outcome = store
-            .append_audit_batch(&entries)
-            .await
-            .map_err(|error| error.to_string());
+        let outcome = appender.append(&entries).await.map_err(|error| error.to_string());
         for (_, reply) in batch {
             // A request that gave up waiting has nothing left to answer.
             let _ = reply.send(outcome.clone());

@@ -3,17 +3,12 @@
 //! (docs/decisions/0021-audit-chain.md).
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
 use sqlx::types::chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Postgres, Row};
 
 use crate::{Store, StoreError};
-
-/// BEGIN with the two-key advisory lock serialising appends, so that each row links to the one
-/// before it, sent together in one simple query (which takes no parameters, hence the keys
-/// written out: 1885435236 is `paud`, checked by a unit test). The two-key space does not
-/// overlap the single-key locks taken elsewhere in the store.
-const BEGIN_AND_LOCK_CHAIN: &str = "BEGIN; SELECT pg_advisory_xact_lock(1885435236, 0)";
 
 /// The `previous_hash` of the first row.
 const GENESIS_HASH: [u8; 32] = [0; 32];
@@ -223,10 +218,8 @@ impl StoredRow {
     }
 }
 
-/// A batch of rows as one array per column, for a single `INSERT … SELECT FROM unnest`.
+/// A batch of rows as one array per column, for `audit_append`.
 struct AuditColumns {
-    ids: Vec<i64>,
-    ats: Vec<DateTime<Utc>>,
     subjects: Vec<String>,
     tiers: Vec<String>,
     actions: Vec<String>,
@@ -235,15 +228,11 @@ struct AuditColumns {
     reasons: Vec<String>,
     statuses: Vec<i16>,
     request_ids: Vec<String>,
-    previous_hashes: Vec<Vec<u8>>,
-    row_hashes: Vec<Vec<u8>>,
 }
 
 impl AuditColumns {
     fn with_capacity(rows: usize) -> Self {
         Self {
-            ids: Vec::with_capacity(rows),
-            ats: Vec::with_capacity(rows),
             subjects: Vec::with_capacity(rows),
             tiers: Vec::with_capacity(rows),
             actions: Vec::with_capacity(rows),
@@ -252,22 +241,10 @@ impl AuditColumns {
             reasons: Vec::with_capacity(rows),
             statuses: Vec::with_capacity(rows),
             request_ids: Vec::with_capacity(rows),
-            previous_hashes: Vec::with_capacity(rows),
-            row_hashes: Vec::with_capacity(rows),
         }
     }
 
-    fn push(
-        &mut self,
-        id: i64,
-        at: DateTime<Utc>,
-        entry: &AuditEntry,
-        status: i16,
-        previous_hash: &[u8],
-        row_hash: &[u8],
-    ) {
-        self.ids.push(id);
-        self.ats.push(at);
+    fn push(&mut self, entry: &AuditEntry, status: i16) {
         self.subjects.push(entry.subject.clone());
         self.tiers.push(entry.tier.clone());
         self.actions.push(entry.action.clone());
@@ -276,8 +253,6 @@ impl AuditColumns {
         self.reasons.push(entry.reason.clone());
         self.statuses.push(status);
         self.request_ids.push(entry.request_id.clone());
-        self.previous_hashes.push(previous_hash.to_vec());
-        self.row_hashes.push(row_hash.to_vec());
     }
 }
 
@@ -293,77 +268,17 @@ impl Store {
     /// of round trips for all of them, which is what lets a busy server keep one audit row per
     /// request (group commit).
     pub async fn append_audit_batch(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        if entries.is_empty() {
-            return Ok(());
+        let mut connection = self.pool().acquire().await?;
+        append_batch(&mut connection, entries).await
+    }
+
+    /// An appender that keeps its connection from one batch to the next, for a writer that
+    /// appends all the time: no pool hand-over (and its ping) before and after each batch.
+    pub fn audit_appender(&self) -> AuditAppender {
+        AuditAppender {
+            store: self.clone(),
+            connection: None,
         }
-        // The lock is taken with BEGIN, in one round trip; the statements after it read a
-        // snapshot taken once it is held, so the last row they see is the chain's head.
-        let mut transaction = self.pool().begin_with(BEGIN_AND_LOCK_CHAIN).await?;
-        // The head's hash, and ids and times for the whole batch, in one round trip: fixed
-        // before the insert because the hash covers them; clock_timestamp() advances row by row.
-        let count = i64::try_from(entries.len())
-            .map_err(|_| StoreError::Internal("audit batch is too large".into()))?;
-        let drawn: Vec<(Option<Vec<u8>>, i64, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT (SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1),
-                    nextval(pg_get_serial_sequence('audit_log', 'id')), clock_timestamp()
-             FROM generate_series(1, $1)",
-        )
-        .bind(count)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let mut previous_hash: Vec<u8> = drawn
-            .first()
-            .and_then(|(head, _, _)| head.clone())
-            .unwrap_or_else(|| GENESIS_HASH.to_vec());
-        let mut rows = AuditColumns::with_capacity(entries.len());
-        for (entry, (_, id, at)) in entries.iter().zip(drawn) {
-            // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
-            let status = i16::try_from(entry.status).map_err(|_| {
-                StoreError::Internal(format!("audit status {} is out of range", entry.status))
-            })?;
-            let decision = entry.decision.as_str();
-            let row_hash = ChainFields {
-                id,
-                at_micros: at.timestamp_micros(),
-                subject: &entry.subject,
-                tier: &entry.tier,
-                action: &entry.action,
-                resource: &entry.resource,
-                decision,
-                reason: &entry.reason,
-                status,
-                request_id: &entry.request_id,
-                previous_hash: &previous_hash,
-            }
-            .hash();
-            rows.push(id, at, entry, status, &previous_hash, &row_hash);
-            previous_hash = row_hash.to_vec();
-        }
-        // OVERRIDING SYSTEM VALUE: the ids were drawn from the column's own sequence above.
-        sqlx::query(
-            "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
-                                    request_id, previous_hash, row_hash)
-             OVERRIDING SYSTEM VALUE
-             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-                                  $6::text[], $7::text[], $8::text[], $9::smallint[], $10::text[],
-                                  $11::bytea[], $12::bytea[])",
-        )
-        .bind(&rows.ids)
-        .bind(&rows.ats)
-        .bind(&rows.subjects)
-        .bind(&rows.tiers)
-        .bind(&rows.actions)
-        .bind(&rows.resources)
-        .bind(&rows.decisions)
-        .bind(&rows.reasons)
-        .bind(&rows.statuses)
-        .bind(&rows.request_ids)
-        .bind(&rows.previous_hashes)
-        .bind(&rows.row_hashes)
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(())
     }
 
     /// Walks the whole chain in id order, in batches, recomputing every row's hash and checking
@@ -427,11 +342,61 @@ impl Store {
     }
 }
 
+/// Keeps one connection for its appends; see [`Store::audit_appender`].
+#[derive(Debug)]
+pub struct AuditAppender {
+    store: Store,
+    connection: Option<PoolConnection<Postgres>>,
+}
+
+impl AuditAppender {
+    /// As [`Store::append_audit_batch`]. A failed append gives its connection up, so that the
+    /// next one starts on a fresh connection (the failure may have been the connection's).
+    pub async fn append(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => self.store.pool().acquire().await?,
+        };
+        append_batch(&mut connection, entries).await?;
+        self.connection = Some(connection);
+        Ok(())
+    }
+}
+
+/// One statement, `audit_append` (migration 0019), in one round trip: it takes the chain's
+/// lock, reads the head, draws ids and times and hashes each row as [`ChainFields::hash`] does.
+/// Sent outside a transaction, it returns once its rows are durably committed.
+async fn append_batch(connection: &mut PgConnection, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut rows = AuditColumns::with_capacity(entries.len());
+    for entry in entries {
+        // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
+        let status = i16::try_from(entry.status)
+            .map_err(|_| StoreError::Internal(format!("audit status {} is out of range", entry.status)))?;
+        rows.push(entry, status);
+    }
+    sqlx::query("SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(&rows.subjects)
+        .bind(&rows.tiers)
+        .bind(&rows.actions)
+        .bind(&rows.resources)
+        .bind(&rows.decisions)
+        .bind(&rows.reasons)
+        .bind(&rows.statuses)
+        .bind(&rows.request_ids)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_chain_lock_key_spells_paud() {
+        let migration = include_str!("../../../migrations/0019_audit_append.sql");
         assert_eq!(i32::from_be_bytes(*b"paud"), 1_885_435_236);
-        assert!(super::BEGIN_AND_LOCK_CHAIN.contains("pg_advisory_xact_lock(1885435236, 0)"));
+        assert!(migration.contains("pg_advisory_xact_lock(1885435236, 0)"));
     }
 }

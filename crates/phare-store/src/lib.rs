@@ -23,7 +23,7 @@ mod variants;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use audit::{AuditDecision, AuditEntry, AuditRow, AuditVerification};
+pub use audit::{AuditAppender, AuditDecision, AuditEntry, AuditRow, AuditVerification};
 pub use budgets::{BudgetDecision, BudgetLedger};
 pub use carriers::{Carrier, VariantKey, Zygosity};
 pub use cohorts::{Cohort, NewCohort};
@@ -54,6 +54,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// long before its 503, so it bounds the latency of an outage (docs/decisions/0036).
 pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// A pooled connection idle for longer than this is pinged before use; one used more recently
+/// is trusted, and a statement on it that finds it broken fails with a 503 like any outage.
+const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -72,6 +76,18 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // sqlx pings every idle connection it hands out: one more round trip before each
+            // statement of a busy server. Only connections idle long enough to have been cut
+            // (a PostgreSQL restart, a firewall) are pinged (docs/decisions/0063).
+            .test_before_acquire(false)
+            .before_acquire(|connection, metadata| {
+                Box::pin(async move {
+                    if metadata.idle_for > PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(connection).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;

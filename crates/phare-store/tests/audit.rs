@@ -256,6 +256,88 @@ async fn a_shifted_timestamp_breaks_the_chain() {
     assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[1]);
 }
 
+/// The hash PostgreSQL computes at append (migration 0019) is the one decision 0021 specifies,
+/// re-encoded here by hand: non-ASCII text, empty fields and the largest status included.
+#[tokio::test]
+async fn appended_hashes_follow_the_documented_encoding() {
+    use sha2::{Digest, Sha256};
+    let database = fresh_database().await;
+    let store = &database.store;
+    let unusual = AuditEntry {
+        subject: "Zoë Ørsted – 患者".into(),
+        tier: String::new(),
+        action: "g_variants.query".into(),
+        resource: String::new(),
+        decision: AuditDecision::Deny,
+        reason: "refusé".into(),
+        status: 32767,
+        request_id: "r".into(),
+    };
+    store
+        .append_audit_batch(&[entry(1), unusual.clone()])
+        .await
+        .unwrap();
+    let rows = store.audit_rows(2).await.unwrap();
+    let (last, first) = (&rows[0], &rows[1]);
+    let field = |bytes: &[u8]| [(bytes.len() as u64).to_be_bytes().as_slice(), bytes].concat();
+    let mut encoded = Vec::new();
+    for part in [
+        field(b"phare.audit_log.v1"),
+        field(&last.id.to_be_bytes()),
+        field(&last.at.timestamp_micros().to_be_bytes()),
+        field("Zoë Ørsted – 患者".as_bytes()),
+        field(b""),
+        field(b"g_variants.query"),
+        field(b""),
+        field(b"deny"),
+        field("refusé".as_bytes()),
+        field(&[0x7f, 0xff]),
+        field(b"r"),
+        field(&first.row_hash),
+    ] {
+        encoded.extend(part);
+    }
+    assert_eq!(last.row_hash, Sha256::digest(&encoded).to_vec());
+    assert_eq!(last.previous_hash, first.row_hash);
+    assert_eq!(last.subject, unusual.subject);
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 2 }
+    );
+}
+
+/// An appender keeps its connection; when that connection is cut, the append fails (the
+/// request waiting on it gets its 503) and the next one starts on a fresh connection.
+#[tokio::test]
+async fn an_appender_recovers_from_a_cut_connection() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let mut appender = store.audit_appender();
+    appender.append(&[entry(1)]).await.unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'SELECT audit_append%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(cut, [true]);
+    assert!(appender.append(&[entry(2)]).await.is_err());
+    appender.append(&[entry(3)]).await.unwrap();
+    let subjects: Vec<String> = store
+        .audit_rows(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.subject)
+        .collect();
+    assert_eq!(subjects, ["user-3", "user-1"]);
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 2 }
+    );
+}
+
 #[tokio::test]
 async fn a_gap_left_by_a_rolled_back_append_is_not_a_break() {
     let database = fresh_database().await;
