@@ -135,16 +135,19 @@ pub(crate) async fn answer(
         let scope = access.scope.as_str();
         let (count, records) = match (&carriers_filter, &target.search) {
             (None, Some(search)) => {
-                let count = store.count_variants(&dataset.id, scope, search).await?;
-                let records = if returned == Granularity::Record {
-                    let found = store
-                        .find_variants(&dataset.id, scope, search, offset, limit)
-                        .await?;
-                    records(state, context, &target.visible, &found).await?
+                if returned == Granularity::Record {
+                    // The count and the page are independent reads: side by side.
+                    let (count, found) = futures::try_join!(
+                        store.count_variants(&dataset.id, scope, search),
+                        store.find_variants(&dataset.id, scope, search, offset, limit)
+                    )?;
+                    (count, records(state, context, &target.visible, &found).await?)
                 } else {
-                    Vec::new()
-                };
-                (count, records)
+                    (
+                        store.count_variants(&dataset.id, scope, search).await?,
+                        Vec::new(),
+                    )
+                }
             }
             (Some(filters), search) => {
                 let ids: Vec<i64> = match search {

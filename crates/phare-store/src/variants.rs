@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use futures::TryFutureExt;
 use sqlx::Row;
 
 use crate::carrier_sets::{Presence, Source, carrier_rows};
@@ -542,14 +543,16 @@ impl Store {
         mut matches: Vec<VariantMatch>,
     ) -> Result<Vec<VariantMatch>, StoreError> {
         let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
-        let mut populations = self.population_counts(dataset_id, scope, &ids).await?;
+        // Independent reads on two connections: the answer waits for the longer, not the sum.
         let annotations = sqlx::query(
             "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
              WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
         )
         .bind(&ids)
         .fetch_all(self.pool())
-        .await?;
+        .map_err(StoreError::from);
+        let (mut populations, annotations) =
+            futures::try_join!(self.population_counts(dataset_id, scope, &ids), annotations)?;
         for found in &mut matches {
             found.strata = populations.remove(&found.variant_id).unwrap_or_default();
         }
