@@ -136,12 +136,21 @@ pub(crate) async fn answer(
         let (count, records) = match (&carriers_filter, &target.search) {
             (None, Some(search)) => {
                 if returned == Granularity::Record {
+                    let shown = carriers_shown(state, context, &target.visible);
                     // The count and the page are independent reads: side by side.
-                    let (count, found) = futures::try_join!(
+                    let (count, (found, mut carriers)) = futures::try_join!(
                         store.count_variants(&dataset.id, scope, search),
-                        store.find_variants(&dataset.id, scope, search, offset, limit)
+                        store.find_variants_and_carriers(
+                            &dataset.id,
+                            scope,
+                            search,
+                            offset,
+                            limit,
+                            shown.as_ref()
+                        )
                     )?;
-                    (count, records(state, context, &target.visible, &found).await?)
+                    let documents = rendered(state, &target.visible, &found, &mut carriers);
+                    (count, documents)
                 } else {
                     (
                         store.count_variants(&dataset.id, scope, search).await?,
@@ -394,18 +403,29 @@ fn search_for(query: &GenomicQuery, contig: Option<&str>) -> Result<VariantSearc
 }
 
 /// Records of a page of variants of one dataset, with `caseLevelData` where the caller may see
-/// records of individuals: the clinician's own patients in the care space, research
-/// identifiers for a controlled grant, never for public or registered callers.
+/// records of individuals (`carriers_shown`).
 pub(crate) async fn records(
     state: &AppState,
     context: &RequestContext,
     seen: &Visible,
     variants: &[VariantMatch],
 ) -> Result<Vec<Value>, ApiError> {
-    let dataset = &seen.dataset;
+    let mut carriers = match carriers_shown(state, context, seen) {
+        Some(columns) => {
+            let ids: Vec<i64> = variants.iter().map(|variant| variant.variant_id).collect();
+            state.store().carriers(&seen.dataset.id, &ids, &columns).await?
+        }
+        None => HashMap::new(),
+    };
+    Ok(rendered(state, seen, variants, &mut carriers))
+}
+
+/// The columns whose carriers a record answer lists: the clinician's own patients in the care
+/// space, research identifiers for a controlled grant, never for public or registered callers.
+fn carriers_shown(state: &AppState, context: &RequestContext, seen: &Visible) -> Option<ColumnQuery> {
     let access = &seen.access;
-    let individuals = entry_access(state, &context.caller, dataset, "individual");
-    let carriers_shown = match access.tier {
+    let individuals = entry_access(state, &context.caller, &seen.dataset, "individual");
+    match access.tier {
         Tier::Care => access.care_centre.clone().map(|centre| ColumnQuery {
             care_centre: Some(centre),
             ..ColumnQuery::default()
@@ -416,15 +436,19 @@ pub(crate) async fn records(
         }),
         Tier::Public | Tier::Registered => None,
     }
-    .filter(|_| individuals.rule.max == Granularity::Record);
-    let mut carriers = match &carriers_shown {
-        Some(columns) => {
-            let ids: Vec<i64> = variants.iter().map(|variant| variant.variant_id).collect();
-            state.store().carriers(&dataset.id, &ids, columns).await?
-        }
-        None => HashMap::new(),
-    };
-    Ok(variants
+    .filter(|_| individuals.rule.max == Granularity::Record)
+}
+
+/// The record documents of a page, each with its carriers taken from `carriers`.
+fn rendered(
+    state: &AppState,
+    seen: &Visible,
+    variants: &[VariantMatch],
+    carriers: &mut HashMap<i64, Vec<Carrier>>,
+) -> Vec<Value> {
+    let dataset = &seen.dataset;
+    let access = &seen.access;
+    variants
         .iter()
         .filter_map(|variant| {
             let mut document = record(state, dataset, access, variant)?;
@@ -439,7 +463,7 @@ pub(crate) async fn records(
             }
             Some(document)
         })
-        .collect())
+        .collect()
 }
 
 /// One carrier of the allele: which sample, whose, and how (GENO zygosity terms).

@@ -118,8 +118,18 @@ impl Store {
         columns: &ColumnQuery,
     ) -> Result<HashMap<i64, Vec<Carrier>>, StoreError> {
         let rows = carrier_rows(self.pool(), dataset_id, variant_ids).await?;
+        self.carriers_in(dataset_id, &rows, columns).await
+    }
+
+    /// [`Store::carriers`] from carrier rows already read.
+    pub(crate) async fn carriers_in(
+        &self,
+        dataset_id: &str,
+        rows: &[CarrierRow],
+        columns: &ColumnQuery,
+    ) -> Result<HashMap<i64, Vec<Carrier>>, StoreError> {
         let mut wanted_in_blocks: BTreeSet<(i64, u32)> = BTreeSet::new();
-        for row in &rows {
+        for row in rows {
             if let Source::Block(block_id) = row.source {
                 for set in [&row.heterozygous, &row.homozygous, &row.hemizygous] {
                     wanted_in_blocks.extend(set.iter().map(|column| (block_id, column)));
@@ -130,7 +140,7 @@ impl Store {
         // Each carrier as (variant, analysis, sample index, zygosity), whatever the layout.
         let mut carried: Vec<(i64, (i64, i32), Zygosity)> = Vec::new();
         let mut wanted: BTreeSet<(i64, i32)> = BTreeSet::new();
-        for row in &rows {
+        for row in rows {
             for (set, zygosity) in [
                 (&row.heterozygous, Zygosity::Heterozygous),
                 (&row.homozygous, Zygosity::Homozygous),
@@ -162,7 +172,7 @@ impl Store {
             }
         }
         let mut found: HashMap<i64, Vec<Carrier>> = HashMap::new();
-        for row in &rows {
+        for row in rows {
             found.entry(row.variant_id).or_default();
         }
         for (variant_id, key, zygosity) in carried {

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use futures::TryFutureExt;
 use sqlx::Row;
 
-use crate::carrier_sets::{Presence, Source, carrier_rows};
+use crate::carrier_sets::{CarrierRow, Presence, Source, carrier_rows};
 use crate::labels::Wanted;
+use crate::{Carrier, ColumnQuery};
 use crate::{Store, StoreError};
 
 /// What a genomic query asks for, in canonical form: contig names as stored (`1`, `X`),
@@ -492,6 +493,24 @@ impl Store {
         skip: i64,
         limit: i64,
     ) -> Result<Vec<VariantMatch>, StoreError> {
+        let (matches, _) = self
+            .find_variants_and_carriers(dataset_id, scope, search, skip, limit, None)
+            .await?;
+        Ok(matches)
+    }
+
+    /// [`Store::find_variants`], and with `shown` the page's carriers among the columns it
+    /// selects (as [`Store::carriers`]), from the same read of the carrier rows: a clinician's
+    /// record page reads them once for its counts and its `caseLevelData`.
+    pub async fn find_variants_and_carriers(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        search: &VariantSearch,
+        skip: i64,
+        limit: i64,
+        shown: Option<&ColumnQuery>,
+    ) -> Result<(Vec<VariantMatch>, HashMap<i64, Vec<Carrier>>), StoreError> {
         let matcher = self.matcher(search).await?;
         let page = matcher.next_parameter();
         let sql = format!(
@@ -508,7 +527,8 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         let matches = rows.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
-        self.with_counts_and_annotations(dataset_id, scope, matches).await
+        self.with_counts_annotations_and_carriers(dataset_id, scope, matches, shown)
+            .await
     }
 
     /// The ids of the first `limit` matching alleles, in genomic order, without their counts:
@@ -540,10 +560,25 @@ impl Store {
         &self,
         dataset_id: &str,
         scope: &str,
-        mut matches: Vec<VariantMatch>,
+        matches: Vec<VariantMatch>,
     ) -> Result<Vec<VariantMatch>, StoreError> {
+        let (matches, _) = self
+            .with_counts_annotations_and_carriers(dataset_id, scope, matches, None)
+            .await?;
+        Ok(matches)
+    }
+
+    /// [`Store::with_counts_and_annotations`], and the carriers `shown` selects.
+    async fn with_counts_annotations_and_carriers(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        mut matches: Vec<VariantMatch>,
+        shown: Option<&ColumnQuery>,
+    ) -> Result<(Vec<VariantMatch>, HashMap<i64, Vec<Carrier>>), StoreError> {
         let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
-        // Independent reads on two connections: the answer waits for the longer, not the sum.
+        // Independent reads on separate connections: the answer waits for the longest, not
+        // the sum.
         let annotations = sqlx::query(
             "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
              WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
@@ -551,8 +586,21 @@ impl Store {
         .bind(&ids)
         .fetch_all(self.pool())
         .map_err(StoreError::from);
-        let (mut populations, annotations) =
-            futures::try_join!(self.population_counts(dataset_id, scope, &ids), annotations)?;
+        let counts_and_carriers = async {
+            let rows = carrier_rows(self.pool(), dataset_id, &ids).await?;
+            let carriers = async {
+                match shown {
+                    Some(columns) => self.carriers_in(dataset_id, &rows, columns).await,
+                    None => Ok(HashMap::new()),
+                }
+            };
+            futures::try_join!(
+                self.population_counts_in(dataset_id, scope, &ids, &rows),
+                carriers
+            )
+        };
+        let ((mut populations, carriers), annotations) =
+            futures::try_join!(counts_and_carriers, annotations)?;
         for found in &mut matches {
             found.strata = populations.remove(&found.variant_id).unwrap_or_default();
         }
@@ -572,7 +620,7 @@ impl Store {
                 }
             }
         }
-        Ok(matches)
+        Ok((matches, carriers))
     }
 }
 
@@ -631,8 +679,20 @@ impl Store {
         variant_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<StratumCounts>>, StoreError> {
         let carriers = carrier_rows(self.pool(), dataset_id, variant_ids).await?;
+        self.population_counts_in(dataset_id, scope, variant_ids, &carriers)
+            .await
+    }
+
+    /// [`Store::population_counts`] from the alleles' carrier rows already read.
+    async fn population_counts_in(
+        &self,
+        dataset_id: &str,
+        scope: &str,
+        variant_ids: &[i64],
+        carriers: &[CarrierRow],
+    ) -> Result<HashMap<i64, Vec<StratumCounts>>, StoreError> {
         let mut wanted = Wanted::default();
-        for row in &carriers {
+        for row in carriers {
             match (row.source, &row.presence) {
                 (Source::Analysis(analysis_id), _) => {
                     wanted.analyses.insert(analysis_id);
@@ -647,7 +707,7 @@ impl Store {
         }
         let labels = self.labels.labels(self.pool(), &wanted).await?;
         let mut tallies: HashMap<i64, BTreeMap<String, StratumCounts>> = HashMap::new();
-        for row in &carriers {
+        for row in carriers {
             let Some(label_sets) = labels.get(&row.source).map(|labels| labels.in_scope(scope)) else {
                 continue;
             };
