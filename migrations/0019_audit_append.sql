@@ -1,7 +1,7 @@
 -- A batch of audit rows appended by one statement (docs/decisions/0063): the lock, the chain's
--- head, ids, times, hashes and rows in a single round trip, committed with it when sent outside
--- a transaction. `phare audit verify` recomputes every hash in Rust from the stored columns, so
--- this encoding is checked against Phare's own on every verification.
+-- head, ids, times, hashes and rows in a single round trip, committed by the procedure itself
+-- before it returns. `phare audit verify` recomputes every hash in Rust from the stored columns,
+-- so this encoding is checked against Phare's own on every verification.
 
 -- A hashed field: its length as a big-endian 64-bit integer, then its bytes (audit.rs
 -- `ChainFields::hash`).
@@ -9,10 +9,14 @@ CREATE FUNCTION audit_field(value bytea) RETURNS bytea
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN int8send(length(value)::bigint) || value;
 
-CREATE FUNCTION audit_append(
+-- A procedure, so that it can end with its own COMMIT: called inside a transaction block (a
+-- connection some cancelled caller left in one), that COMMIT is refused and the append fails,
+-- instead of reporting rows that the open transaction would never commit. (No SET clause: it
+-- would forbid the COMMIT.)
+CREATE PROCEDURE audit_append(
     subjects text[], tiers text[], actions text[], resources text[], decisions text[],
     reasons text[], statuses smallint[], request_ids text[]
-) RETURNS void
+)
     LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -50,5 +54,7 @@ BEGIN
                 reasons[i], statuses[i], request_ids[i], previous, next_hash);
         previous := next_hash;
     END LOOP;
+    -- Durable before the call returns; the lock is released with it.
+    COMMIT;
 END
 $$;

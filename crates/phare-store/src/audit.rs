@@ -2,6 +2,8 @@
 //! administrative action, in a SHA-256 hash chain that reveals edits and deletions
 //! (docs/decisions/0021-audit-chain.md).
 
+use std::time::Instant;
+
 use sha2::{Digest, Sha256};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
@@ -12,6 +14,11 @@ use crate::{Store, StoreError};
 
 /// The `previous_hash` of the first row.
 const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// Longest an audit append may take once it has its connection: a connection cut without
+/// a word (a firewall dropping an idle flow) must not hold every answer back until TCP gives
+/// up. Past it the batch fails and its requests are withheld (503).
+const APPEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Rows read per round trip by [`Store::verify_audit`]: bounds its memory whatever the log size.
 const VERIFY_BATCH_ROWS: i64 = 1000;
@@ -96,8 +103,9 @@ pub struct AuditRow {
     pub row_hash: Vec<u8>,
 }
 
-/// The hashed fields of a row, as stored. Appending and verifying both hash through this, from
-/// the values PostgreSQL holds, never from a hash PostgreSQL computed.
+/// The hashed fields of a row, as stored. Verification hashes through this, from the values
+/// PostgreSQL holds, never from a hash PostgreSQL computed; appending hashes the same encoding
+/// in SQL (migration 0019), so every verification also checks that the two agree.
 struct ChainFields<'a> {
     id: i64,
     at_micros: i64,
@@ -277,7 +285,7 @@ impl Store {
     pub fn audit_appender(&self) -> AuditAppender {
         AuditAppender {
             store: self.clone(),
-            connection: None,
+            kept: None,
         }
     }
 
@@ -346,26 +354,62 @@ impl Store {
 #[derive(Debug)]
 pub struct AuditAppender {
     store: Store,
-    connection: Option<PoolConnection<Postgres>>,
+    /// The kept connection, and when its last append ended.
+    kept: Option<(PoolConnection<Postgres>, Instant)>,
 }
 
 impl AuditAppender {
-    /// As [`Store::append_audit_batch`]. A failed append gives its connection up, so that the
-    /// next one starts on a fresh connection (the failure may have been the connection's).
+    /// As [`Store::append_audit_batch`]. The kept connection is pinged first when idle long
+    /// enough to have been cut, as the pool does, and replaced if the ping fails; the append
+    /// itself is bounded by [`APPEND_TIMEOUT`]. A failed or timed-out append discards its
+    /// connection, so that the next one starts on a fresh connection.
     pub async fn append(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut connection = match self.connection.take() {
+        let kept = match self.kept.take() {
+            Some((connection, idle_since)) if idle_since.elapsed() <= crate::PING_WHEN_IDLE_FOR => {
+                Some(connection)
+            }
+            Some((mut connection, _)) => {
+                let pinged =
+                    tokio::time::timeout(crate::ACQUIRE_TIMEOUT, sqlx::Connection::ping(&mut *connection))
+                        .await;
+                if matches!(pinged, Ok(Ok(()))) {
+                    Some(connection)
+                } else {
+                    drop(connection.detach());
+                    None
+                }
+            }
+            None => None,
+        };
+        let mut connection = match kept {
             Some(connection) => connection,
             None => self.store.pool().acquire().await?,
         };
-        append_batch(&mut connection, entries).await?;
-        self.connection = Some(connection);
-        Ok(())
+        let appended = tokio::time::timeout(APPEND_TIMEOUT, append_batch(&mut connection, entries)).await;
+        match appended {
+            Ok(Ok(())) => {
+                self.kept = Some((connection, Instant::now()));
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                drop(connection.detach());
+                Err(error)
+            }
+            Err(_) => {
+                drop(connection.detach());
+                Err(StoreError::Internal(format!(
+                    "an audit append took longer than {} s: its connection was dropped",
+                    APPEND_TIMEOUT.as_secs()
+                )))
+            }
+        }
     }
 }
 
-/// One statement, `audit_append` (migration 0019), in one round trip: it takes the chain's
-/// lock, reads the head, draws ids and times and hashes each row as [`ChainFields::hash`] does.
-/// Sent outside a transaction, it returns once its rows are durably committed.
+/// One statement, the procedure `audit_append` (migration 0019), in one round trip: it takes the
+/// chain's lock, reads the head, draws ids and times, hashes each row as [`ChainFields::hash`]
+/// does and commits, so it returns once its rows are durable. On a connection left inside a
+/// transaction block its COMMIT is refused: an error, never rows reported but uncommitted.
 async fn append_batch(connection: &mut PgConnection, entries: &[AuditEntry]) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
@@ -377,7 +421,7 @@ async fn append_batch(connection: &mut PgConnection, entries: &[AuditEntry]) -> 
             .map_err(|_| StoreError::Internal(format!("audit status {} is out of range", entry.status)))?;
         rows.push(entry, status);
     }
-    sqlx::query("SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8)")
+    sqlx::query("CALL audit_append($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(&rows.subjects)
         .bind(&rows.tiers)
         .bind(&rows.actions)

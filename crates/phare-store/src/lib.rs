@@ -56,7 +56,7 @@ pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// A pooled connection idle for longer than this is pinged before use; one used more recently
 /// is trusted, and a statement on it that finds it broken fails with a 503 like any outage.
-const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -77,8 +77,9 @@ impl Store {
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // sqlx pings every idle connection it hands out: one more round trip before each
-            // statement of a busy server. Only connections idle long enough to have been cut
-            // (a PostgreSQL restart, a firewall) are pinged (docs/decisions/0063).
+            // statement of a busy server. Only connections idle for more than a second are
+            // pinged; one cut while busy (a PostgreSQL restart) fails its next statement and
+            // is dropped (docs/decisions/0063).
             .test_before_acquire(false)
             .before_acquire(|connection, metadata| {
                 Box::pin(async move {

@@ -306,35 +306,85 @@ async fn appended_hashes_follow_the_documented_encoding() {
     );
 }
 
-/// An appender keeps its connection; when that connection is cut, the append fails (the
-/// request waiting on it gets its 503) and the next one starts on a fresh connection.
+/// Cuts the kept connection of an appender (the one whose last statement was an append).
+async fn cut_appender_connection(store: &Store) {
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'CALL audit_append%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(cut, [true]);
+}
+
+async fn subjects(store: &Store) -> Vec<String> {
+    store
+        .audit_rows(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.subject)
+        .collect()
+}
+
+/// An appender keeps its connection. Cut while in use, the next append fails (the requests
+/// waiting on it get their 503) and the one after starts on a fresh connection; cut while idle
+/// for longer than a second, the next append pings it first and succeeds on a fresh one.
 #[tokio::test]
 async fn an_appender_recovers_from_a_cut_connection() {
     let database = fresh_database().await;
     let store = &database.store;
     let mut appender = store.audit_appender();
     appender.append(&[entry(1)]).await.unwrap();
-    let cut: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'SELECT audit_append%'",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
-    assert_eq!(cut, [true]);
+    cut_appender_connection(store).await;
     assert!(appender.append(&[entry(2)]).await.is_err());
     appender.append(&[entry(3)]).await.unwrap();
-    let subjects: Vec<String> = store
-        .audit_rows(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|row| row.subject)
-        .collect();
-    assert_eq!(subjects, ["user-3", "user-1"]);
+    assert_eq!(subjects(store).await, ["user-3", "user-1"]);
+
+    cut_appender_connection(store).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    appender.append(&[entry(4)]).await.unwrap();
+    assert_eq!(subjects(store).await, ["user-4", "user-3", "user-1"]);
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerification::Intact { rows: 2 }
+        AuditVerification::Intact { rows: 3 }
+    );
+}
+
+/// Called inside a transaction block (a connection some cancelled caller left in one), the
+/// append is refused rather than reported done while its rows wait for a commit that may never
+/// come; outside one, its rows are committed when the call returns.
+#[tokio::test]
+async fn an_append_inside_an_open_transaction_is_refused() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let call = "CALL audit_append('{someone}', '{anonymous}', '{GET /api/info}', '{r}', '{allow}', '{ok}', '{200}', '{q}')";
+    let mut transaction = store.pool().begin().await.unwrap();
+    let refused = sqlx::raw_sql(call).execute(&mut *transaction).await;
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("invalid transaction termination"), "{message}");
+    drop(transaction);
+    assert!(subjects(store).await.is_empty());
+
+    let mut connection = store.pool().acquire().await.unwrap();
+    sqlx::query("CALL audit_append($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(["someone"])
+        .bind(["anonymous"])
+        .bind(["GET /api/info"])
+        .bind(["r"])
+        .bind(["allow"])
+        .bind(["ok"])
+        .bind([200i16])
+        .bind(["q"])
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    // Seen from another connection at once: committed by the call itself.
+    assert_eq!(subjects(store).await, ["someone"]);
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { rows: 1 }
     );
 }
 
