@@ -113,6 +113,14 @@ impl Site {
         self.allele_number += 2;
     }
 
+    /// Adds the next `samples` calls when they are all `0/0`.
+    pub fn add_reference_calls(&mut self, samples: u32) {
+        if samples > 0 {
+            self.genotyped = true;
+            self.allele_number += 2 * samples;
+        }
+    }
+
     /// Adds the next sample's call (samples come in column order): its alleles (None = missing),
     /// `alternates` being the record's ALT count.
     pub fn add_call(
