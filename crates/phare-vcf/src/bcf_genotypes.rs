@@ -187,19 +187,18 @@ impl<'r> Genotypes<'r> {
             .values
             .get(start..start + self.per_sample * self.width)
             .ok_or("truncated GT values")?;
-        for value in bytes.chunks_exact(self.width).map(integer) {
-            if value == end_of_vector {
-                break;
+        // 8-bit values, nearly every file's, without the general width's decoding.
+        if self.width == 1 {
+            for &byte in bytes {
+                if !push_allele(i64::from(byte as i8), end_of_vector, missing, call)? {
+                    break;
+                }
             }
-            if value == missing {
-                call.push(None);
-                continue;
-            }
-            // (allele + 1) << 1 | phased; 0 is a missing allele.
-            match (value >> 1) - 1 {
-                -1 => call.push(None),
-                allele if allele >= 0 => call.push(Some(allele as usize)),
-                _ => return Err(format!("invalid GT value {value}")),
+        } else {
+            for value in bytes.chunks_exact(self.width).map(integer) {
+                if !push_allele(value, end_of_vector, missing, call)? {
+                    break;
+                }
             }
         }
         if call.is_empty() {
@@ -207,6 +206,29 @@ impl<'r> Genotypes<'r> {
         }
         Ok(())
     }
+}
+
+/// Appends one GT value's allele to `call`; false at the end-of-vector value, which ends it.
+fn push_allele(
+    value: i64,
+    end_of_vector: i64,
+    missing: i64,
+    call: &mut Vec<Option<usize>>,
+) -> Result<bool, String> {
+    if value == end_of_vector {
+        return Ok(false);
+    }
+    if value == missing {
+        call.push(None);
+        return Ok(true);
+    }
+    // (allele + 1) << 1 | phased; 0 is a missing allele.
+    match (value >> 1) - 1 {
+        -1 => call.push(None),
+        allele if allele >= 0 => call.push(Some(allele as usize)),
+        _ => return Err(format!("invalid GT value {value}")),
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

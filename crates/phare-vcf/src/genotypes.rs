@@ -176,10 +176,10 @@ impl Site {
     }
 }
 
-/// Samples come in column order, so a sample is almost always past the set's largest: appending
-/// it is one push, where `insert` searches the container for its place.
+/// Samples come in column order, so a sample is almost always past the set's largest: pushing
+/// it is one comparison and a push, where `insert` searches the container for its place.
 fn add_sample(carriers: &mut RoaringBitmap, sample: u32) {
-    if carriers.append(std::iter::once(sample)).is_err() {
+    if carriers.try_push(sample).is_err() {
         carriers.insert(sample);
     }
 }
