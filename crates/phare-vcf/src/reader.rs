@@ -776,6 +776,25 @@ impl Decoder {
                     index += 1;
                     rest = &rest[4..];
                 }
+                // A one-digit diploid call (`0|1`, `1/1`, `1|2`) followed by a tab, most of the
+                // rest on a real cohort, is read in place: no tab search, no parser.
+                if let Some(&[first, separator, second, b'\t']) = rest.first_chunk::<4>()
+                    && first.is_ascii_digit()
+                    && second.is_ascii_digit()
+                    && matches!(separator, b'/' | b'|')
+                {
+                    if index >= expected {
+                        return Err(too_many());
+                    }
+                    self.call.clear();
+                    self.call.push(Some(usize::from(first - b'0')));
+                    self.call.push(Some(usize::from(second - b'0')));
+                    site.add_call(index as u32, &self.call, alternate_count)
+                        .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
+                    index += 1;
+                    rest = &rest[4..];
+                    continue;
+                }
             }
             let (column, next) = match memchr::memchr(b'\t', rest) {
                 Some(tab) => (&rest[..tab], Some(&rest[tab + 1..])),

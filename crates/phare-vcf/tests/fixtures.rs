@@ -653,9 +653,28 @@ fn a_run_of_reference_columns_past_the_header_is_refused() {
     }
 }
 
-/// BCF records of a 13-sample cohort, whose `0/0` runs the reader takes four samples at a time,
-/// against bcftools' own AC and AN for the same file: runs broken at every place of an
-/// eight-byte word, by calls of each kind (het, hom, missing, half-missing, multi-allelic).
+/// A one-digit diploid call followed by a tab is read in place (no parser): it is checked as
+/// any other call, for its alleles and for the header's column count.
+#[test]
+fn a_call_read_in_place_is_checked_like_any_other() {
+    for (columns, words) in [
+        ("0/5\t0/0\t0/0\t0/0\t0/0", ["GT of sample S1", "allele 5"]),
+        ("0|0\t0|0\t0|0\t0|0\t0|1\t1|1\t0|0", ["more sample columns", "5"]),
+    ] {
+        let file = five_sample_vcf(&format!("1\t1000\t.\tA\tG\t50\tPASS\t.\tGT\t{columns}\n"));
+        let error = read_all(file.path(), options(true)).expect_err("bad call");
+        let shown = error.to_string();
+        assert_eq!(error.location, Location::Line(5), "{shown}");
+        for word in words {
+            assert!(shown.contains(word), "`{word}` not in: {shown}");
+        }
+    }
+}
+
+/// A 13-sample cohort as text VCF and as BCF against bcftools' own AC and AN for the same
+/// file: BCF's `0/0` runs, taken four samples at a time, broken at every place of an
+/// eight-byte word, and the text path's one-digit calls read in place, by calls of each kind
+/// (het, hom, missing, half-missing, multi-allelic).
 #[test]
 fn bcf_reference_runs_count_as_bcftools_does() {
     let dir = tempfile::tempdir().unwrap();
