@@ -174,6 +174,29 @@ impl<'r> Genotypes<'r> {
         run
     }
 
+    /// Sample `index`'s two alleles, for 8-bit diploid values when both are called: the usual
+    /// non-reference call, read without building it value by value. `None` otherwise (a
+    /// missing allele, an end-of-vector value, another layout): [`Genotypes::call`] reads those.
+    pub(crate) fn called_pair(&self, index: usize) -> Option<[usize; 2]> {
+        if self.width != 1 || self.per_sample != 2 {
+            return None;
+        }
+        let at = index * 2;
+        let &[first, second] = self.values.get(at..at + 2)? else {
+            return None;
+        };
+        // (allele + 1) << 1 | phased: a called allele is at least 2; 0 and 1 are a missing
+        // allele, and the negative values are the missing and end-of-vector markers.
+        let (first, second) = (first as i8, second as i8);
+        if first < 2 || second < 2 {
+            return None;
+        }
+        Some([
+            usize::from((first >> 1) as u8) - 1,
+            usize::from((second >> 1) as u8) - 1,
+        ])
+    }
+
     /// Sample `index`'s allele indices (`None` for a missing allele), into `call`.
     pub(crate) fn call(&self, index: usize, call: &mut Vec<Option<usize>>) -> Result<(), String> {
         call.clear();
@@ -300,10 +323,28 @@ mod tests {
         assert_eq!(genotypes.reference_run(11), 0);
         assert_eq!(genotypes.reference_run(12), 0);
 
+        // Samples 2 and 6 hold the only calls of that word with both alleles called.
+        assert_eq!(genotypes.called_pair(6), Some([0, 1]));
+        assert_eq!(genotypes.called_pair(0), Some([0, 0]));
+        assert_eq!(genotypes.called_pair(9), None, "./. is read by call()");
+        assert_eq!(genotypes.called_pair(11), None, "past the last sample");
+        let pairs = record(
+            4,
+            1,
+            &[0x11, 1, 0x21, 0x06, 0x05, 0x00, 0x04, 0x04, 0x81, 0x80, 0x80],
+        );
+        let genotypes = Genotypes::find(&pairs, 1, 4).expect("valid").expect("has GT");
+        // 2|1, ./1, 1 (haploid, padded), ./. as the missing marker.
+        assert_eq!(genotypes.called_pair(0), Some([2, 1]));
+        assert_eq!(genotypes.called_pair(1), None);
+        assert_eq!(genotypes.called_pair(2), None);
+        assert_eq!(genotypes.called_pair(3), None);
+
         // A haploid layout (one value per sample) has no runs to take.
         let haploid = record(2, 1, &[0x11, 1, 0x11, 0x02, 0x02]);
         let genotypes = Genotypes::find(&haploid, 1, 2).expect("valid").expect("has GT");
         assert_eq!(genotypes.reference_run(0), 0);
+        assert_eq!(genotypes.called_pair(0), None);
     }
 
     #[test]

@@ -864,6 +864,15 @@ impl Decoder {
                     index += run;
                     continue;
                 }
+                if let Some([first, second]) = genotypes.called_pair(index) {
+                    self.call.clear();
+                    self.call.push(Some(first));
+                    self.call.push(Some(second));
+                    site.add_call(index as u32, &self.call, alternate_count)
+                        .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
+                    index += 1;
+                    continue;
+                }
             }
             let haploid_sample = haploid_region && self.is_haploid(index);
             if !haploid_sample && genotypes.is_reference_call(index) {
