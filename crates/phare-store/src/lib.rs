@@ -95,6 +95,16 @@ impl Store {
         Ok(Self::from_pool(pool))
     }
 
+    /// Whether one connection to `url` opens now. Unlike [`Store::connect`], whose pool retries
+    /// a refused connection until its acquire timeout, this fails at once.
+    pub async fn answers(url: &str) -> bool {
+        use sqlx::Connection as _;
+        match sqlx::PgConnection::connect(url).await {
+            Ok(connection) => connection.close().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             pool,

@@ -136,19 +136,69 @@ async fn row_count(store: &Store, table: &str) -> i64 {
         .get("rows")
 }
 
+/// A dataset's range bins as `variant_bins` holds them, and as counted afresh from its
+/// `variant_counts` by the bins' definition (decision 0049): (contig, bin, alleles, research).
+async fn bins_and_recount(
+    store: &Store,
+    dataset_id: &str,
+) -> (Vec<(String, i64, i64, i64)>, Vec<(String, i64, i64, i64)>) {
+    let read = |sql: &'static str| async move {
+        sqlx::query(sql)
+            .bind(dataset_id)
+            .fetch_all(store.pool())
+            .await
+            .expect("bins")
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect::<Vec<(String, i64, i64, i64)>>()
+    };
+    let held = read(
+        "SELECT contig, bin, alleles, research_alleles FROM variant_bins
+         WHERE dataset_id = $1 AND (alleles <> 0 OR research_alleles <> 0) ORDER BY contig, bin",
+    )
+    .await;
+    let recounted = read(
+        "SELECT v.contig, v.start / 1000, count(*) FILTER (WHERE c.allele_count > 0),
+                count(*) FILTER (WHERE c.research_allele_count > 0)
+         FROM variant_counts c JOIN variants v ON v.id = c.variant_id
+         WHERE c.dataset_id = $1 AND (c.allele_count > 0 OR c.research_allele_count > 0)
+         GROUP BY v.contig, v.start / 1000 ORDER BY 1, 2",
+    )
+    .await;
+    (held, recounted)
+}
+
+/// The first file of a dataset inserts its counts (decision 0060), even for alleles another
+/// dataset already counts; the second adds to them; the range bins follow both.
 #[tokio::test]
 async fn the_same_variant_from_two_files_and_spellings_is_one_row_with_summed_counts() {
     let database = fresh_database().await;
     let store = &database.store;
+    dataset(store, "other").await;
+    store
+        .ingest(request("other", data("small.vcf"), None))
+        .await
+        .expect("small into another dataset");
     dataset(store, "ds").await;
     store
         .ingest(request("ds", data("small.vcf"), None))
         .await
         .expect("small");
+    assert_eq!(
+        counts(store, "ds", "all", "Total", ("1", 999, "A", "G")).await,
+        Some((4, 8, 1, 2, 0)),
+        "small.vcf alone (tests/data/README.md)"
+    );
+    let (held, recounted) = bins_and_recount(store, "ds").await;
+    assert_eq!(held, recounted, "bins after the first file");
+    // 1:999 A>G is the only counted allele of contig 1's first bin.
+    assert!(held.contains(&("1".to_owned(), 0, 1, 1)), "{held:?}");
     store
         .ingest(request("ds", data("chr_prefixed.vcf"), None))
         .await
         .expect("chr_prefixed");
+    let (held, recounted) = bins_and_recount(store, "ds").await;
+    assert_eq!(held, recounted, "bins after the second file");
     // Combined by hand (tests/data/README.md): 1:999 A>G AC 7 / AN 14 (hom 2, het 3),
     // 1:1999 C>A 4/14, 1:5000 C>T 2/14, X:4999999 G>A 6/11.
     assert_eq!(
@@ -181,6 +231,11 @@ async fn the_same_variant_from_two_files_and_spellings_is_one_row_with_summed_co
     assert_eq!(shared, 1);
     // small.tsv has 15 rows, chr_prefixed.tsv 6, and 4 variants are shared.
     assert_eq!(row_count(store, "variants").await, 15 + 6 - 4);
+    // The other dataset's counts are its own file's.
+    assert_eq!(
+        counts(store, "other", "all", "Total", ("1", 999, "A", "G")).await,
+        Some((4, 8, 1, 2, 0))
+    );
 }
 
 #[tokio::test]
@@ -307,6 +362,37 @@ async fn assert_nothing_stored(store: &Store) {
     ] {
         assert_eq!(row_count(store, table).await, 0, "{table}");
     }
+}
+
+/// The file is read while its sample rows are written (decision 0059): a bad first record
+/// fails the ingest as before, naming its line, and neither the samples nor the patients stay.
+#[tokio::test]
+async fn a_bad_first_record_read_while_the_samples_are_written_leaves_nothing_behind() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    dataset(store, "ds").await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let mut records = String::from("1\t5\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/5\n");
+    records.push_str(&good_records(1_000));
+    let bad = genotype_vcf(directory.path(), "bad_first.vcf", CHR1, &["M", "W"], &records);
+    let manifest = Manifest::from_json(
+        r#"{"samples":[
+            {"sample":"M","biosampleId":"BM","individualId":"IM","sex":"male","researchConsent":true},
+            {"sample":"W","biosampleId":"BW","individualId":"IW","sex":"female","researchConsent":true}]}"#,
+    )
+    .expect("manifest");
+    let error = store
+        .ingest(request("ds", bad, Some(manifest)))
+        .await
+        .expect_err("must fail");
+    let message = error.to_string();
+    // 4 header lines: the bad record is line 5.
+    assert!(message.contains("bad_first.vcf:5"), "{message}");
+    assert!(message.contains("GT of sample W"), "{message}");
+    assert!(error.is_input_error());
+    assert_nothing_stored(store).await;
+    assert_eq!(row_count(store, "individuals").await, 0);
+    assert_eq!(row_count(store, "biosamples").await, 0);
 }
 
 #[tokio::test]

@@ -142,6 +142,61 @@ impl<'r> Genotypes<'r> {
         matches!(self.values.get(at..at + 2), Some([first, second]) if first >> 1 == 1 && second >> 1 == 1)
     }
 
+    /// How many samples from `index` on are `0/0` or `0|0` in a row: diploid 8-bit values are
+    /// taken eight bytes (four samples) at a time while they run, as the text path takes its
+    /// `0|0` columns four bytes at a time (decision 0052). 0 for other layouts.
+    pub(crate) fn reference_run(&self, index: usize) -> usize {
+        if self.width != 1 || self.per_sample != 2 {
+            return 0;
+        }
+        let Some(values) = self.values.get(index * 2..) else {
+            return 0;
+        };
+        // Allele 0 is stored as 2 (unphased) or 3 (phased): every byte is 2 once the phase bit
+        // is cleared.
+        const PHASE_CLEARED: u64 = 0xfefe_fefe_fefe_fefe;
+        const ALLELE_ZERO: u64 = 0x0202_0202_0202_0202;
+        let mut run = 0;
+        for word in values.chunks_exact(8) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(word);
+            if u64::from_le_bytes(bytes) & PHASE_CLEARED != ALLELE_ZERO {
+                break;
+            }
+            run += 4;
+        }
+        for pair in values.get(run * 2..).unwrap_or_default().chunks_exact(2) {
+            if pair[0] & 0xfe != 2 || pair[1] & 0xfe != 2 {
+                break;
+            }
+            run += 1;
+        }
+        run
+    }
+
+    /// Sample `index`'s two alleles, for 8-bit diploid values when both are called: the usual
+    /// non-reference call, read without building it value by value. `None` otherwise (a
+    /// missing allele, an end-of-vector value, another layout): [`Genotypes::call`] reads those.
+    pub(crate) fn called_pair(&self, index: usize) -> Option<[usize; 2]> {
+        if self.width != 1 || self.per_sample != 2 {
+            return None;
+        }
+        let at = index * 2;
+        let &[first, second] = self.values.get(at..at + 2)? else {
+            return None;
+        };
+        // (allele + 1) << 1 | phased: a called allele is at least 2; 0 and 1 are a missing
+        // allele, and the negative values are the missing and end-of-vector markers.
+        let (first, second) = (first as i8, second as i8);
+        if first < 2 || second < 2 {
+            return None;
+        }
+        Some([
+            usize::from((first >> 1) as u8) - 1,
+            usize::from((second >> 1) as u8) - 1,
+        ])
+    }
+
     /// Sample `index`'s allele indices (`None` for a missing allele), into `call`.
     pub(crate) fn call(&self, index: usize, call: &mut Vec<Option<usize>>) -> Result<(), String> {
         call.clear();
@@ -155,19 +210,18 @@ impl<'r> Genotypes<'r> {
             .values
             .get(start..start + self.per_sample * self.width)
             .ok_or("truncated GT values")?;
-        for value in bytes.chunks_exact(self.width).map(integer) {
-            if value == end_of_vector {
-                break;
+        // 8-bit values, nearly every file's, without the general width's decoding.
+        if self.width == 1 {
+            for &byte in bytes {
+                if !push_allele(i64::from(byte as i8), end_of_vector, missing, call)? {
+                    break;
+                }
             }
-            if value == missing {
-                call.push(None);
-                continue;
-            }
-            // (allele + 1) << 1 | phased; 0 is a missing allele.
-            match (value >> 1) - 1 {
-                -1 => call.push(None),
-                allele if allele >= 0 => call.push(Some(allele as usize)),
-                _ => return Err(format!("invalid GT value {value}")),
+        } else {
+            for value in bytes.chunks_exact(self.width).map(integer) {
+                if !push_allele(value, end_of_vector, missing, call)? {
+                    break;
+                }
             }
         }
         if call.is_empty() {
@@ -175,6 +229,29 @@ impl<'r> Genotypes<'r> {
         }
         Ok(())
     }
+}
+
+/// Appends one GT value's allele to `call`; false at the end-of-vector value, which ends it.
+fn push_allele(
+    value: i64,
+    end_of_vector: i64,
+    missing: i64,
+    call: &mut Vec<Option<usize>>,
+) -> Result<bool, String> {
+    if value == end_of_vector {
+        return Ok(false);
+    }
+    if value == missing {
+        call.push(None);
+        return Ok(true);
+    }
+    // (allele + 1) << 1 | phased; 0 is a missing allele.
+    match (value >> 1) - 1 {
+        -1 => call.push(None),
+        allele if allele >= 0 => call.push(Some(allele as usize)),
+        _ => return Err(format!("invalid GT value {value}")),
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -221,6 +298,53 @@ mod tests {
             Genotypes::find(&haploid, 5, 1).expect("valid").is_none(),
             "no such key"
         );
+    }
+
+    #[test]
+    fn reference_runs_stop_at_the_first_other_call() {
+        // Eleven samples, GT only: 0/0 0|0 0/0 0/0 | 0|0 0/0 0/1 0/0 | 0/0 ./. 0/0, worked by
+        // hand from BCF's (allele + 1) << 1 | phased encoding.
+        let values = [
+            0x02, 0x02, 0x02, 0x03, 0x02, 0x02, 0x02, 0x02, // samples 0-3
+            0x02, 0x03, 0x02, 0x02, 0x02, 0x04, 0x02, 0x02, // samples 4-7
+            0x02, 0x02, 0x00, 0x00, 0x02, 0x02, // samples 8-10
+        ];
+        let mut individual = vec![0x11, 1, 0x21];
+        individual.extend_from_slice(&values);
+        let raw = record(11, 1, &individual);
+        let genotypes = Genotypes::find(&raw, 1, 11).expect("valid").expect("has GT");
+        // From 0: four whole, then 0|0 and 0/0 of the second word, stopped by 0/1 (sample 6).
+        assert_eq!(genotypes.reference_run(0), 6);
+        assert_eq!(genotypes.reference_run(5), 1);
+        assert_eq!(genotypes.reference_run(6), 0);
+        // Sample 8 then ./. (sample 9), in the tail shorter than a word.
+        assert_eq!(genotypes.reference_run(7), 2);
+        assert_eq!(genotypes.reference_run(10), 1);
+        assert_eq!(genotypes.reference_run(11), 0);
+        assert_eq!(genotypes.reference_run(12), 0);
+
+        // Samples 2 and 6 hold the only calls of that word with both alleles called.
+        assert_eq!(genotypes.called_pair(6), Some([0, 1]));
+        assert_eq!(genotypes.called_pair(0), Some([0, 0]));
+        assert_eq!(genotypes.called_pair(9), None, "./. is read by call()");
+        assert_eq!(genotypes.called_pair(11), None, "past the last sample");
+        let pairs = record(
+            4,
+            1,
+            &[0x11, 1, 0x21, 0x06, 0x05, 0x00, 0x04, 0x04, 0x81, 0x80, 0x80],
+        );
+        let genotypes = Genotypes::find(&pairs, 1, 4).expect("valid").expect("has GT");
+        // 2|1, ./1, 1 (haploid, padded), ./. as the missing marker.
+        assert_eq!(genotypes.called_pair(0), Some([2, 1]));
+        assert_eq!(genotypes.called_pair(1), None);
+        assert_eq!(genotypes.called_pair(2), None);
+        assert_eq!(genotypes.called_pair(3), None);
+
+        // A haploid layout (one value per sample) has no runs to take.
+        let haploid = record(2, 1, &[0x11, 1, 0x11, 0x02, 0x02]);
+        let genotypes = Genotypes::find(&haploid, 1, 2).expect("valid").expect("has GT");
+        assert_eq!(genotypes.reference_run(0), 0);
+        assert_eq!(genotypes.called_pair(0), None);
     }
 
     #[test]

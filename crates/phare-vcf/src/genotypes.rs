@@ -113,6 +113,14 @@ impl Site {
         self.allele_number += 2;
     }
 
+    /// Adds the next `samples` calls when they are all `0/0`.
+    pub fn add_reference_calls(&mut self, samples: u32) {
+        if samples > 0 {
+            self.genotyped = true;
+            self.allele_number += 2 * samples;
+        }
+    }
+
     /// Adds the next sample's call (samples come in column order): its alleles (None = missing),
     /// `alternates` being the record's ALT count.
     pub fn add_call(
@@ -168,10 +176,10 @@ impl Site {
     }
 }
 
-/// Samples come in column order, so a sample is almost always past the set's largest: appending
-/// it is one push, where `insert` searches the container for its place.
+/// Samples come in column order, so a sample is almost always past the set's largest: pushing
+/// it is one comparison and a push, where `insert` searches the container for its place.
 fn add_sample(carriers: &mut RoaringBitmap, sample: u32) {
-    if carriers.append(std::iter::once(sample)).is_err() {
+    if carriers.try_push(sample).is_err() {
         carriers.insert(sample);
     }
 }

@@ -652,3 +652,100 @@ fn a_run_of_reference_columns_past_the_header_is_refused() {
         }
     }
 }
+
+/// A one-digit diploid call followed by a tab is read in place (no parser): it is checked as
+/// any other call, for its alleles and for the header's column count.
+#[test]
+fn a_call_read_in_place_is_checked_like_any_other() {
+    for (columns, words) in [
+        ("0/5\t0/0\t0/0\t0/0\t0/0", ["GT of sample S1", "allele 5"]),
+        ("0|0\t0|0\t0|0\t0|0\t0|1\t1|1\t0|0", ["more sample columns", "5"]),
+    ] {
+        let file = five_sample_vcf(&format!("1\t1000\t.\tA\tG\t50\tPASS\t.\tGT\t{columns}\n"));
+        let error = read_all(file.path(), options(true)).expect_err("bad call");
+        let shown = error.to_string();
+        assert_eq!(error.location, Location::Line(5), "{shown}");
+        for word in words {
+            assert!(shown.contains(word), "`{word}` not in: {shown}");
+        }
+    }
+}
+
+/// A 13-sample cohort as text VCF and as BCF against bcftools' own AC and AN for the same
+/// file: BCF's `0/0` runs, taken four samples at a time, broken at every place of an
+/// eight-byte word, and the text path's one-digit calls read in place, by calls of each kind
+/// (het, hom, missing, half-missing, multi-allelic).
+#[test]
+fn bcf_reference_runs_count_as_bcftools_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples: Vec<String> = (0..13).map(|index| format!("S{index}")).collect();
+    let records = [
+        "100\tA\tG\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/1",
+        "200\tC\tT\t0|0\t0|0\t0|0\t0|0\t0|0\t1|1\t0|0\t0|0\t0|0\t0|0\t0|0\t0|0\t0|0",
+        "300\tG\tA\t0/0\t0/0\t0/0\t0/0\t./.\t0/0\t0/0\t0/.\t0/0\t0/1\t0/0\t0/0\t0/0",
+        "400\tA\tC,G\t1/2\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/2\t0/0\t0/0\t0/0\t0/0",
+        "500\tT\tC\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0",
+        "600\tT\tG\t0/0\t0/0\t0/0\t1/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t0/0\t1/1\t0/0",
+    ];
+    let mut text = String::from(
+        "##fileformat=VCFv4.2\n##contig=<ID=1,length=248956422>\n\
+         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t",
+    );
+    text.push_str(&samples.join("\t"));
+    text.push('\n');
+    for record in records {
+        let (position, rest) = record.split_once('\t').unwrap();
+        let (alleles, calls) = rest.split_at(rest.match_indices('\t').nth(1).unwrap().0);
+        text.push_str(&format!("1\t{position}\t.\t{alleles}\t.\tPASS\t.\tGT{calls}\n"));
+    }
+    let vcf = dir.path().join("runs.vcf");
+    std::fs::write(&vcf, text).unwrap();
+    let bcf = dir.path().join("runs.bcf");
+    let converted = std::process::Command::new("bcftools")
+        .args(["view", "--no-version", "-Ob", "-o"])
+        .arg(&bcf)
+        .arg(&vcf)
+        .status()
+        .unwrap_or_else(|error| panic!("bcftools is needed (scripts/test checks for it): {error}"));
+    assert!(converted.success(), "bcftools view -Ob");
+    let tagged = std::process::Command::new("bcftools")
+        .args(["+fill-tags"])
+        .arg(&bcf)
+        .args(["--", "-t", "AC,AN"])
+        .output()
+        .unwrap();
+    assert!(tagged.status.success(), "bcftools +fill-tags");
+    let tagged_path = dir.path().join("tagged.vcf");
+    std::fs::write(&tagged_path, &tagged.stdout).unwrap();
+    let queried = std::process::Command::new("bcftools")
+        .args(["query", "-f", "%POS\\t%ALT\\t%AC\\t%AN\\n"])
+        .arg(&tagged_path)
+        .output()
+        .unwrap();
+    assert!(queried.status.success(), "bcftools query");
+    let mut expected = BTreeSet::new();
+    for line in String::from_utf8(queried.stdout).unwrap().lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let position: u64 = fields[0].parse().unwrap();
+        let allele_number: u32 = fields[3].parse().unwrap();
+        for (alternate, count) in fields[1].split(',').zip(fields[2].split(',')) {
+            expected.insert((
+                position - 1,
+                alternate.to_owned(),
+                count.parse::<u32>().unwrap(),
+                allele_number,
+            ));
+        }
+    }
+    assert_eq!(expected.len(), 7, "bcftools gave {expected:?}");
+    for file in [&vcf, &bcf] {
+        let read = read_all(file, options(true)).unwrap();
+        let found: BTreeSet<(u64, String, u32, u32)> = read
+            .counts
+            .iter()
+            .map(|row| (row.1, row.3.clone(), row.4, row.5))
+            .collect();
+        assert_eq!(found, expected, "{}", file.display());
+    }
+}
