@@ -1012,34 +1012,32 @@ async fn add_totals(
     Ok(())
 }
 
+/// A batch's totals as rows of `variant_counts`, from one array per column.
+macro_rules! insert_totals {
+    () => {
+        "INSERT INTO variant_counts
+            (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+             research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
+             research_hemizygous)
+         SELECT t.variant_id, $1, t.allele_count, t.allele_number, t.homozygous, t.heterozygous, t.hemizygous,
+                t.research_allele_count, t.research_allele_number, t.research_homozygous, t.research_heterozygous,
+                t.research_hemizygous
+         FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                     $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+             AS t(variant_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
+                  research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
+                  research_hemizygous)"
+    };
+}
+
 /// A batch's totals as new rows of `variant_counts`. The speculative insertion of `ON CONFLICT`
 /// cost a third of the statement (decision 0060).
-const INSERT_TOTALS: &str = "INSERT INTO variant_counts
-            (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-             research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
-             research_hemizygous)
-         SELECT t.variant_id, $1, t.allele_count, t.allele_number, t.homozygous, t.heterozygous, t.hemizygous,
-                t.research_allele_count, t.research_allele_number, t.research_homozygous, t.research_heterozygous,
-                t.research_hemizygous
-         FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-                     $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
-             AS t(variant_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-                  research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
-                  research_hemizygous)";
+const INSERT_TOTALS: &str = insert_totals!();
 
 /// A batch's totals added to the dataset's counts.
-const ADD_TOTALS: &str = "INSERT INTO variant_counts
-            (variant_id, dataset_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-             research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
-             research_hemizygous)
-         SELECT t.variant_id, $1, t.allele_count, t.allele_number, t.homozygous, t.heterozygous, t.hemizygous,
-                t.research_allele_count, t.research_allele_number, t.research_homozygous, t.research_heterozygous,
-                t.research_hemizygous
-         FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-                     $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
-             AS t(variant_id, allele_count, allele_number, homozygous, heterozygous, hemizygous,
-                  research_allele_count, research_allele_number, research_homozygous, research_heterozygous,
-                  research_hemizygous)
+const ADD_TOTALS: &str = concat!(
+    insert_totals!(),
+    "
          ON CONFLICT (variant_id, dataset_id) DO UPDATE SET
             allele_count = variant_counts.allele_count + excluded.allele_count,
             allele_number = variant_counts.allele_number + excluded.allele_number,
@@ -1050,7 +1048,8 @@ const ADD_TOTALS: &str = "INSERT INTO variant_counts
             research_allele_number = variant_counts.research_allele_number + excluded.research_allele_number,
             research_homozygous = variant_counts.research_homozygous + excluded.research_homozygous,
             research_heterozygous = variant_counts.research_heterozygous + excluded.research_heterozygous,
-            research_hemizygous = variant_counts.research_hemizygous + excluded.research_hemizygous";
+            research_hemizygous = variant_counts.research_hemizygous + excluded.research_hemizygous"
+);
 
 /// (position in the batch, id) of the batch's alleles the dictionary holds.
 async fn known_ids(connection: &mut PgConnection, batch: &Batch) -> Result<Vec<(usize, i64)>, StoreError> {
