@@ -140,14 +140,7 @@ pub(crate) async fn answer(
                     // The count and the page are independent reads: side by side.
                     let (count, (found, mut carriers)) = futures::try_join!(
                         store.count_variants(&dataset.id, scope, search),
-                        store.find_variants_and_carriers(
-                            &dataset.id,
-                            scope,
-                            search,
-                            offset,
-                            limit,
-                            shown.as_ref()
-                        )
+                        store.find_variants(&dataset.id, scope, search, offset, limit, shown.as_ref())
                     )?;
                     let documents = rendered(state, &target.visible, &found, &mut carriers);
                     (count, documents)

@@ -272,9 +272,9 @@ impl Store {
         self.append_audit_batch(std::slice::from_ref(entry)).await
     }
 
-    /// Appends several rows in one transaction, in order: one durable commit and a fixed number
-    /// of round trips for all of them, which is what lets a busy server keep one audit row per
-    /// request (group commit).
+    /// Appends several rows in one transaction, in order: one durable commit and one round trip
+    /// for all of them, which is what lets a busy server keep one audit row per request (group
+    /// commit).
     pub async fn append_audit_batch(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         let mut connection = self.pool().acquire().await?;
         append_batch(&mut connection, entries).await
@@ -385,22 +385,22 @@ impl AuditAppender {
             Some(connection) => connection,
             None => self.store.pool().acquire().await?,
         };
-        let appended = tokio::time::timeout(APPEND_TIMEOUT, append_batch(&mut connection, entries)).await;
+        let appended =
+            match tokio::time::timeout(APPEND_TIMEOUT, append_batch(&mut connection, entries)).await {
+                Ok(appended) => appended,
+                Err(_) => Err(StoreError::Internal(format!(
+                    "an audit append took longer than {} s: its connection was dropped",
+                    APPEND_TIMEOUT.as_secs()
+                ))),
+            };
         match appended {
-            Ok(Ok(())) => {
+            Ok(()) => {
                 self.kept = Some((connection, Instant::now()));
                 Ok(())
             }
-            Ok(Err(error)) => {
+            Err(error) => {
                 drop(connection.detach());
                 Err(error)
-            }
-            Err(_) => {
-                drop(connection.detach());
-                Err(StoreError::Internal(format!(
-                    "an audit append took longer than {} s: its connection was dropped",
-                    APPEND_TIMEOUT.as_secs()
-                )))
             }
         }
     }

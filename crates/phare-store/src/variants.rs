@@ -8,8 +8,7 @@ use sqlx::Row;
 
 use crate::carrier_sets::{CarrierRow, Presence, Source, carrier_rows};
 use crate::labels::Wanted;
-use crate::{Carrier, ColumnQuery};
-use crate::{Store, StoreError};
+use crate::{Carrier, ColumnQuery, Store, StoreError};
 
 /// What a genomic query asks for, in canonical form: contig names as stored (`1`, `X`),
 /// 0-based half-open coordinates, normalised alleles.
@@ -484,25 +483,11 @@ impl Store {
         Ok(Some(row.try_get("matches")?))
     }
 
-    /// One page of matching alleles, in genomic order, with their counts per stratum.
+    /// One page of matching alleles, in genomic order, with their counts per stratum, and with
+    /// `shown` the page's carriers among the columns it selects (as [`Store::carriers`]), from
+    /// the same read of the carrier rows: a clinician's record page reads them once for its
+    /// counts and its `caseLevelData`.
     pub async fn find_variants(
-        &self,
-        dataset_id: &str,
-        scope: &str,
-        search: &VariantSearch,
-        skip: i64,
-        limit: i64,
-    ) -> Result<Vec<VariantMatch>, StoreError> {
-        let (matches, _) = self
-            .find_variants_and_carriers(dataset_id, scope, search, skip, limit, None)
-            .await?;
-        Ok(matches)
-    }
-
-    /// [`Store::find_variants`], and with `shown` the page's carriers among the columns it
-    /// selects (as [`Store::carriers`]), from the same read of the carrier rows: a clinician's
-    /// record page reads them once for its counts and its `caseLevelData`.
-    pub async fn find_variants_and_carriers(
         &self,
         dataset_id: &str,
         scope: &str,

@@ -117,9 +117,10 @@ async fn counts(
     allele: (&str, i64, &str, &str),
 ) -> Option<(i64, i64, i64, i64, i64)> {
     let found = store
-        .find_variants("ds", scope, &search(allele), 0, 10)
+        .find_variants("ds", scope, &search(allele), 0, 10, None)
         .await
-        .expect("find");
+        .expect("find")
+        .0;
     let counts = found
         .first()?
         .strata

@@ -55,9 +55,10 @@ async fn count(store: &Store, dataset_id: &str, search: &VariantSearch) -> i64 {
 /// (start, reference, alternate) of every match, in the order pages give them.
 async fn found(store: &Store, dataset_id: &str, search: &VariantSearch) -> Vec<(i64, String, String)> {
     store
-        .find_variants(dataset_id, "all", search, 0, 100)
+        .find_variants(dataset_id, "all", search, 0, 100, None)
         .await
         .expect("find")
+        .0
         .into_iter()
         .map(|found| (found.start, found.reference, found.alternate))
         .collect()

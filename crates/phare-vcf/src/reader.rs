@@ -194,9 +194,8 @@ impl<'r> RecordRef<'r> {
 /// A male's diploid homozygous call outside the pseudo-autosomal regions of X and Y is one copy
 /// (callers that do not model ploidy write `1/1` for a hemizygous `1`). Heterozygous calls
 /// there are left as called.
-fn adjust_ploidy(call: &mut Vec<Option<usize>>, males: &[bool], sample: usize, haploid_region: bool) {
-    if haploid_region && call.len() == 2 && call[0] == call[1] && males.get(sample).copied().unwrap_or(false)
-    {
+fn adjust_ploidy(call: &mut Vec<Option<usize>>, haploid_sample: bool) {
+    if haploid_sample && call.len() == 2 && call[0] == call[1] {
         call.truncate(1);
     }
 }
@@ -786,10 +785,8 @@ impl Decoder {
                     if index >= expected {
                         return Err(too_many());
                     }
-                    self.call.clear();
-                    self.call.push(Some(usize::from(first - b'0')));
-                    self.call.push(Some(usize::from(second - b'0')));
-                    site.add_call(index as u32, &self.call, alternate_count)
+                    let call = [Some(usize::from(first - b'0')), Some(usize::from(second - b'0'))];
+                    site.add_call(index as u32, &call, alternate_count)
                         .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
                     index += 1;
                     rest = &rest[4..];
@@ -817,7 +814,7 @@ impl Decoder {
             } else {
                 parse_genotype(genotype, &mut self.call)
                     .map_err(|message| (sample_field(&self.header, index), message))?;
-                adjust_ploidy(&mut self.call, &self.haploid_samples, index, haploid_region);
+                adjust_ploidy(&mut self.call, haploid_sample);
                 site.add_call(index as u32, &self.call, alternate_count)
                     .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
             }
@@ -865,10 +862,7 @@ impl Decoder {
                     continue;
                 }
                 if let Some([first, second]) = genotypes.called_pair(index) {
-                    self.call.clear();
-                    self.call.push(Some(first));
-                    self.call.push(Some(second));
-                    site.add_call(index as u32, &self.call, alternate_count)
+                    site.add_call(index as u32, &[Some(first), Some(second)], alternate_count)
                         .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
                     index += 1;
                     continue;
@@ -883,7 +877,7 @@ impl Decoder {
             genotypes
                 .call(index, &mut self.call)
                 .map_err(|message| (sample_field(&self.header, index), message))?;
-            adjust_ploidy(&mut self.call, &self.haploid_samples, index, haploid_region);
+            adjust_ploidy(&mut self.call, haploid_sample);
             site.add_call(index as u32, &self.call, alternate_count)
                 .map_err(|error| (sample_field(&self.header, index), error.to_string()))?;
             index += 1;

@@ -438,6 +438,17 @@ fn truncated_bgzf_is_not_blamed_on_the_header() {
     );
 }
 
+/// `vcf` converted to `bcf` by bcftools.
+fn bcftools_to_bcf(vcf: &Path, bcf: &Path) {
+    let status = std::process::Command::new("bcftools")
+        .args(["view", "--no-version", "-Ob", "-o"])
+        .arg(bcf)
+        .arg(vcf)
+        .status()
+        .unwrap_or_else(|error| panic!("bcftools is needed (scripts/test checks for it): {error}"));
+    assert!(status.success(), "bcftools view -Ob {}", vcf.display());
+}
+
 /// BCF has no lines: errors name the record (1-based). bcftools converts these two bad files
 /// without complaint (README), which makes them bad BCF files.
 #[test]
@@ -448,13 +459,7 @@ fn bcf_errors_are_located_by_record() {
         ("pos_zero.vcf", "POS"),
     ] {
         let bcf = dir.path().join(file.replace(".vcf", ".bcf"));
-        let status = std::process::Command::new("bcftools")
-            .args(["view", "--no-version", "-Ob", "-o"])
-            .arg(&bcf)
-            .arg(data(&format!("bad/{file}")))
-            .status()
-            .unwrap_or_else(|error| panic!("bcftools is needed (scripts/test checks for it): {error}"));
-        assert!(status.success(), "bcftools view {file}");
+        bcftools_to_bcf(&data(&format!("bad/{file}")), &bcf);
         let error = match read_all(&bcf, options(true)) {
             Ok(read) => panic!("{} accepted: {read:?}", bcf.display()),
             Err(error) => error,
@@ -702,13 +707,7 @@ fn bcf_reference_runs_count_as_bcftools_does() {
     let vcf = dir.path().join("runs.vcf");
     std::fs::write(&vcf, text).unwrap();
     let bcf = dir.path().join("runs.bcf");
-    let converted = std::process::Command::new("bcftools")
-        .args(["view", "--no-version", "-Ob", "-o"])
-        .arg(&bcf)
-        .arg(&vcf)
-        .status()
-        .unwrap_or_else(|error| panic!("bcftools is needed (scripts/test checks for it): {error}"));
-    assert!(converted.success(), "bcftools view -Ob");
+    bcftools_to_bcf(&vcf, &bcf);
     let tagged = std::process::Command::new("bcftools")
         .args(["+fill-tags"])
         .arg(&bcf)
