@@ -5,10 +5,9 @@
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
 use sqlx::types::chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Postgres, Row};
+use sqlx::{Connection as _, PgConnection, Row};
 
 use crate::{Store, StoreError};
 
@@ -22,6 +21,10 @@ const APPEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Rows read per round trip by [`Store::verify_audit`]: bounds its memory whatever the log size.
 const VERIFY_BATCH_ROWS: i64 = 1000;
+
+/// Attempts of one append whose first id another writer took meanwhile: each attempt reads the
+/// new head, so only writers appending without pause in between exhaust them.
+const MAX_APPEND_ATTEMPTS: usize = 64;
 
 /// Versions the hashed encoding, so that a later change cannot produce an old row's hash.
 const HASH_DOMAIN: &[u8] = b"phare.audit_log.v1";
@@ -89,7 +92,8 @@ pub enum AuditVerification {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRow {
     pub id: i64,
-    /// Server time of the append (`clock_timestamp()`), to the microsecond.
+    /// The appending process's clock at the append, to the microsecond, never earlier than the
+    /// row before.
     pub at: DateTime<Utc>,
     pub subject: String,
     pub tier: String,
@@ -103,9 +107,8 @@ pub struct AuditRow {
     pub row_hash: Vec<u8>,
 }
 
-/// The hashed fields of a row, as stored. Verification hashes through this, from the values
-/// PostgreSQL holds, never from a hash PostgreSQL computed; appending hashes the same encoding
-/// in SQL (migration 0019), so every verification also checks that the two agree.
+/// The hashed fields of a row, as stored. Appending hashes through this; verification too,
+/// from the values PostgreSQL holds, never from a stored hash.
 struct ChainFields<'a> {
     id: i64,
     at_micros: i64,
@@ -226,8 +229,27 @@ impl StoredRow {
     }
 }
 
-/// A batch of rows as one array per column, for `audit_append`.
-struct AuditColumns {
+/// The last row of the chain: what the next row links to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ChainHead {
+    id: i64,
+    at_micros: i64,
+    hash: [u8; 32],
+}
+
+impl ChainHead {
+    /// Before the first row: ids start at 1 and the first link is [`GENESIS_HASH`].
+    const GENESIS: Self = Self {
+        id: 0,
+        at_micros: i64::MIN,
+        hash: GENESIS_HASH,
+    };
+}
+
+/// A batch of rows chained onto a head, one array per column, for the append's `INSERT`.
+struct ChainedRows {
+    ids: Vec<i64>,
+    ats: Vec<DateTime<Utc>>,
     subjects: Vec<String>,
     tiers: Vec<String>,
     actions: Vec<String>,
@@ -236,52 +258,181 @@ struct AuditColumns {
     reasons: Vec<String>,
     statuses: Vec<i16>,
     request_ids: Vec<String>,
+    previous_hashes: Vec<Vec<u8>>,
+    row_hashes: Vec<Vec<u8>>,
+    /// The batch's last row: the head once it is committed.
+    last: ChainHead,
 }
 
-impl AuditColumns {
-    fn with_capacity(rows: usize) -> Self {
-        Self {
-            subjects: Vec::with_capacity(rows),
-            tiers: Vec::with_capacity(rows),
-            actions: Vec::with_capacity(rows),
-            resources: Vec::with_capacity(rows),
-            decisions: Vec::with_capacity(rows),
-            reasons: Vec::with_capacity(rows),
-            statuses: Vec::with_capacity(rows),
-            request_ids: Vec::with_capacity(rows),
+impl ChainedRows {
+    /// Gives each entry the next id after `head`, the time `now_micros` (never earlier than the
+    /// head's, so that times follow ids even if the clock steps back) and its hash.
+    fn new(entries: &[AuditEntry], head: ChainHead, now_micros: i64) -> Result<Self, StoreError> {
+        let at_micros = now_micros.max(head.at_micros);
+        let at = DateTime::<Utc>::from_timestamp_micros(at_micros)
+            .ok_or_else(|| StoreError::Internal(format!("audit time {at_micros} is out of range")))?;
+        let mut rows = Self {
+            ids: Vec::with_capacity(entries.len()),
+            ats: Vec::with_capacity(entries.len()),
+            subjects: Vec::with_capacity(entries.len()),
+            tiers: Vec::with_capacity(entries.len()),
+            actions: Vec::with_capacity(entries.len()),
+            resources: Vec::with_capacity(entries.len()),
+            decisions: Vec::with_capacity(entries.len()),
+            reasons: Vec::with_capacity(entries.len()),
+            statuses: Vec::with_capacity(entries.len()),
+            request_ids: Vec::with_capacity(entries.len()),
+            previous_hashes: Vec::with_capacity(entries.len()),
+            row_hashes: Vec::with_capacity(entries.len()),
+            last: head,
+        };
+        for entry in entries {
+            // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
+            let status = i16::try_from(entry.status).map_err(|_| {
+                StoreError::Internal(format!("audit status {} is out of range", entry.status))
+            })?;
+            let previous = rows.last;
+            let id = previous
+                .id
+                .checked_add(1)
+                .ok_or_else(|| StoreError::Internal("audit ids are exhausted".into()))?;
+            let hash = ChainFields {
+                id,
+                at_micros,
+                subject: &entry.subject,
+                tier: &entry.tier,
+                action: &entry.action,
+                resource: &entry.resource,
+                decision: entry.decision.as_str(),
+                reason: &entry.reason,
+                status,
+                request_id: &entry.request_id,
+                previous_hash: &previous.hash,
+            }
+            .hash();
+            rows.ids.push(id);
+            rows.ats.push(at);
+            rows.subjects.push(entry.subject.clone());
+            rows.tiers.push(entry.tier.clone());
+            rows.actions.push(entry.action.clone());
+            rows.resources.push(entry.resource.clone());
+            rows.decisions.push(entry.decision.as_str());
+            rows.reasons.push(entry.reason.clone());
+            rows.statuses.push(status);
+            rows.request_ids.push(entry.request_id.clone());
+            rows.previous_hashes.push(previous.hash.to_vec());
+            rows.row_hashes.push(hash.to_vec());
+            rows.last = ChainHead { id, at_micros, hash };
         }
+        Ok(rows)
     }
 
-    fn push(&mut self, entry: &AuditEntry, status: i16) {
-        self.subjects.push(entry.subject.clone());
-        self.tiers.push(entry.tier.clone());
-        self.actions.push(entry.action.clone());
-        self.resources.push(entry.resource.clone());
-        self.decisions.push(entry.decision.as_str());
-        self.reasons.push(entry.reason.clone());
-        self.statuses.push(status);
-        self.request_ids.push(entry.request_id.clone());
+    /// One statement for the whole batch; outside a transaction block it commits before it
+    /// returns. If another writer appended since the head was read, the first id is taken: the
+    /// primary key refuses the batch ([`id_taken`]) and nothing of it is stored.
+    async fn insert(&self, connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
+                                    request_id, previous_hash, row_hash)
+             OVERRIDING SYSTEM VALUE
+             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[], $8::text[], $9::smallint[], $10::text[],
+                                  $11::bytea[], $12::bytea[])",
+        )
+        .bind(&self.ids)
+        .bind(&self.ats)
+        .bind(&self.subjects)
+        .bind(&self.tiers)
+        .bind(&self.actions)
+        .bind(&self.resources)
+        .bind(&self.decisions)
+        .bind(&self.reasons)
+        .bind(&self.statuses)
+        .bind(&self.request_ids)
+        .bind(&self.previous_hashes)
+        .bind(&self.row_hashes)
+        .execute(connection)
+        .await?;
+        Ok(())
     }
+}
+
+/// The chain's last committed row, or [`ChainHead::GENESIS`] for an empty log.
+async fn chain_head(connection: &mut PgConnection) -> Result<ChainHead, StoreError> {
+    let row = sqlx::query("SELECT id, at, row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        .fetch_optional(connection)
+        .await?;
+    let Some(row) = row else {
+        return Ok(ChainHead::GENESIS);
+    };
+    let id: i64 = row.try_get("id")?;
+    let at: DateTime<Utc> = row.try_get("at")?;
+    let stored_hash: Vec<u8> = row.try_get("row_hash")?;
+    let hash = <[u8; 32]>::try_from(stored_hash.as_slice()).map_err(|_| {
+        StoreError::Internal(format!(
+            "audit row {id} has a hash of {} bytes",
+            stored_hash.len()
+        ))
+    })?;
+    Ok(ChainHead {
+        id,
+        at_micros: at.timestamp_micros(),
+        hash,
+    })
+}
+
+/// Whether an append was refused because its first id is taken: another writer (another
+/// process, the CLI) appended after the head was read.
+fn id_taken(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(database) if database.constraint() == Some("audit_log_pkey"))
+}
+
+fn head_kept_moving() -> StoreError {
+    StoreError::Internal(format!(
+        "another writer took the audit chain's next id {MAX_APPEND_ATTEMPTS} times in a row"
+    ))
 }
 
 impl Store {
-    /// Appends one row to the chain. Appends are serialised by an advisory lock held until
-    /// commit: the id, the time and the previous hash are all taken under it, so ids, times and
-    /// links follow one order.
+    /// Appends one row to the chain.
     pub async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         self.append_audit_batch(std::slice::from_ref(entry)).await
     }
 
-    /// Appends several rows in one transaction, in order: one durable commit and one round trip
-    /// for all of them, which is what lets a busy server keep one audit row per request (group
-    /// commit).
+    /// Appends several rows in one transaction, in order, for a writer that appends now and
+    /// then (the CLI): the head read under an advisory lock that serialises such writers, the
+    /// rows chained onto it in Rust, one `INSERT`, an explicit `COMMIT` (which also commits on
+    /// a connection some cancelled caller left inside a transaction block). A writer that
+    /// appends all the time uses [`Store::audit_appender`].
     pub async fn append_audit_batch(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut connection = self.pool().acquire().await?;
-        append_batch(&mut connection, entries).await
+        if entries.is_empty() {
+            return Ok(());
+        }
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let mut transaction = self.pool().begin().await?;
+            // 1885435236 is 'paud' as a big-endian 32-bit integer; the two-key space does not
+            // overlap the single-key locks taken elsewhere. The head is read by the next
+            // statement, whose snapshot is taken once the lock is held.
+            sqlx::query("SELECT pg_advisory_xact_lock(1885435236, 0)")
+                .execute(&mut *transaction)
+                .await?;
+            let head = chain_head(&mut transaction).await?;
+            let rows = ChainedRows::new(entries, head, Utc::now().timestamp_micros())?;
+            match rows.insert(&mut transaction).await {
+                Ok(()) => {
+                    transaction.commit().await?;
+                    return Ok(());
+                }
+                // An appender, which takes no lock, took the id: read the head again.
+                Err(error) if id_taken(&error) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(head_kept_moving())
     }
 
-    /// An appender that keeps its connection from one batch to the next, for a writer that
-    /// appends all the time: no pool hand-over (and its ping) before and after each batch.
+    /// An appender with a connection of its own, kept from one batch to the next, for a writer
+    /// that appends all the time: one statement per batch, no pool hand-over (and its pings).
     pub fn audit_appender(&self) -> AuditAppender {
         AuditAppender {
             store: self.clone(),
@@ -354,93 +505,102 @@ impl Store {
 #[derive(Debug)]
 pub struct AuditAppender {
     store: Store,
-    /// The kept connection, and when its last append ended.
-    kept: Option<(PoolConnection<Postgres>, Instant)>,
+    kept: Option<KeptConnection>,
+}
+
+#[derive(Debug)]
+struct KeptConnection {
+    /// Opened by the appender, never taken from the pool: no other code ever runs a statement
+    /// on it, so it is never inside a transaction block and each append commits by itself.
+    connection: PgConnection,
+    /// When its last append ended.
+    idle_since: Instant,
+    /// The head after its last append: the next batch links to it without reading it.
+    head: ChainHead,
 }
 
 impl AuditAppender {
-    /// As [`Store::append_audit_batch`]. The kept connection is pinged first when idle long
-    /// enough to have been cut, as the pool does, and replaced if the ping fails; the append
-    /// itself is bounded by [`APPEND_TIMEOUT`]. A failed or timed-out append discards its
-    /// connection, so that the next one starts on a fresh connection.
+    /// Appends `entries` in order, returning once they are committed: one `INSERT` chained onto
+    /// the head of the previous append. Lock-free: if another writer took the next id meanwhile,
+    /// the head is read again and the batch chained onto it. The kept connection is pinged
+    /// first when idle long enough to have been cut, as the pool does, and replaced if the
+    /// ping fails; the append is bounded by [`APPEND_TIMEOUT`]. A failed or timed-out append
+    /// discards its connection, so that the next one starts afresh.
     pub async fn append(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let kept = match self.kept.take() {
-            Some((connection, idle_since)) if idle_since.elapsed() <= crate::PING_WHEN_IDLE_FOR => {
-                Some(connection)
-            }
-            Some((mut connection, _)) => {
-                let pinged =
-                    tokio::time::timeout(crate::ACQUIRE_TIMEOUT, sqlx::Connection::ping(&mut *connection))
-                        .await;
-                if matches!(pinged, Ok(Ok(()))) {
-                    Some(connection)
-                } else {
-                    drop(connection.detach());
-                    None
-                }
+            Some(kept) if kept.idle_since.elapsed() <= crate::PING_WHEN_IDLE_FOR => Some(kept),
+            Some(mut kept) => {
+                let pinged = tokio::time::timeout(crate::ACQUIRE_TIMEOUT, kept.connection.ping()).await;
+                matches!(pinged, Ok(Ok(()))).then_some(kept)
             }
             None => None,
         };
-        let mut connection = match kept {
-            Some(connection) => connection,
-            None => self.store.pool().acquire().await?,
+        let (mut connection, known_head) = match kept {
+            Some(kept) => (kept.connection, Some(kept.head)),
+            None => (self.connect().await?, None),
         };
         let appended =
-            match tokio::time::timeout(APPEND_TIMEOUT, append_batch(&mut connection, entries)).await {
-                Ok(appended) => appended,
-                Err(_) => Err(StoreError::Internal(format!(
+            tokio::time::timeout(APPEND_TIMEOUT, append_from(&mut connection, known_head, entries)).await;
+        let head = match appended {
+            Ok(appended) => appended?,
+            Err(_) => {
+                return Err(StoreError::Internal(format!(
                     "an audit append took longer than {} s: its connection was dropped",
                     APPEND_TIMEOUT.as_secs()
-                ))),
-            };
-        match appended {
-            Ok(()) => {
-                self.kept = Some((connection, Instant::now()));
-                Ok(())
+                )));
             }
-            Err(error) => {
-                drop(connection.detach());
-                Err(error)
-            }
+        };
+        self.kept = Some(KeptConnection {
+            connection,
+            idle_since: Instant::now(),
+            head,
+        });
+        Ok(())
+    }
+
+    async fn connect(&self) -> Result<PgConnection, StoreError> {
+        let options = self.store.pool().connect_options();
+        match tokio::time::timeout(crate::ACQUIRE_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(connection) => Ok(connection?),
+            Err(_) => Err(StoreError::Internal(format!(
+                "no audit connection within {} s",
+                crate::ACQUIRE_TIMEOUT.as_secs()
+            ))),
         }
     }
 }
 
-/// One statement, the procedure `audit_append` (migration 0019), in one round trip: it takes the
-/// chain's lock, reads the head, draws ids and times, hashes each row as [`ChainFields::hash`]
-/// does and commits, so it returns once its rows are durable. On a connection left inside a
-/// transaction block its COMMIT is refused: an error, never rows reported but uncommitted.
-async fn append_batch(connection: &mut PgConnection, entries: &[AuditEntry]) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
+/// One append on the appender's connection, from `known_head` (read when unknown); returns the
+/// new head.
+async fn append_from(
+    connection: &mut PgConnection,
+    known_head: Option<ChainHead>,
+    entries: &[AuditEntry],
+) -> Result<ChainHead, StoreError> {
+    let mut known_head = known_head;
+    for _ in 0..MAX_APPEND_ATTEMPTS {
+        let head = match known_head {
+            Some(head) => head,
+            None => chain_head(connection).await?,
+        };
+        let rows = ChainedRows::new(entries, head, Utc::now().timestamp_micros())?;
+        match rows.insert(connection).await {
+            Ok(()) => return Ok(rows.last),
+            Err(error) if id_taken(&error) => known_head = None,
+            Err(error) => return Err(error.into()),
+        }
     }
-    let mut rows = AuditColumns::with_capacity(entries.len());
-    for entry in entries {
-        // smallint holds every HTTP status; a larger code is a caller bug, not a row to store.
-        let status = i16::try_from(entry.status)
-            .map_err(|_| StoreError::Internal(format!("audit status {} is out of range", entry.status)))?;
-        rows.push(entry, status);
-    }
-    sqlx::query("CALL audit_append($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(&rows.subjects)
-        .bind(&rows.tiers)
-        .bind(&rows.actions)
-        .bind(&rows.resources)
-        .bind(&rows.decisions)
-        .bind(&rows.reasons)
-        .bind(&rows.statuses)
-        .bind(&rows.request_ids)
-        .execute(connection)
-        .await?;
-    Ok(())
+    Err(head_kept_moving())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_chain_lock_key_spells_paud() {
-        let migration = include_str!("../../../migrations/0019_audit_append.sql");
         assert_eq!(i32::from_be_bytes(*b"paud"), 1_885_435_236);
-        assert!(migration.contains("pg_advisory_xact_lock(1885435236, 0)"));
+        assert!(include_str!("audit.rs").contains("pg_advisory_xact_lock(1885435236, 0)"));
     }
 }

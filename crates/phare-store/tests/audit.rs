@@ -256,8 +256,8 @@ async fn a_shifted_timestamp_breaks_the_chain() {
     assert_eq!(broken_at(store.verify_audit().await.unwrap()), ids[1]);
 }
 
-/// The hash PostgreSQL computes at append (migration 0019) is the one decision 0021 specifies,
-/// re-encoded here by hand: non-ASCII text, empty fields and the largest status included.
+/// The hash computed at append is the one decision 0021 specifies, re-encoded here by hand:
+/// non-ASCII text, empty fields and the largest status included.
 #[tokio::test]
 async fn appended_hashes_follow_the_documented_encoding() {
     use sha2::{Digest, Sha256};
@@ -310,7 +310,7 @@ async fn appended_hashes_follow_the_documented_encoding() {
 async fn cut_appender_connection(store: &Store) {
     let cut: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'CALL audit_append%'",
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'INSERT INTO audit_log%'",
     )
     .fetch_all(store.pool())
     .await
@@ -352,57 +352,98 @@ async fn an_appender_recovers_from_a_cut_connection() {
     );
 }
 
-/// Called inside a transaction block (a connection some cancelled caller left in one), the
-/// append is refused rather than reported done while its rows wait for a commit that may never
-/// come; outside one, its rows are committed when the call returns.
+/// A pooled connection some cancelled caller left inside a transaction block (sqlx can hand
+/// one out): the append's own `BEGIN` is then a no-op, and its `COMMIT` commits the rows
+/// anyway, instead of reporting them appended while they wait for a commit that never comes.
 #[tokio::test]
-async fn an_append_inside_an_open_transaction_is_refused() {
+async fn an_append_on_a_connection_left_in_a_transaction_is_committed() {
     let database = fresh_database().await;
-    let store = &database.store;
-    let call = "CALL audit_append('{someone}', '{anonymous}', '{GET /api/info}', '{r}', '{allow}', '{ok}', '{200}', '{q}')";
-    let mut transaction = store.pool().begin().await.unwrap();
-    let refused = sqlx::raw_sql(call).execute(&mut *transaction).await;
-    let message = refused.unwrap_err().to_string();
-    assert!(message.contains("invalid transaction termination"), "{message}");
-    drop(transaction);
-    assert!(subjects(store).await.is_empty());
-
-    let mut connection = store.pool().acquire().await.unwrap();
-    sqlx::query("CALL audit_append($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(["someone"])
-        .bind(["anonymous"])
-        .bind(["GET /api/info"])
-        .bind(["r"])
-        .bind(["allow"])
-        .bind(["ok"])
-        .bind([200i16])
-        .bind(["q"])
-        .execute(&mut *connection)
+    let one_connection = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(database.store.pool().connect_options().as_ref().clone())
         .await
         .unwrap();
-    // Seen from another connection at once: committed by the call itself.
-    assert_eq!(subjects(store).await, ["someone"]);
+    let store = Store::from_pool(one_connection);
+    let mut connection = store.pool().acquire().await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut *connection).await.unwrap();
+    drop(connection);
+    store.append_audit(&entry(1)).await.unwrap();
+    // Seen from another pool at once: committed.
+    assert_eq!(subjects(&database.store).await, ["user-1"]);
+}
+
+/// Writers that interleave: each appender remembers the head of its own last append, so a
+/// stale one finds its next id taken by the other, reads the head again and links to it.
+#[tokio::test]
+async fn interleaved_writers_keep_one_chain() {
+    let database = fresh_database().await;
+    let store = &database.store;
+    let mut first = store.audit_appender();
+    let mut second = store.audit_appender();
+    first.append(&[entry(1)]).await.unwrap();
+    second.append(&[entry(2), entry(3)]).await.unwrap();
+    first.append(&[entry(4)]).await.unwrap();
+    store.append_audit(&entry(5)).await.unwrap();
+    second.append(&[entry(6)]).await.unwrap();
+    first.append(&[entry(7)]).await.unwrap();
+    assert_eq!(
+        subjects(store).await,
+        [
+            "user-7", "user-6", "user-5", "user-4", "user-3", "user-2", "user-1"
+        ]
+    );
+    assert_eq!(ids(store).await, (1..=7).collect::<Vec<i64>>());
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerification::Intact { rows: 1 }
+        AuditVerification::Intact { rows: 7 }
     );
 }
 
+/// Ids left unused (a log whose ids came from a sequence, before decision 0064, has gaps where
+/// appends rolled back) are not a break; appends go on after the highest id.
 #[tokio::test]
-async fn a_gap_left_by_a_rolled_back_append_is_not_a_break() {
+async fn a_gap_in_ids_is_not_a_break() {
+    use sha2::{Digest, Sha256};
     let database = fresh_database().await;
     let store = &database.store;
     append(store, 2).await;
-    sqlx::query("SELECT nextval(pg_get_serial_sequence('audit_log', 'id'))")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    append(store, 2).await;
-    let ids = ids(store).await;
-    assert_eq!(ids[2], ids[1] + 2);
+    let head = store.audit_rows(1).await.unwrap().remove(0);
+    let (id, at_micros) = (head.id + 5, head.at.timestamp_micros() + 1);
+    let field = |bytes: &[u8]| [(bytes.len() as u64).to_be_bytes().as_slice(), bytes].concat();
+    let encoded: Vec<u8> = [
+        field(b"phare.audit_log.v1"),
+        field(&id.to_be_bytes()),
+        field(&at_micros.to_be_bytes()),
+        field(b"someone"),
+        field(b"anonymous"),
+        field(b"GET /api/info"),
+        field(b"r"),
+        field(b"allow"),
+        field(b"ok"),
+        field(&200i16.to_be_bytes()),
+        field(b"q"),
+        field(&head.row_hash),
+    ]
+    .concat();
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, subject, tier, action, resource, decision, reason, status,
+                                request_id, previous_hash, row_hash)
+         OVERRIDING SYSTEM VALUE
+         VALUES ($1, $2, 'someone', 'anonymous', 'GET /api/info', 'r', 'allow', 'ok', 200, 'q', $3, $4)",
+    )
+    .bind(id)
+    .bind(sqlx::types::chrono::DateTime::from_timestamp_micros(at_micros).unwrap())
+    .bind(&head.row_hash)
+    .bind(Sha256::digest(&encoded).to_vec())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.audit_appender().append(&[entry(3)]).await.unwrap();
+    append(store, 1).await;
+    assert_eq!(ids(store).await, [1, 2, 7, 8, 9]);
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerification::Intact { rows: 4 }
+        AuditVerification::Intact { rows: 5 }
     );
 }
 
