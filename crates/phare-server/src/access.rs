@@ -13,6 +13,7 @@ use phare_domain::Granularity;
 use phare_store::{BudgetDecision, Dataset};
 use serde_json::Value;
 
+use crate::catalog::Datasets;
 use crate::guard::RequestContext;
 use crate::{ApiError, AppState};
 
@@ -74,6 +75,19 @@ pub(crate) async fn visible_datasets(
     wanted: Option<&[String]>,
     test_mode: bool,
 ) -> Result<Vec<Visible>, ApiError> {
+    let datasets = state.catalog().datasets(state.store()).await?;
+    visible_among(state, &datasets, caller, entry_type, wanted, test_mode)
+}
+
+/// [`visible_datasets`] among `datasets`, read by the caller.
+pub(crate) fn visible_among(
+    state: &AppState,
+    datasets: &Datasets,
+    caller: &Caller,
+    entry_type: &str,
+    wanted: Option<&[String]>,
+    test_mode: bool,
+) -> Result<Vec<Visible>, ApiError> {
     if !may_query(caller) {
         return Err(BeaconError::forbidden(
             "these credentials are for pushing data or administration, not for queries",
@@ -81,7 +95,7 @@ pub(crate) async fn visible_datasets(
         .into());
     }
     let mut visible = Vec::new();
-    for dataset in state.catalog().datasets(state.store()).await?.iter().cloned() {
+    for dataset in datasets.iter().cloned() {
         if test_mode && !dataset.synthetic {
             continue;
         }

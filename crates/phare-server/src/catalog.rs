@@ -34,6 +34,15 @@ impl Catalog {
         Ok(datasets)
     }
 
+    /// The datasets as last read, with their generation, without asking the store whether
+    /// they are still current: for a query whose statements read the generation themselves
+    /// (`phare_store::VariantCount`) and which is answered again from [`Catalog::datasets`]
+    /// when it moved.
+    pub(crate) fn last_read(&self) -> Option<(i64, Datasets)> {
+        let cached = self.cached.lock().ok()?;
+        cached.clone()
+    }
+
     fn current(&self, generation: i64) -> Option<Datasets> {
         let cached = self.cached.lock().ok()?;
         let (known, datasets) = cached.as_ref()?;

@@ -19,7 +19,8 @@ use phare_store::{Carrier, ColumnQuery, Dataset, VariantMatch, VariantSearch, Zy
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use crate::access::{Visible, disclosed_answer, entry_access, spend_budget, visible_datasets};
+use crate::access::{Visible, disclosed_answer, entry_access, spend_budget, visible_among};
+use crate::catalog::Datasets;
 use crate::entries::Kind;
 use crate::guard::RequestContext;
 use crate::resolve::{biosample_id, column_id, individual_id};
@@ -95,14 +96,46 @@ pub(crate) async fn answer(
     } else {
         Some(crate::individuals::filters(state, &request.filters).await?)
     };
-    let visible = visible_datasets(
+    // A genomic query alone is answered from the catalog as last read: each count's statement
+    // also reads the catalog generation, and unless every one saw the generation the catalog
+    // was read at, the answer is thrown away and computed again from a catalog read now
+    // (docs/decisions/0065). Any failure is computed again the same way.
+    if carriers_filter.is_none()
+        && let Some((generation, datasets)) = state.catalog().last_read()
+        && let Ok(answered) = answer_among(state, context, request, &datasets, None).await
+        && !answered.generations_read.is_empty()
+        && answered.generations_read.iter().all(|read| *read == generation)
+    {
+        return Ok(answered.response);
+    }
+    let datasets = state.catalog().datasets(state.store()).await?;
+    let answered = answer_among(state, context, request, &datasets, carriers_filter.as_ref()).await?;
+    Ok(answered.response)
+}
+
+/// An answer, and the catalog generations its counts read (one per dataset counted by a
+/// genomic query alone; none otherwise).
+struct Answered {
+    response: Json<Value>,
+    generations_read: Vec<i64>,
+}
+
+/// The answer with `datasets` as the catalog.
+async fn answer_among(
+    state: &AppState,
+    context: &RequestContext,
+    request: &QueryRequest,
+    datasets: &Datasets,
+    carriers_filter: Option<&crate::individuals::IndividualFilters>,
+) -> Result<Answered, ApiError> {
+    let visible = visible_among(
         state,
+        datasets,
         &context.caller,
         ENTRY_TYPE,
         request.dataset_ids.as_deref(),
         request.test_mode,
-    )
-    .await?;
+    )?;
     let targets = if request.query.is_none() && carriers_filter.is_some() {
         visible
             .into_iter()
@@ -128,28 +161,30 @@ pub(crate) async fn answer(
     let offset = i64::try_from(request.skip.saturating_mul(request.limit)).unwrap_or(i64::MAX);
     let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
     let mut answers = Vec::with_capacity(targets.len());
+    let mut generations_read = Vec::with_capacity(targets.len());
     for target in &targets {
         let store = state.store();
         let access = &target.visible.access;
         let dataset = &target.visible.dataset;
         let scope = access.scope.as_str();
-        let (count, records) = match (&carriers_filter, &target.search) {
+        let (count, records) = match (carriers_filter, &target.search) {
             (None, Some(search)) => {
-                if returned == Granularity::Record {
+                let (count, documents) = if returned == Granularity::Record {
                     let shown = carriers_shown(state, context, &target.visible);
                     // The count and the page are independent reads: side by side.
                     let (count, (found, mut carriers)) = futures::try_join!(
                         store.count_variants(&dataset.id, scope, search),
                         store.find_variants(&dataset.id, scope, search, offset, limit, shown.as_ref())
                     )?;
-                    let documents = rendered(state, &target.visible, &found, &mut carriers);
-                    (count, documents)
+                    (count, rendered(state, &target.visible, &found, &mut carriers))
                 } else {
                     (
                         store.count_variants(&dataset.id, scope, search).await?,
                         Vec::new(),
                     )
-                }
+                };
+                generations_read.push(count.catalog_generation);
+                (count.matches, documents)
             }
             (Some(filters), search) => {
                 let ids: Vec<i64> = match search {
@@ -193,13 +228,16 @@ pub(crate) async fn answer(
         };
         answers.push(disclosed_answer(&dataset.id, count, access.min_count, records));
     }
-    Ok(Json(query_response(
-        state.identity(),
-        request,
-        returned,
-        &answers,
-        ENTRY_TYPE,
-    )))
+    Ok(Answered {
+        response: Json(query_response(
+            state.identity(),
+            request,
+            returned,
+            &answers,
+            ENTRY_TYPE,
+        )),
+        generations_read,
+    })
 }
 
 /// The visible datasets on the query's assembly, each with the search in its coordinates.

@@ -42,7 +42,7 @@ pub use submissions::{
     ClaimedSubmission, NewSubmission, Platform, Submission, SubmissionCreated, SubmissionFilter,
     SubmissionState,
 };
-pub use variants::{StratumCounts, VariantMatch, VariantSearch};
+pub use variants::{StratumCounts, VariantCount, VariantMatch, VariantSearch};
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -88,6 +88,16 @@ pub struct StratumCounts {
     pub hemizygous: Option<i64>,
 }
 
+/// How many alleles match, and the catalog generation (`catalog_generation`, the counter of
+/// dataset and policy changes) read by the same statement, hence in the same snapshot: a
+/// server that answered from a cached catalog learns at no extra round trip whether it was
+/// still current.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VariantCount {
+    pub matches: i64,
+    pub catalog_generation: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VariantMatch {
     pub variant_id: i64,
@@ -413,7 +423,7 @@ impl Store {
         dataset_id: &str,
         scope: &str,
         search: &VariantSearch,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<VariantCount, StoreError> {
         if let VariantSearch::Range {
             contig,
             start,
@@ -431,12 +441,12 @@ impl Store {
             return Ok(count);
         }
         let matcher = self.matcher(search).await?;
-        let sql = format!("SELECT count(*) AS matches {}", matcher.clause());
+        let sql = format!("SELECT count(*) AS matches, {GENERATION} {}", matcher.clause());
         let row = matcher
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope)
             .fetch_one(self.pool())
             .await?;
-        Ok(row.try_get("matches")?)
+        counted(&row)
     }
 
     /// An unrefined range count read from the bins wholly inside the window (`variant_bins`,
@@ -453,7 +463,7 @@ impl Store {
         contig: &str,
         start: i64,
         end: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<VariantCount>, StoreError> {
         let first_bin = start.saturating_add(BIN_WIDTH) / BIN_WIDTH;
         let end_bin = end / BIN_WIDTH;
         if first_bin >= end_bin {
@@ -466,7 +476,7 @@ impl Store {
                   + (SELECT coalesce(sum(CASE WHEN $2 = 'research' THEN b.research_alleles ELSE b.alleles END), 0)
                      FROM variant_bins b
                      WHERE b.dataset_id = $1 AND b.contig = $3 AND b.bin >= $9 AND b.bin < $10)::bigint
-                  AS matches"
+                  AS matches, {GENERATION}"
         )))
         .bind(dataset_id)
         .bind(scope)
@@ -480,7 +490,7 @@ impl Store {
         .bind(end_bin)
         .fetch_one(self.pool())
         .await?;
-        Ok(Some(row.try_get("matches")?))
+        Ok(Some(counted(&row)?))
     }
 
     /// One page of matching alleles, in genomic order, with their counts per stratum, and with
@@ -611,6 +621,16 @@ impl Store {
 
 /// A variant row (id, contig, start, end, reference, alternate, variant_type), without counts or
 /// annotations yet.
+/// The catalog generation as a column of a count's statement.
+const GENERATION: &str = "(SELECT generation FROM catalog_generation) AS catalog_generation";
+
+fn counted(row: &sqlx::postgres::PgRow) -> Result<VariantCount, StoreError> {
+    Ok(VariantCount {
+        matches: row.try_get("matches")?,
+        catalog_generation: row.try_get("catalog_generation")?,
+    })
+}
+
 pub(crate) fn variant_from_row(row: &sqlx::postgres::PgRow) -> Result<VariantMatch, StoreError> {
     Ok(VariantMatch {
         variant_id: row.try_get("id")?,

@@ -50,6 +50,7 @@ async fn count(store: &Store, dataset_id: &str, search: &VariantSearch) -> i64 {
         .count_variants(dataset_id, "all", search)
         .await
         .expect("count")
+        .matches
 }
 
 /// (start, reference, alternate) of every match, in the order pages give them.
@@ -459,7 +460,11 @@ async fn range_counts_by_bins_follow_objections_and_their_withdrawal() {
         .await
         .expect("ingest");
     let scoped = |scope: &'static str, search: VariantSearch| async move {
-        store.count_variants("ds", scope, &search).await.expect("count")
+        store
+            .count_variants("ds", scope, &search)
+            .await
+            .expect("count")
+            .matches
     };
     // Chromosome 1 alleles with AC > 0: 999, 1999 x2, 2999, 3999, 5000, 5999 x2 (S3's refusal
     // leaves each of them another carrier). [1999, 5500): 1999 x2 at the left edge, 2999 and

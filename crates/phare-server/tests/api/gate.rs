@@ -72,6 +72,54 @@ async fn a_policy_change_is_seen_by_the_very_next_query() {
     assert_eq!(status, 200, "{document:#}");
 }
 
+fn exists(document: &Value) -> bool {
+    document["responseSummary"]["exists"]
+        .as_bool()
+        .expect("responseSummary.exists")
+}
+
+/// A genomic query is answered from the catalog as last read and checked by the generation its
+/// count reads (decision 0065): a dataset closed meanwhile is gone from the very next answer,
+/// not only from the one after.
+#[tokio::test]
+async fn a_dataset_closed_meanwhile_is_gone_from_the_very_next_query() {
+    // Closed to anonymous callers, so that closing it to registered ones closes it to them.
+    let node = Node::builder()
+        .dataset(Dataset::access("rare").anonymous_max(Granularity::None))
+        .spawn()
+        .await;
+    let path = format!("/g_variants?{COMMON}&requestedGranularity=count");
+    for _ in 0..2 {
+        let document = node.get(Who::Registered, &path).await;
+        assert!(exists(&document), "{document:#}");
+    }
+    node.set_policy("rare", "registered", "genomicVariation", Granularity::None, false)
+        .await;
+    let document = node.get(Who::Registered, &path).await;
+    assert!(!exists(&document), "{document:#}");
+}
+
+/// A caller who saw no dataset runs no count, so nothing confirms the cached catalog: the
+/// answer is computed again from the store's, and a dataset opened meanwhile is counted.
+#[tokio::test]
+async fn a_dataset_opened_to_a_caller_who_saw_none_is_counted_at_once() {
+    let node = Node::builder()
+        .dataset(Dataset::access("rare").anonymous_max(Granularity::None))
+        .spawn()
+        .await;
+    let path = format!("/g_variants?{COMMON}&requestedGranularity=boolean");
+    for _ in 0..2 {
+        let document = node.get(Who::Anonymous, &path).await;
+        assert!(!exists(&document), "{document:#}");
+    }
+    sqlx::query("UPDATE datasets SET anonymous_max = 'boolean' WHERE id = 'rare'")
+        .execute(node.store.pool())
+        .await
+        .expect("open dataset");
+    let document = node.get(Who::Anonymous, &path).await;
+    assert!(exists(&document), "{document:#}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_budget_holds_under_concurrent_requests() {
     let budget = QueryBudget {
