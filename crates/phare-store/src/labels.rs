@@ -72,23 +72,29 @@ struct Held {
 }
 
 /// Labels per source, valid for one cohort generation.
+/// The counter of changes to the cohort (`cohort_generation`, migration 0016).
+pub(crate) async fn cohort_generation(connection: &mut sqlx::PgConnection) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT generation FROM cohort_generation")
+        .fetch_one(connection)
+        .await?)
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct LabelCache {
     held: Mutex<Held>,
 }
 
 impl LabelCache {
-    /// The labels of the wanted sources, as of the cohort generation read now.
+    /// The labels of the wanted sources, as of `generation`, the cohort generation the caller
+    /// read just before ([`cohort_generation`]): read before the samples, a change landing in
+    /// between leaves newer labels under an older number, which the next query then drops;
+    /// never the other way round.
     pub(crate) async fn labels(
         &self,
         pool: &PgPool,
+        generation: i64,
         wanted: &Wanted,
     ) -> Result<HashMap<Source, Arc<SourceLabels>>, StoreError> {
-        // Read before the samples: a change landing in between leaves newer labels under an
-        // older number, which the next query then drops; never the other way round.
-        let generation: i64 = sqlx::query_scalar("SELECT generation FROM cohort_generation")
-            .fetch_one(pool)
-            .await?;
         let (mut found, missing) = self.held(generation, wanted);
         let mut fetched: HashMap<Source, SourceLabels> = HashMap::new();
         if !missing.analyses.is_empty() {

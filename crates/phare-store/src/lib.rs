@@ -16,6 +16,7 @@ mod individuals;
 mod ingest;
 mod labels;
 mod operations;
+mod readers;
 mod samples;
 mod submissions;
 mod variants;
@@ -64,6 +65,8 @@ pub struct Store {
     pool: PgPool,
     /// Shared by the clones of one handle: the labels of sample columns (`labels.rs`).
     labels: std::sync::Arc<labels::LabelCache>,
+    /// Shared by the clones of one handle: connections for queries' hot statements.
+    readers: std::sync::Arc<readers::Readers>,
 }
 
 impl Store {
@@ -106,10 +109,18 @@ impl Store {
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
+        let readers = readers::Readers::new(pool.connect_options().as_ref().clone());
         Self {
             pool,
             labels: std::sync::Arc::default(),
+            readers: std::sync::Arc::new(readers),
         }
+    }
+
+    /// A connection for one of a query's hot statements, outside any transaction
+    /// (`readers.rs`): released after its result is read, closed if dropped.
+    pub(crate) async fn reader(&self) -> Result<readers::Reader<'_>, StoreError> {
+        self.readers.get().await
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use futures::TryFutureExt;
 use sqlx::Row;
 
 use crate::carrier_sets::{CarrierRow, Presence, Source, carrier_rows};
@@ -311,12 +310,13 @@ impl Store {
     /// The longest reference span stored on a contig: how far before a position an allele
     /// covering it may start.
     async fn longest_span(&self, contig: &str) -> Result<i64, StoreError> {
-        let longest: Option<i64> = sqlx::query("SELECT max_length FROM contig_spans WHERE contig = $1")
+        let mut reader = self.reader().await?;
+        let row = sqlx::query("SELECT max_length FROM contig_spans WHERE contig = $1")
             .bind(contig)
-            .fetch_optional(self.pool())
-            .await?
-            .map(|row| row.try_get("max_length"))
-            .transpose()?;
+            .fetch_optional(reader.connection())
+            .await?;
+        reader.release();
+        let longest: Option<i64> = row.map(|row| row.try_get("max_length")).transpose()?;
         Ok(longest.unwrap_or(0))
     }
 
@@ -442,10 +442,12 @@ impl Store {
         }
         let matcher = self.matcher(search).await?;
         let sql = format!("SELECT count(*) AS matches, {GENERATION} {}", matcher.clause());
+        let mut reader = self.reader().await?;
         let row = matcher
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope)
-            .fetch_one(self.pool())
+            .fetch_one(reader.connection())
             .await?;
+        reader.release();
         counted(&row)
     }
 
@@ -470,6 +472,7 @@ impl Store {
             return Ok(None);
         }
         let longest = self.longest_span(contig).await?;
+        let mut reader = self.reader().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT (SELECT count(*) {COUNTED} WHERE v.contig = $3 AND v.start >= $4 AND v.start < $5 AND v.\"end\" >= $8)
                   + (SELECT count(*) {COUNTED} WHERE v.contig = $3 AND v.start >= $6 AND v.start < $7 AND v.\"end\" >= $8)
@@ -488,8 +491,9 @@ impl Store {
         .bind(start.saturating_add(1))
         .bind(first_bin)
         .bind(end_bin)
-        .fetch_one(self.pool())
+        .fetch_one(reader.connection())
         .await?;
+        reader.release();
         Ok(Some(counted(&row)?))
     }
 
@@ -515,12 +519,14 @@ impl Store {
             matcher.order(),
             page + 1
         );
+        let mut reader = self.reader().await?;
         let rows = matcher
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope)
             .bind(limit)
             .bind(skip)
-            .fetch_all(self.pool())
+            .fetch_all(reader.connection())
             .await?;
+        reader.release();
         let matches = rows.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
         self.with_counts_annotations_and_carriers(dataset_id, scope, matches, shown)
             .await
@@ -574,15 +580,22 @@ impl Store {
         let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
         // Independent reads on separate connections: the answer waits for the longest, not
         // the sum.
-        let annotations = sqlx::query(
-            "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
-             WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
-        )
-        .bind(&ids)
-        .fetch_all(self.pool())
-        .map_err(StoreError::from);
+        let annotations = async {
+            let mut reader = self.reader().await?;
+            let rows = sqlx::query(
+                "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
+                 WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
+            )
+            .bind(&ids)
+            .fetch_all(reader.connection())
+            .await?;
+            reader.release();
+            Ok::<_, StoreError>(rows)
+        };
         let counts_and_carriers = async {
-            let rows = carrier_rows(self.pool(), dataset_id, &ids).await?;
+            let mut reader = self.reader().await?;
+            let rows = carrier_rows(reader.connection(), dataset_id, &ids).await?;
+            reader.release();
             let carriers = async {
                 match shown {
                     Some(columns) => self.carriers_in(dataset_id, &rows, columns).await,
@@ -619,8 +632,6 @@ impl Store {
     }
 }
 
-/// A variant row (id, contig, start, end, reference, alternate, variant_type), without counts or
-/// annotations yet.
 /// The catalog generation as a column of a count's statement.
 const GENERATION: &str = "(SELECT generation FROM catalog_generation) AS catalog_generation";
 
@@ -631,6 +642,8 @@ fn counted(row: &sqlx::postgres::PgRow) -> Result<VariantCount, StoreError> {
     })
 }
 
+/// A variant row (id, contig, start, end, reference, alternate, variant_type), without counts or
+/// annotations yet.
 pub(crate) fn variant_from_row(row: &sqlx::postgres::PgRow) -> Result<VariantMatch, StoreError> {
     Ok(VariantMatch {
         variant_id: row.try_get("id")?,
@@ -710,7 +723,10 @@ impl Store {
                 (Source::Block(_), Presence::AllColumns) => {}
             }
         }
-        let labels = self.labels.labels(self.pool(), &wanted).await?;
+        let mut reader = self.reader().await?;
+        let generation = crate::labels::cohort_generation(reader.connection()).await?;
+        reader.release();
+        let labels = self.labels.labels(self.pool(), generation, &wanted).await?;
         let mut tallies: HashMap<i64, BTreeMap<String, StratumCounts>> = HashMap::new();
         for row in carriers {
             let Some(label_sets) = labels.get(&row.source).map(|labels| labels.in_scope(scope)) else {
@@ -738,6 +754,7 @@ impl Store {
             }
         }
         // Aggregate files state their populations' counts directly.
+        let mut reader = self.reader().await?;
         let aggregates = sqlx::query(
             "SELECT variant_id, population, allele_count, allele_number, homozygous, heterozygous, hemizygous
              FROM aggregate_counts
@@ -746,8 +763,9 @@ impl Store {
         )
         .bind(dataset_id)
         .bind(variant_ids)
-        .fetch_all(self.pool())
+        .fetch_all(reader.connection())
         .await?;
+        reader.release();
         for row in &aggregates {
             let variant_id: i64 = row.try_get("variant_id")?;
             let population: String = row.try_get("population")?;

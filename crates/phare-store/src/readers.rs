@@ -1,0 +1,148 @@
+//! Connections for the statements every query answer sends, handed back without a round trip.
+//!
+//! sqlx pings every pooled connection it takes back (`return_to_pool` in sqlx-core 0.9, not
+//! configurable): a round trip, a spawned task and wake-ups on both sides after each statement,
+//! which for a point query costs about as much as the statement itself. These connections
+//! come back only from a statement that ran to its end ([`Reader::release`]); one dropped
+//! otherwise (an error, a cancelled request) may be mid-protocol and is closed instead
+//! (docs/decisions/0066).
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection as _, PgConnection};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::{ACQUIRE_TIMEOUT, PING_WHEN_IDLE_FOR, StoreError};
+
+/// The connections, at most `MAX_READERS` at once.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    options: PgConnectOptions,
+    /// Connections whose last statement ran to its end, with when it did.
+    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    permits: Semaphore,
+}
+
+/// Open at most this many: with the pool's 16 and the audit writer's one, 25 connections.
+const MAX_READERS: usize = 8;
+
+impl Readers {
+    pub(crate) fn new(options: PgConnectOptions) -> Self {
+        Self {
+            options,
+            idle: Mutex::new(Vec::with_capacity(MAX_READERS)),
+            permits: Semaphore::new(MAX_READERS),
+        }
+    }
+
+    /// A connection for one statement, waiting at most [`ACQUIRE_TIMEOUT`] as the pool does.
+    /// An idle one is reused, pinged first if idle for longer than [`PING_WHEN_IDLE_FOR`]
+    /// (a restart may have cut it); otherwise a new one is opened.
+    pub(crate) async fn get(&self) -> Result<Reader<'_>, StoreError> {
+        let waited = tokio::time::timeout(ACQUIRE_TIMEOUT, async {
+            let permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| StoreError::Internal("the query connections are closed".into()))?;
+            let connection = self.idle_or_new().await?;
+            Ok::<_, StoreError>(Reader {
+                readers: self,
+                connection,
+                _permit: permit,
+            })
+        })
+        .await;
+        waited.unwrap_or_else(|_| {
+            Err(StoreError::Internal(format!(
+                "no query connection within {} s",
+                ACQUIRE_TIMEOUT.as_secs()
+            )))
+        })
+    }
+
+    async fn idle_or_new(&self) -> Result<PgConnection, StoreError> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        if let Some((mut connection, idle_since)) = idle {
+            if idle_since.elapsed() <= PING_WHEN_IDLE_FOR || connection.ping().await.is_ok() {
+                return Ok(connection);
+            }
+        }
+        Ok(PgConnection::connect_with(&self.options).await?)
+    }
+}
+
+/// One connection of [`Readers`], for statements outside any transaction. Dropped without
+/// [`Reader::release`], its connection is closed.
+#[derive(Debug)]
+pub(crate) struct Reader<'r> {
+    readers: &'r Readers,
+    connection: PgConnection,
+    _permit: SemaphorePermit<'r>,
+}
+
+impl Reader<'_> {
+    pub(crate) fn connection(&mut self) -> &mut PgConnection {
+        &mut self.connection
+    }
+
+    /// Hands the connection back for the next statement, once the statement's result is read.
+    pub(crate) fn release(self) {
+        let Self {
+            readers,
+            connection,
+            _permit,
+        } = self;
+        if let Ok(mut idle) = readers.idle.lock() {
+            idle.push((connection, Instant::now()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use crate::testing::fresh_database;
+
+    async fn backend(reader: &mut super::Reader<'_>) -> i32 {
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(reader.connection())
+            .await
+            .unwrap()
+    }
+
+    /// A released connection serves the next statement; one whose statement was cancelled
+    /// midway (a request dropped by its client) is closed, so the next statement neither waits
+    /// for the abandoned one nor reads its leftovers.
+    #[tokio::test]
+    async fn only_a_connection_whose_statement_ended_is_reused() {
+        let database = fresh_database().await;
+        let store = &database.store;
+        let mut reader = store.reader().await.unwrap();
+        let first = backend(&mut reader).await;
+        reader.release();
+        let mut reader = store.reader().await.unwrap();
+        assert_eq!(backend(&mut reader).await, first);
+
+        let sleeping = sqlx::query("SELECT pg_sleep(30)").execute(reader.connection());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), sleeping)
+                .await
+                .is_err()
+        );
+        drop(reader);
+        let mut reader = tokio::time::timeout(Duration::from_secs(5), store.reader())
+            .await
+            .expect("a reader at once")
+            .unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(5), backend(&mut reader))
+            .await
+            .expect("an answer at once");
+        assert_ne!(next, first);
+    }
+}
