@@ -65,10 +65,10 @@ impl Readers {
 
     async fn idle_or_new(&self) -> Result<PgConnection, StoreError> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        if let Some((mut connection, idle_since)) = idle {
-            if idle_since.elapsed() <= PING_WHEN_IDLE_FOR || connection.ping().await.is_ok() {
-                return Ok(connection);
-            }
+        if let Some((mut connection, idle_since)) = idle
+            && (idle_since.elapsed() <= PING_WHEN_IDLE_FOR || connection.ping().await.is_ok())
+        {
+            return Ok(connection);
         }
         Ok(PgConnection::connect_with(&self.options).await?)
     }
