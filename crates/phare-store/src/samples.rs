@@ -88,6 +88,29 @@ const COLUMNS: &str = "FROM analysis_samples s
         (SELECT k.analysis_id, k.sample_index FROM unnest($4::bigint[], $5::int[]) AS k(analysis_id, sample_index)))
     AND ($6::bigint[] IS NULL OR s.biosample_id IN (SELECT unnest($6::bigint[])))";
 
+/// [`COLUMNS`] for a query naming its columns ($4, $5): driven by those keys through the primary
+/// key of `analysis_samples`, where `COLUMNS`' `IN` filter reads every sample row of the dataset
+/// (a record answer names a handful of carriers among all of a dataset's samples).
+const NAMED_COLUMNS: &str = "FROM (SELECT DISTINCT k.analysis_id, k.sample_index
+          FROM unnest($4::bigint[], $5::int[]) AS k(analysis_id, sample_index)) AS k
+    JOIN analysis_samples s ON s.analysis_id = k.analysis_id AND s.sample_index = k.sample_index
+    JOIN analyses a ON a.id = s.analysis_id
+    JOIN biosamples b ON b.id = s.biosample_id
+    JOIN individuals i ON i.id = b.individual_id
+    WHERE a.dataset_id = $1 AND s.superseded_by IS NULL
+    AND (NOT $2 OR (i.research_consent AND s.counted_in_research))
+    AND ($3::text IS NULL OR i.care_centre = $3)
+    AND ($6::bigint[] IS NULL OR s.biosample_id IN (SELECT unnest($6::bigint[])))";
+
+/// The `FROM … WHERE` of a column query, bound by [`bind_columns`].
+fn columns_clause(query: &ColumnQuery) -> &'static str {
+    if query.columns.is_some() {
+        NAMED_COLUMNS
+    } else {
+        COLUMNS
+    }
+}
+
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 fn bind_biosamples<'q>(
@@ -165,7 +188,7 @@ impl Store {
     }
 
     pub async fn count_columns(&self, dataset_id: &str, query: &ColumnQuery) -> Result<i64, StoreError> {
-        let sql = format!("SELECT count(*) AS n {COLUMNS}");
+        let sql = format!("SELECT count(*) AS n {}", columns_clause(query));
         let row = bind_columns(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .fetch_one(self.pool())
             .await?;
@@ -184,8 +207,9 @@ impl Store {
             "SELECT s.analysis_id, s.sample_index, s.sample_name, s.biosample_id, b.external_id,
                     b.individual_id, i.pseudonym, i.care_centre, a.file_name, a.file_format,
                     to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS created_on
-             {COLUMNS}
-             ORDER BY s.analysis_id, s.sample_index OFFSET $7 LIMIT $8"
+             {}
+             ORDER BY s.analysis_id, s.sample_index OFFSET $7 LIMIT $8",
+            columns_clause(query)
         );
         let rows = bind_columns(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .bind(offset)
