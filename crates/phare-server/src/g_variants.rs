@@ -99,14 +99,23 @@ pub(crate) async fn answer(
     // A genomic query alone is answered from the catalog as last read: each count's statement
     // also reads the catalog generation, and unless every one saw the generation the catalog
     // was read at, the answer is thrown away and computed again from a catalog read now
-    // (docs/decisions/0065). Any failure is computed again the same way.
+    // (docs/decisions/0065).
     if carriers_filter.is_none()
         && let Some((generation, datasets)) = state.catalog().last_read()
-        && let Ok(answered) = answer_among(state, context, request, &datasets, None).await
-        && !answered.generations_read.is_empty()
-        && answered.generations_read.iter().all(|read| *read == generation)
     {
-        return Ok(answered.response);
+        match answer_among(state, context, request, &datasets, None).await {
+            Ok(answered)
+                if !answered.generations_read.is_empty()
+                    && answered.generations_read.iter().all(|read| *read == generation) =>
+            {
+                return Ok(answered.response);
+            }
+            // The node's own failure (an outage) owes nothing to the catalog: a second attempt
+            // would make the caller wait for it twice.
+            Err(error) if error.error.status >= 500 => return Err(error),
+            // Unconfirmed, or refused (404, 429…) as the catalog last stood: computed again.
+            Ok(_) | Err(_) => {}
+        }
     }
     let datasets = state.catalog().datasets(state.store()).await?;
     let answered = answer_among(state, context, request, &datasets, carriers_filter.as_ref()).await?;
