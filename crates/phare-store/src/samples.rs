@@ -75,32 +75,38 @@ pub struct ColumnQuery {
     pub biosample_ids: Option<Vec<i64>>,
 }
 
-/// Binds: $1 dataset, $2 research only, $3 care centre, $4 analysis ids and $5 sample indices
-/// (pairwise), $6 biosamples.
-const COLUMNS: &str = "FROM analysis_samples s
-    JOIN analyses a ON a.id = s.analysis_id
+/// What every column query joins and tests, after `FROM analysis_samples s` or its keys.
+macro_rules! columns_joined_and_filtered {
+    () => {
+        "JOIN analyses a ON a.id = s.analysis_id
     JOIN biosamples b ON b.id = s.biosample_id
     JOIN individuals i ON i.id = b.individual_id
     WHERE a.dataset_id = $1 AND s.superseded_by IS NULL
     AND (NOT $2 OR (i.research_consent AND s.counted_in_research))
     AND ($3::text IS NULL OR i.care_centre = $3)
+    AND ($6::bigint[] IS NULL OR s.biosample_id IN (SELECT unnest($6::bigint[])))"
+    };
+}
+
+/// Binds: $1 dataset, $2 research only, $3 care centre, $4 analysis ids and $5 sample indices
+/// (pairwise), $6 biosamples.
+const COLUMNS: &str = concat!(
+    "FROM analysis_samples s ",
+    columns_joined_and_filtered!(),
+    "
     AND ($4::bigint[] IS NULL OR (s.analysis_id, s.sample_index) IN
-        (SELECT k.analysis_id, k.sample_index FROM unnest($4::bigint[], $5::int[]) AS k(analysis_id, sample_index)))
-    AND ($6::bigint[] IS NULL OR s.biosample_id IN (SELECT unnest($6::bigint[])))";
+        (SELECT k.analysis_id, k.sample_index FROM unnest($4::bigint[], $5::int[]) AS k(analysis_id, sample_index)))"
+);
 
 /// [`COLUMNS`] for a query naming its columns ($4, $5): driven by those keys through the primary
 /// key of `analysis_samples`, where `COLUMNS`' `IN` filter reads every sample row of the dataset
 /// (a record answer names a handful of carriers among all of a dataset's samples).
-const NAMED_COLUMNS: &str = "FROM (SELECT DISTINCT k.analysis_id, k.sample_index
+const NAMED_COLUMNS: &str = concat!(
+    "FROM (SELECT DISTINCT k.analysis_id, k.sample_index
           FROM unnest($4::bigint[], $5::int[]) AS k(analysis_id, sample_index)) AS k
-    JOIN analysis_samples s ON s.analysis_id = k.analysis_id AND s.sample_index = k.sample_index
-    JOIN analyses a ON a.id = s.analysis_id
-    JOIN biosamples b ON b.id = s.biosample_id
-    JOIN individuals i ON i.id = b.individual_id
-    WHERE a.dataset_id = $1 AND s.superseded_by IS NULL
-    AND (NOT $2 OR (i.research_consent AND s.counted_in_research))
-    AND ($3::text IS NULL OR i.care_centre = $3)
-    AND ($6::bigint[] IS NULL OR s.biosample_id IN (SELECT unnest($6::bigint[])))";
+    JOIN analysis_samples s ON s.analysis_id = k.analysis_id AND s.sample_index = k.sample_index ",
+    columns_joined_and_filtered!()
+);
 
 /// The `FROM … WHERE` of a column query, bound by [`bind_columns`].
 fn columns_clause(query: &ColumnQuery) -> &'static str {
