@@ -399,36 +399,11 @@ impl Store {
         self.append_audit_batch(std::slice::from_ref(entry)).await
     }
 
-    /// Appends several rows in one transaction, in order, for a writer that appends now and
-    /// then (the CLI): the head read under an advisory lock that serialises such writers, the
-    /// rows chained onto it in Rust, one `INSERT`, an explicit `COMMIT` (which also commits on
-    /// a connection some cancelled caller left inside a transaction block). A writer that
-    /// appends all the time uses [`Store::audit_appender`].
+    /// Appends several rows, in order, for a writer that appends now and then (the CLI): an
+    /// appender of its own for these rows ([`Store::audit_appender`]), so a connection opened
+    /// for them, never one a cancelled caller left inside a transaction block.
     pub async fn append_audit_batch(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        for _ in 0..MAX_APPEND_ATTEMPTS {
-            let mut transaction = self.pool().begin().await?;
-            // 1885435236 is 'paud' as a big-endian 32-bit integer; the two-key space does not
-            // overlap the single-key locks taken elsewhere. The head is read by the next
-            // statement, whose snapshot is taken once the lock is held.
-            sqlx::query("SELECT pg_advisory_xact_lock(1885435236, 0)")
-                .execute(&mut *transaction)
-                .await?;
-            let head = chain_head(&mut transaction).await?;
-            let rows = ChainedRows::new(entries, head, Utc::now().timestamp_micros())?;
-            match rows.insert(&mut transaction).await {
-                Ok(()) => {
-                    transaction.commit().await?;
-                    return Ok(());
-                }
-                // An appender, which takes no lock, took the id: read the head again.
-                Err(error) if id_taken(&error) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(head_kept_moving())
+        self.audit_appender().append(entries).await
     }
 
     /// An appender with a connection of its own, kept from one batch to the next, for a writer
@@ -531,10 +506,14 @@ impl AuditAppender {
             return Ok(());
         }
         let kept = match self.kept.take() {
-            Some(kept) if kept.idle_since.elapsed() <= crate::PING_WHEN_IDLE_FOR => Some(kept),
             Some(mut kept) => {
-                let pinged = tokio::time::timeout(crate::ACQUIRE_TIMEOUT, kept.connection.ping()).await;
-                matches!(pinged, Ok(Ok(()))).then_some(kept)
+                let idle_for = kept.idle_since.elapsed();
+                let checked = tokio::time::timeout(
+                    crate::ACQUIRE_TIMEOUT,
+                    crate::check_after_idle(&mut kept.connection, idle_for),
+                )
+                .await;
+                matches!(checked, Ok(Ok(()))).then_some(kept)
             }
             None => None,
         };
@@ -594,13 +573,4 @@ async fn append_from(
         }
     }
     Err(head_kept_moving())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_chain_lock_key_spells_paud() {
-        assert_eq!(i32::from_be_bytes(*b"paud"), 1_885_435_236);
-        assert!(include_str!("audit.rs").contains("pg_advisory_xact_lock(1885435236, 0)"));
-    }
 }

@@ -59,6 +59,19 @@ pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// is trusted, and a statement on it that finds it broken fails with a 503 like any outage.
 pub(crate) const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Checks a connection before it serves again after `idle_for` of rest: trusted within
+/// [`PING_WHEN_IDLE_FOR`], pinged after. Every connection the store keeps goes through this:
+/// the pool's, the query connections (`readers.rs`), the audit appender's.
+pub(crate) async fn check_after_idle(
+    connection: &mut sqlx::PgConnection,
+    idle_for: std::time::Duration,
+) -> Result<(), sqlx::Error> {
+    if idle_for <= PING_WHEN_IDLE_FOR {
+        return Ok(());
+    }
+    sqlx::Connection::ping(connection).await
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -86,9 +99,7 @@ impl Store {
             .test_before_acquire(false)
             .before_acquire(|connection, metadata| {
                 Box::pin(async move {
-                    if metadata.idle_for > PING_WHEN_IDLE_FOR {
-                        sqlx::Connection::ping(connection).await?;
-                    }
+                    check_after_idle(connection, metadata.idle_for).await?;
                     Ok(true)
                 })
             })
@@ -115,12 +126,6 @@ impl Store {
             labels: std::sync::Arc::default(),
             readers: std::sync::Arc::new(readers),
         }
-    }
-
-    /// A connection for one of a query's hot statements, outside any transaction
-    /// (`readers.rs`): released after its result is read, closed if dropped.
-    pub(crate) async fn reader(&self) -> Result<readers::Reader<'_>, StoreError> {
-        self.readers.get().await
     }
 
     pub fn pool(&self) -> &PgPool {

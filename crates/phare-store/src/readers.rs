@@ -14,7 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, PgConnection};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::{ACQUIRE_TIMEOUT, PING_WHEN_IDLE_FOR, StoreError};
+use crate::{ACQUIRE_TIMEOUT, StoreError, check_after_idle};
 
 /// The connections, at most `MAX_READERS` at once.
 #[derive(Debug)]
@@ -38,9 +38,9 @@ impl Readers {
     }
 
     /// A connection for one statement, waiting at most [`ACQUIRE_TIMEOUT`] as the pool does.
-    /// An idle one is reused, pinged first if idle for longer than [`PING_WHEN_IDLE_FOR`]
-    /// (a restart may have cut it); otherwise a new one is opened.
-    pub(crate) async fn get(&self) -> Result<Reader<'_>, StoreError> {
+    /// An idle one is reused once [`check_after_idle`] passes it (a restart may have cut it);
+    /// otherwise a new one is opened.
+    async fn get(&self) -> Result<Reader<'_>, StoreError> {
         let waited = tokio::time::timeout(ACQUIRE_TIMEOUT, async {
             let permit = self
                 .permits
@@ -66,7 +66,9 @@ impl Readers {
     async fn idle_or_new(&self) -> Result<PgConnection, StoreError> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         if let Some((mut connection, idle_since)) = idle
-            && (idle_since.elapsed() <= PING_WHEN_IDLE_FOR || connection.ping().await.is_ok())
+            && check_after_idle(&mut connection, idle_since.elapsed())
+                .await
+                .is_ok()
         {
             return Ok(connection);
         }
@@ -77,19 +79,19 @@ impl Readers {
 /// One connection of [`Readers`], for statements outside any transaction. Dropped without
 /// [`Reader::release`], its connection is closed.
 #[derive(Debug)]
-pub(crate) struct Reader<'r> {
+struct Reader<'r> {
     readers: &'r Readers,
     connection: PgConnection,
     _permit: SemaphorePermit<'r>,
 }
 
 impl Reader<'_> {
-    pub(crate) fn connection(&mut self) -> &mut PgConnection {
+    fn connection(&mut self) -> &mut PgConnection {
         &mut self.connection
     }
 
     /// Hands the connection back for the next statement, once the statement's result is read.
-    pub(crate) fn release(self) {
+    fn release(self) {
         let Self {
             readers,
             connection,
@@ -98,6 +100,20 @@ impl Reader<'_> {
         if let Ok(mut idle) = readers.idle.lock() {
             idle.push((connection, Instant::now()));
         }
+    }
+}
+
+impl crate::Store {
+    /// Runs one of a query's hot statements on a query connection, handed back once `statement`
+    /// has read its result; closed instead if it failed or was cancelled.
+    pub(crate) async fn read<T>(
+        &self,
+        statement: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut reader = self.readers.get().await?;
+        let read = statement(reader.connection()).await?;
+        reader.release();
+        Ok(read)
     }
 }
 
@@ -123,10 +139,10 @@ mod tests {
     async fn only_a_connection_whose_statement_ended_is_reused() {
         let database = fresh_database().await;
         let store = &database.store;
-        let mut reader = store.reader().await.unwrap();
+        let mut reader = store.readers.get().await.unwrap();
         let first = backend(&mut reader).await;
         reader.release();
-        let mut reader = store.reader().await.unwrap();
+        let mut reader = store.readers.get().await.unwrap();
         assert_eq!(backend(&mut reader).await, first);
 
         let sleeping = sqlx::query("SELECT pg_sleep(30)").execute(reader.connection());
@@ -136,7 +152,7 @@ mod tests {
                 .is_err()
         );
         drop(reader);
-        let mut reader = tokio::time::timeout(Duration::from_secs(5), store.reader())
+        let mut reader = tokio::time::timeout(Duration::from_secs(5), store.readers.get())
             .await
             .expect("a reader at once")
             .unwrap();

@@ -310,12 +310,10 @@ impl Store {
     /// The longest reference span stored on a contig: how far before a position an allele
     /// covering it may start.
     async fn longest_span(&self, contig: &str) -> Result<i64, StoreError> {
-        let mut reader = self.reader().await?;
-        let row = sqlx::query("SELECT max_length FROM contig_spans WHERE contig = $1")
-            .bind(contig)
-            .fetch_optional(reader.connection())
+        let query = sqlx::query("SELECT max_length FROM contig_spans WHERE contig = $1").bind(contig);
+        let row = self
+            .read(async |connection| Ok(query.fetch_optional(connection).await?))
             .await?;
-        reader.release();
         let longest: Option<i64> = row.map(|row| row.try_get("max_length")).transpose()?;
         Ok(longest.unwrap_or(0))
     }
@@ -442,12 +440,10 @@ impl Store {
         }
         let matcher = self.matcher(search).await?;
         let sql = format!("SELECT count(*) AS matches, {GENERATION} {}", matcher.clause());
-        let mut reader = self.reader().await?;
-        let row = matcher
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope)
-            .fetch_one(reader.connection())
+        let query = matcher.bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope);
+        let row = self
+            .read(async |connection| Ok(query.fetch_one(connection).await?))
             .await?;
-        reader.release();
         counted(&row)
     }
 
@@ -472,8 +468,7 @@ impl Store {
             return Ok(None);
         }
         let longest = self.longest_span(contig).await?;
-        let mut reader = self.reader().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT (SELECT count(*) {COUNTED} WHERE v.contig = $3 AND v.start >= $4 AND v.start < $5 AND v.\"end\" >= $8)
                   + (SELECT count(*) {COUNTED} WHERE v.contig = $3 AND v.start >= $6 AND v.start < $7 AND v.\"end\" >= $8)
                   + (SELECT coalesce(sum(CASE WHEN $2 = 'research' THEN b.research_alleles ELSE b.alleles END), 0)
@@ -490,10 +485,10 @@ impl Store {
         .bind(end)
         .bind(start.saturating_add(1))
         .bind(first_bin)
-        .bind(end_bin)
-        .fetch_one(reader.connection())
-        .await?;
-        reader.release();
+        .bind(end_bin);
+        let row = self
+            .read(async |connection| Ok(query.fetch_one(connection).await?))
+            .await?;
         Ok(Some(counted(&row)?))
     }
 
@@ -519,14 +514,13 @@ impl Store {
             matcher.order(),
             page + 1
         );
-        let mut reader = self.reader().await?;
-        let rows = matcher
+        let query = matcher
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, scope)
             .bind(limit)
-            .bind(skip)
-            .fetch_all(reader.connection())
+            .bind(skip);
+        let rows = self
+            .read(async |connection| Ok(query.fetch_all(connection).await?))
             .await?;
-        reader.release();
         let matches = rows.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
         self.with_counts_annotations_and_carriers(dataset_id, scope, matches, shown)
             .await
@@ -580,22 +574,16 @@ impl Store {
         let ids: Vec<i64> = matches.iter().map(|found| found.variant_id).collect();
         // Independent reads on separate connections: the answer waits for the longest, not
         // the sum.
-        let annotations = async {
-            let mut reader = self.reader().await?;
-            let rows = sqlx::query(
-                "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
-                 WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
-            )
-            .bind(&ids)
-            .fetch_all(reader.connection())
-            .await?;
-            reader.release();
-            Ok::<_, StoreError>(rows)
-        };
+        let annotations_query = sqlx::query(
+            "SELECT variant_id, gene, protein_change, effect FROM variant_annotations
+             WHERE variant_id = ANY($1) ORDER BY variant_id, gene, protein_change, effect",
+        )
+        .bind(&ids);
+        let annotations = self.read(async |connection| Ok(annotations_query.fetch_all(connection).await?));
         let counts_and_carriers = async {
-            let mut reader = self.reader().await?;
-            let rows = carrier_rows(reader.connection(), dataset_id, &ids).await?;
-            reader.release();
+            let rows = self
+                .read(async |connection| carrier_rows(connection, dataset_id, &ids).await)
+                .await?;
             let carriers = async {
                 match shown {
                     Some(columns) => self.carriers_in(dataset_id, &rows, columns).await,
@@ -723,9 +711,7 @@ impl Store {
                 (Source::Block(_), Presence::AllColumns) => {}
             }
         }
-        let mut reader = self.reader().await?;
-        let generation = crate::labels::cohort_generation(reader.connection()).await?;
-        reader.release();
+        let generation = self.read(crate::labels::cohort_generation).await?;
         let labels = self.labels.labels(self.pool(), generation, &wanted).await?;
         let mut tallies: HashMap<i64, BTreeMap<String, StratumCounts>> = HashMap::new();
         for row in carriers {
@@ -754,18 +740,17 @@ impl Store {
             }
         }
         // Aggregate files state their populations' counts directly.
-        let mut reader = self.reader().await?;
-        let aggregates = sqlx::query(
+        let aggregates_query = sqlx::query(
             "SELECT variant_id, population, allele_count, allele_number, homozygous, heterozygous, hemizygous
              FROM aggregate_counts
              WHERE dataset_id = $1 AND variant_id = ANY($2)
                AND allele_count IS NOT NULL AND allele_number IS NOT NULL",
         )
         .bind(dataset_id)
-        .bind(variant_ids)
-        .fetch_all(reader.connection())
-        .await?;
-        reader.release();
+        .bind(variant_ids);
+        let aggregates = self
+            .read(async |connection| Ok(aggregates_query.fetch_all(connection).await?))
+            .await?;
         for row in &aggregates {
             let variant_id: i64 = row.try_get("variant_id")?;
             let population: String = row.try_get("population")?;

@@ -641,6 +641,18 @@ fn reference_runs_count_like_any_other_column() {
     );
 }
 
+/// The five-sample file's one record, with these sample columns, refused at its line (5) with
+/// a message naming each of `words`.
+fn assert_record_refused(columns: &str, words: [&str; 2]) {
+    let file = five_sample_vcf(&format!("1\t1000\t.\tA\tG\t50\tPASS\t.\tGT\t{columns}\n"));
+    let error = read_all(file.path(), options(true)).expect_err("record refused");
+    let shown = error.to_string();
+    assert_eq!(error.location, Location::Line(5), "{shown}");
+    for word in words {
+        assert!(shown.contains(word), "`{word}` not in: {shown}");
+    }
+}
+
 #[test]
 fn a_run_of_reference_columns_past_the_header_is_refused() {
     for (columns, words) in [
@@ -648,13 +660,7 @@ fn a_run_of_reference_columns_past_the_header_is_refused() {
         ("0|0\t0|0\t0|0\t0|0\t0|0\t", ["more sample columns", "5"]),
         ("0|0\t0|0\t0|0\t0|0", ["4 sample columns", "5"]),
     ] {
-        let file = five_sample_vcf(&format!("1\t1000\t.\tA\tG\t50\tPASS\t.\tGT\t{columns}\n"));
-        let error = read_all(file.path(), options(true)).expect_err("wrong column count");
-        let shown = error.to_string();
-        assert_eq!(error.location, Location::Line(5), "{shown}");
-        for word in words {
-            assert!(shown.contains(word), "`{word}` not in: {shown}");
-        }
+        assert_record_refused(columns, words);
     }
 }
 
@@ -666,13 +672,7 @@ fn a_call_read_in_place_is_checked_like_any_other() {
         ("0/5\t0/0\t0/0\t0/0\t0/0", ["GT of sample S1", "allele 5"]),
         ("0|0\t0|0\t0|0\t0|0\t0|1\t1|1\t0|0", ["more sample columns", "5"]),
     ] {
-        let file = five_sample_vcf(&format!("1\t1000\t.\tA\tG\t50\tPASS\t.\tGT\t{columns}\n"));
-        let error = read_all(file.path(), options(true)).expect_err("bad call");
-        let shown = error.to_string();
-        assert_eq!(error.location, Location::Line(5), "{shown}");
-        for word in words {
-            assert!(shown.contains(word), "`{word}` not in: {shown}");
-        }
+        assert_record_refused(columns, words);
     }
 }
 
