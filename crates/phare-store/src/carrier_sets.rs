@@ -61,8 +61,10 @@ impl CarrierRow {
 }
 
 /// The columns of one query: both layouts, one statement, so that a concurrent compaction is
-/// seen entirely or not at all.
-const UNION: &str = "SELECT av.variant_id, false AS compacted, av.analysis_id AS source_id, av.allele_number,
+/// seen entirely or not at all; and the cohort generation its population labels are to be read
+/// at (`labels.rs`), from the same snapshot rather than one more round trip.
+const UNION: &str = "SELECT u.*, (SELECT generation FROM cohort_generation) AS cohort_generation FROM (
+     SELECT av.variant_id, false AS compacted, av.analysis_id AS source_id, av.allele_number,
             av.homozygous, av.heterozygous, av.hemizygous, av.one_called, av.none_called,
             NULL::bytea AS called_other
      FROM analysis_variants av JOIN analyses a ON a.id = av.analysis_id
@@ -71,7 +73,7 @@ const UNION: &str = "SELECT av.variant_id, false AS compacted, av.analysis_id AS
      SELECT bv.variant_id, true, bv.block_id, 0,
             bv.homozygous, bv.heterozygous, bv.hemizygous, bv.one_called, bv.none_called, bv.called_other
      FROM block_variants bv JOIN carrier_blocks b ON b.id = bv.block_id
-     WHERE b.dataset_id = $1 AND bv.variant_id = ANY($2)";
+     WHERE b.dataset_id = $1 AND bv.variant_id = ANY($2)) AS u";
 
 fn bitmap(row: &sqlx::postgres::PgRow, column: &str) -> Result<RoaringBitmap, StoreError> {
     let bytes: Option<Vec<u8>> = row.try_get(column)?;
@@ -122,18 +124,33 @@ pub(crate) fn carrier_row(row: &sqlx::postgres::PgRow) -> Result<CarrierRow, Sto
     })
 }
 
+/// The carrier rows of some alleles, and the cohort generation read with them.
+#[derive(Debug)]
+pub(crate) struct CarrierRows {
+    pub rows: Vec<CarrierRow>,
+    /// `None` when there is no row (and so no label to read).
+    pub cohort_generation: Option<i64>,
+}
+
 /// Every carrier row of these alleles in the dataset, in both layouts.
 pub(crate) async fn carrier_rows<'e, E: PgExecutor<'e>>(
     executor: E,
     dataset_id: &str,
     variant_ids: &[i64],
-) -> Result<Vec<CarrierRow>, StoreError> {
+) -> Result<CarrierRows, StoreError> {
     let rows = sqlx::query(UNION)
         .bind(dataset_id)
         .bind(variant_ids)
         .fetch_all(executor)
         .await?;
-    rows.iter().map(carrier_row).collect()
+    let cohort_generation = match rows.first() {
+        Some(row) => Some(row.try_get("cohort_generation")?),
+        None => None,
+    };
+    Ok(CarrierRows {
+        rows: rows.iter().map(carrier_row).collect::<Result<_, _>>()?,
+        cohort_generation,
+    })
 }
 
 /// Where an analysis' carrier sets are, and the offset of its sample indices there.

@@ -117,8 +117,8 @@ impl Store {
         variant_ids: &[i64],
         columns: &ColumnQuery,
     ) -> Result<HashMap<i64, Vec<Carrier>>, StoreError> {
-        let rows = carrier_rows(self.pool(), dataset_id, variant_ids).await?;
-        self.carriers_in(dataset_id, &rows, columns).await
+        let carriers = carrier_rows(self.pool(), dataset_id, variant_ids).await?;
+        self.carriers_in(dataset_id, &carriers.rows, columns).await
     }
 
     /// [`Store::carriers`] from carrier rows already read.

@@ -71,14 +71,7 @@ struct Held {
     columns: u64,
 }
 
-/// Labels per source, valid for one cohort generation.
-/// The counter of changes to the cohort (`cohort_generation`, migration 0016).
-pub(crate) async fn cohort_generation(connection: &mut sqlx::PgConnection) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT generation FROM cohort_generation")
-        .fetch_one(connection)
-        .await?)
-}
-
+/// Labels per source, valid for one cohort generation (`cohort_generation`, migration 0016).
 #[derive(Debug, Default)]
 pub(crate) struct LabelCache {
     held: Mutex<Held>,
@@ -86,7 +79,7 @@ pub(crate) struct LabelCache {
 
 impl LabelCache {
     /// The labels of the wanted sources, as of `generation`, the cohort generation the caller
-    /// read just before ([`cohort_generation`]): read before the samples, a change landing in
+    /// read just before (with the carrier rows, `carrier_sets.rs`): read before the samples, a change landing in
     /// between leaves newer labels under an older number, which the next query then drops;
     /// never the other way round.
     pub(crate) async fn labels(

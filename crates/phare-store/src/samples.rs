@@ -217,11 +217,18 @@ impl Store {
              ORDER BY s.analysis_id, s.sample_index OFFSET $7 LIMIT $8",
             columns_clause(query)
         );
-        let rows = bind_columns(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
+        let statement = bind_columns(sqlx::query(sqlx::AssertSqlSafe(sql)), dataset_id, query)
             .bind(offset)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+            .bind(limit);
+        // Named columns are a record answer's carriers, looked up by key: one of a query's hot
+        // statements (`readers.rs`). A listing stays on the pool, where PostgreSQL plans it for
+        // the filters it is given.
+        let rows = if query.columns.is_some() {
+            self.read(async |connection| Ok(statement.fetch_all(connection).await?))
+                .await?
+        } else {
+            statement.fetch_all(self.pool()).await?
+        };
         rows.iter()
             .map(|row| {
                 Ok(ColumnRecord {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 
-use crate::carrier_sets::{CarrierRow, Presence, Source, carrier_rows};
+use crate::carrier_sets::{CarrierRows, Presence, Source, carrier_rows};
 use crate::labels::Wanted;
 use crate::{Carrier, ColumnQuery, Store, StoreError};
 
@@ -581,22 +581,23 @@ impl Store {
         .bind(&ids);
         let annotations = self.read(async |connection| Ok(annotations_query.fetch_all(connection).await?));
         let counts_and_carriers = async {
-            let rows = self
+            let carriers = self
                 .read(async |connection| carrier_rows(connection, dataset_id, &ids).await)
                 .await?;
-            let carriers = async {
+            let shown_carriers = async {
                 match shown {
-                    Some(columns) => self.carriers_in(dataset_id, &rows, columns).await,
+                    Some(columns) => self.carriers_in(dataset_id, &carriers.rows, columns).await,
                     None => Ok(HashMap::new()),
                 }
             };
-            futures::try_join!(
-                self.population_counts_in(dataset_id, scope, &ids, &rows),
-                carriers
-            )
+            futures::try_join!(self.tallies(scope, &carriers), shown_carriers)
         };
-        let ((mut populations, carriers), annotations) =
-            futures::try_join!(counts_and_carriers, annotations)?;
+        let ((tallies, carriers), stated, annotations) = futures::try_join!(
+            counts_and_carriers,
+            self.stated_counts(dataset_id, &ids),
+            annotations
+        )?;
+        let mut populations = population_counts(tallies, stated);
         for found in &mut matches {
             found.strata = populations.remove(&found.variant_id).unwrap_or_default();
         }
@@ -674,6 +675,9 @@ impl Store {
     }
 }
 
+/// Counts per allele and population label.
+type Tallies = HashMap<i64, BTreeMap<String, StratumCounts>>;
+
 impl Store {
     /// Per-population counts of some alleles in a dataset, computed from the carrier sets: each
     /// label's sample set intersected with the allele's zygosity sets, summed over analyses.
@@ -685,20 +689,20 @@ impl Store {
         variant_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<StratumCounts>>, StoreError> {
         let carriers = carrier_rows(self.pool(), dataset_id, variant_ids).await?;
-        self.population_counts_in(dataset_id, scope, variant_ids, &carriers)
-            .await
+        let (tallies, stated) = futures::try_join!(
+            self.tallies(scope, &carriers),
+            self.stated_counts(dataset_id, variant_ids)
+        )?;
+        Ok(population_counts(tallies, stated))
     }
 
-    /// [`Store::population_counts`] from the alleles' carrier rows already read.
-    async fn population_counts_in(
-        &self,
-        dataset_id: &str,
-        scope: &str,
-        variant_ids: &[i64],
-        carriers: &[CarrierRow],
-    ) -> Result<HashMap<i64, Vec<StratumCounts>>, StoreError> {
+    /// The counts of each population label in `scope` among the carrier rows' columns.
+    async fn tallies(&self, scope: &str, carriers: &CarrierRows) -> Result<Tallies, StoreError> {
+        let Some(generation) = carriers.cohort_generation else {
+            return Ok(Tallies::new());
+        };
         let mut wanted = Wanted::default();
-        for row in carriers {
+        for row in &carriers.rows {
             match (row.source, &row.presence) {
                 (Source::Analysis(analysis_id), _) => {
                     wanted.analyses.insert(analysis_id);
@@ -711,10 +715,9 @@ impl Store {
                 (Source::Block(_), Presence::AllColumns) => {}
             }
         }
-        let generation = self.read(crate::labels::cohort_generation).await?;
         let labels = self.labels.labels(self.pool(), generation, &wanted).await?;
-        let mut tallies: HashMap<i64, BTreeMap<String, StratumCounts>> = HashMap::new();
-        for row in carriers {
+        let mut tallies = Tallies::new();
+        for row in &carriers.rows {
             let Some(label_sets) = labels.get(&row.source).map(|labels| labels.in_scope(scope)) else {
                 continue;
             };
@@ -739,8 +742,17 @@ impl Store {
                 counts.hemizygous = counts.hemizygous.map(|sum| sum + hemizygous);
             }
         }
-        // Aggregate files state their populations' counts directly.
-        let aggregates_query = sqlx::query(
+        Ok(tallies)
+    }
+
+    /// The counts aggregate files state for their populations, per allele: read beside the
+    /// carrier rows, since they depend on nothing else.
+    async fn stated_counts(
+        &self,
+        dataset_id: &str,
+        variant_ids: &[i64],
+    ) -> Result<Vec<(i64, StratumCounts)>, StoreError> {
+        let query = sqlx::query(
             "SELECT variant_id, population, allele_count, allele_number, homozygous, heterozygous, hemizygous
              FROM aggregate_counts
              WHERE dataset_id = $1 AND variant_id = ANY($2)
@@ -748,35 +760,49 @@ impl Store {
         )
         .bind(dataset_id)
         .bind(variant_ids);
-        let aggregates = self
-            .read(async |connection| Ok(aggregates_query.fetch_all(connection).await?))
+        let rows = self
+            .read(async |connection| Ok(query.fetch_all(connection).await?))
             .await?;
-        for row in &aggregates {
-            let variant_id: i64 = row.try_get("variant_id")?;
-            let population: String = row.try_get("population")?;
-            tallies.entry(variant_id).or_default().insert(
-                population.clone(),
-                StratumCounts {
-                    stratum: population,
-                    allele_count: row.try_get("allele_count")?,
-                    allele_number: row.try_get("allele_number")?,
-                    homozygous: row.try_get("homozygous")?,
-                    heterozygous: row.try_get("heterozygous")?,
-                    hemizygous: row.try_get("hemizygous")?,
-                },
-            );
-        }
-        Ok(tallies
-            .into_iter()
-            .map(|(variant_id, per_label)| {
-                let mut ordered: Vec<StratumCounts> = per_label
-                    .into_values()
-                    .filter(|counts| counts.allele_number > 0)
-                    .collect();
-                // `Total` first, then the other labels in name order (BTreeMap order).
-                ordered.sort_by_key(|counts| counts.stratum != "Total");
-                (variant_id, ordered)
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("variant_id")?,
+                    StratumCounts {
+                        stratum: row.try_get("population")?,
+                        allele_count: row.try_get("allele_count")?,
+                        allele_number: row.try_get("allele_number")?,
+                        homozygous: row.try_get("homozygous")?,
+                        heterozygous: row.try_get("heterozygous")?,
+                        hemizygous: row.try_get("hemizygous")?,
+                    },
+                ))
             })
-            .collect())
+            .collect()
     }
+}
+
+/// The populations of each allele: the carrier sets' tallies, and the aggregate files' stated
+/// counts in place of a tally of the same name; `Total` first, then the other labels in name
+/// order, none with AN 0.
+fn population_counts(
+    mut tallies: Tallies,
+    stated: Vec<(i64, StratumCounts)>,
+) -> HashMap<i64, Vec<StratumCounts>> {
+    for (variant_id, counts) in stated {
+        tallies
+            .entry(variant_id)
+            .or_default()
+            .insert(counts.stratum.clone(), counts);
+    }
+    tallies
+        .into_iter()
+        .map(|(variant_id, per_label)| {
+            let mut ordered: Vec<StratumCounts> = per_label
+                .into_values()
+                .filter(|counts| counts.allele_number > 0)
+                .collect();
+            ordered.sort_by_key(|counts| counts.stratum != "Total");
+            (variant_id, ordered)
+        })
+        .collect()
 }
