@@ -21,6 +21,12 @@ use phare_store::{DatasetSettings, NewDataset, PolicyRow, Store};
 
 use crate::config::{Config, LogFormat};
 
+/// glibc's malloc was a sixth of the server's CPU under load (`perf`: `_int_malloc`, `_int_free`,
+/// `malloc_consolidate` and its arena locks), each answer building and dropping many small
+/// values; mimalloc's thread-local heaps do the same for much less (docs/decisions/0069).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "phare", version, about = "Federated genomic variant Beacon v2 node")]
 struct Cli {
