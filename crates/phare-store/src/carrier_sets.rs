@@ -275,9 +275,6 @@ pub(crate) async fn block_columns<'e, E: PgExecutor<'e>>(
     executor: E,
     wanted: &BTreeSet<(i64, u32)>,
 ) -> Result<HashMap<(i64, u32), (i64, i32)>, StoreError> {
-    if wanted.is_empty() {
-        return Ok(HashMap::new());
-    }
     let (block_ids, column_indices) = column_arrays(wanted);
     let rows = sqlx::query(
         "SELECT c.block_id, c.column_index, c.analysis_id, c.sample_index

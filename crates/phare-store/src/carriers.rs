@@ -136,7 +136,12 @@ impl Store {
                 }
             }
         }
-        let in_blocks = block_columns(self.pool(), &wanted_in_blocks).await?;
+        let in_blocks = if wanted_in_blocks.is_empty() {
+            HashMap::new()
+        } else {
+            self.read(async |connection| block_columns(connection, &wanted_in_blocks).await)
+                .await?
+        };
         // Each carrier as (variant, analysis, sample index, zygosity), whatever the layout.
         let mut carried: Vec<(i64, (i64, i32), Zygosity)> = Vec::new();
         let mut wanted: BTreeSet<(i64, i32)> = BTreeSet::new();
