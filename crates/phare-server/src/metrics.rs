@@ -33,6 +33,8 @@ pub(crate) struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGaugeVec,
     pool_max: IntGauge,
+    query_connections: IntGaugeVec,
+    query_max: IntGauge,
     audit_queue: IntGauge,
     database_up: IntGauge,
     ingested: IntGaugeVec,
@@ -61,6 +63,17 @@ impl Metrics {
         let pool_max = IntGauge::new(
             "phare_db_pool_max_connections",
             "Most connections the database pool opens",
+        )?;
+        let query_connections = IntGaugeVec::new(
+            Opts::new(
+                "phare_db_query_connections",
+                "Connections beside the pool for queries' hot statements, by state",
+            ),
+            &["state"],
+        )?;
+        let query_max = IntGauge::new(
+            "phare_db_query_max_connections",
+            "Most connections opened beside the pool for queries' hot statements",
         )?;
         let audit_queue = IntGauge::new(
             "phare_audit_queue_depth",
@@ -97,6 +110,8 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
+        registry.register(Box::new(query_connections.clone()))?;
+        registry.register(Box::new(query_max.clone()))?;
         registry.register(Box::new(audit_queue.clone()))?;
         registry.register(Box::new(database_up.clone()))?;
         registry.register(Box::new(ingested.clone()))?;
@@ -108,6 +123,8 @@ impl Metrics {
             latency,
             pool_connections,
             pool_max,
+            query_connections,
+            query_max,
             audit_queue,
             database_up,
             ingested,
@@ -143,6 +160,15 @@ impl Metrics {
             .with_label_values(&["in_use"])
             .set(size.saturating_sub(idle));
         self.pool_max.set(i64::from(pool.options().get_max_connections()));
+        let queries = state.store().query_connections();
+        let gauge = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
+        self.query_connections
+            .with_label_values(&["idle"])
+            .set(gauge(queries.idle));
+        self.query_connections
+            .with_label_values(&["in_use"])
+            .set(gauge(queries.in_use));
+        self.query_max.set(gauge(queries.max));
         self.audit_queue
             .set(i64::try_from(state.audit_writer().queue_depth()).unwrap_or(i64::MAX));
         match tokio::time::timeout(DATABASE_TIMEOUT, state.store().ingest_totals()).await {

@@ -79,9 +79,9 @@ pub(crate) struct LabelCache {
 
 impl LabelCache {
     /// The labels of the wanted sources, as of `generation`, the cohort generation the caller
-    /// read just before (with the carrier rows, `carrier_sets.rs`): read before the samples, a change landing in
-    /// between leaves newer labels under an older number, which the next query then drops;
-    /// never the other way round.
+    /// read just before (with the carrier rows, `carrier_sets.rs`): read before the samples, a
+    /// change landing in between leaves newer labels under an older number, which the next
+    /// query then drops; never the other way round.
     pub(crate) async fn labels(
         &self,
         pool: &PgPool,

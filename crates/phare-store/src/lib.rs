@@ -38,6 +38,7 @@ pub use individuals::ConsentChange;
 pub use ingest::{INGEST_BATCH_ALLELES, IngestOutcome, IngestRequest, IngestSummary, sha256_of};
 pub use operations::IngestTotals;
 pub use phare_vcf::Limits;
+pub use readers::QueryConnections;
 pub use samples::{BiosampleQuery, BiosampleRecord, ColumnQuery, ColumnRecord};
 pub use submissions::{
     ClaimedSubmission, NewSubmission, Platform, Submission, SubmissionCreated, SubmissionFilter,

@@ -68,6 +68,12 @@ impl Readers {
         })
     }
 
+    /// How many are open and idle, and how many a statement holds now.
+    fn in_use_and_idle(&self) -> (usize, usize) {
+        let idle = self.idle.lock().map_or(0, |idle| idle.len());
+        (MAX_READERS - self.permits.available_permits(), idle)
+    }
+
     async fn idle_or_new(&self) -> Result<PgConnection, StoreError> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         if let Some((mut connection, idle_since)) = idle
@@ -108,7 +114,28 @@ impl Reader<'_> {
     }
 }
 
+/// The query connections' state, for the node's metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryConnections {
+    /// Held by a statement now (opening or running).
+    pub in_use: usize,
+    /// Open, waiting for the next statement.
+    pub idle: usize,
+    /// Most held at once.
+    pub max: usize,
+}
+
 impl crate::Store {
+    /// How many query connections are in use and idle now.
+    pub fn query_connections(&self) -> QueryConnections {
+        let (in_use, idle) = self.readers.in_use_and_idle();
+        QueryConnections {
+            in_use,
+            idle,
+            max: MAX_READERS,
+        }
+    }
+
     /// Runs one of a query's hot statements on a query connection, handed back once `statement`
     /// has read its result; closed instead if it failed or was cancelled.
     pub(crate) async fn read<T>(

@@ -134,6 +134,23 @@ async fn metrics_count_requests_by_route_template_on_their_own_listener() {
     let idle = sample(&text, r#"phare_db_pool_connections{state="idle"}"#).expect("idle");
     let in_use = sample(&text, r#"phare_db_pool_connections{state="in_use"}"#).expect("in use");
     assert!(idle + in_use >= 1.0 && idle + in_use <= 16.0, "{text}");
+    // The four counts ran one after another, each on the query connection the one before
+    // handed back: one opened, idle now.
+    assert_eq!(
+        sample(&text, "phare_db_query_max_connections"),
+        Some(8.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"phare_db_query_connections{state="idle"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"phare_db_query_connections{state="in_use"}"#),
+        Some(0.0),
+        "{text}"
+    );
 }
 
 #[tokio::test]
