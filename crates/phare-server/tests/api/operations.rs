@@ -136,21 +136,13 @@ async fn metrics_count_requests_by_route_template_on_their_own_listener() {
     assert!(idle + in_use >= 1.0 && idle + in_use <= 16.0, "{text}");
     // The four counts ran one after another, each on the query connection the one before
     // handed back: one opened, idle now.
-    assert_eq!(
-        sample(&text, "phare_db_query_max_connections"),
-        Some(8.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, r#"phare_db_query_connections{state="idle"}"#),
-        Some(1.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(&text, r#"phare_db_query_connections{state="in_use"}"#),
-        Some(0.0),
-        "{text}"
-    );
+    for (series, expected) in [
+        ("phare_db_query_max_connections", 8.0),
+        (r#"phare_db_query_connections{state="idle"}"#, 1.0),
+        (r#"phare_db_query_connections{state="in_use"}"#, 0.0),
+    ] {
+        assert_eq!(sample(&text, series), Some(expected), "{series}\n{text}");
+    }
 }
 
 #[tokio::test]
