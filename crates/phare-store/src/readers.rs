@@ -34,8 +34,9 @@ impl Readers {
             // A statement keyed by an array of ids (`= ANY($1)`: carrier rows, annotations) is
             // estimated at 10 ids by its generic plan and at the few it is given by a custom
             // one, so PostgreSQL's own choice replans it on every call: ~200 µs of planning for
-            // 20 µs of execution. Every statement run here is a lookup by key whose generic
-            // plan is the custom one (docs/decisions/0068).
+            // 20 µs of execution. Every statement run here reads by key or by an indexed
+            // position, where the generic plan is the custom one, or the one PostgreSQL settles
+            // on after five calls anyway (docs/decisions/0068).
             options: options.options([("plan_cache_mode", "force_generic_plan")]),
             idle: Mutex::new(Vec::with_capacity(MAX_READERS)),
             permits: Semaphore::new(MAX_READERS),
