@@ -152,16 +152,16 @@ impl Metrics {
 
     /// The text exposition, with the gauges read now.
     async fn render(&self, state: &AppState) -> Result<String, prometheus::Error> {
+        let gauge = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
         let pool = state.store().pool();
         let size = i64::from(pool.size());
-        let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+        let idle = gauge(pool.num_idle());
         self.pool_connections.with_label_values(&["idle"]).set(idle);
         self.pool_connections
             .with_label_values(&["in_use"])
             .set(size.saturating_sub(idle));
         self.pool_max.set(i64::from(pool.options().get_max_connections()));
         let queries = state.store().query_connections();
-        let gauge = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
         self.query_connections
             .with_label_values(&["idle"])
             .set(gauge(queries.idle));
@@ -169,8 +169,7 @@ impl Metrics {
             .with_label_values(&["in_use"])
             .set(gauge(queries.in_use));
         self.query_max.set(gauge(queries.max));
-        self.audit_queue
-            .set(i64::try_from(state.audit_writer().queue_depth()).unwrap_or(i64::MAX));
+        self.audit_queue.set(gauge(state.audit_writer().queue_depth()));
         match tokio::time::timeout(DATABASE_TIMEOUT, state.store().ingest_totals()).await {
             Ok(Ok(totals)) => {
                 self.database_up.set(1);

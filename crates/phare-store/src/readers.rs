@@ -69,10 +69,13 @@ impl Readers {
         })
     }
 
-    /// How many are open and idle, and how many a statement holds now.
-    fn in_use_and_idle(&self) -> (usize, usize) {
-        let idle = self.idle.lock().map_or(0, |idle| idle.len());
-        (MAX_READERS - self.permits.available_permits(), idle)
+    /// How many a statement holds now, and how many are open and idle.
+    fn state(&self) -> QueryConnections {
+        QueryConnections {
+            in_use: MAX_READERS - self.permits.available_permits(),
+            idle: self.idle.lock().map_or(0, |idle| idle.len()),
+            max: MAX_READERS,
+        }
     }
 
     async fn idle_or_new(&self) -> Result<PgConnection, StoreError> {
@@ -129,12 +132,7 @@ pub struct QueryConnections {
 impl crate::Store {
     /// How many query connections are in use and idle now.
     pub fn query_connections(&self) -> QueryConnections {
-        let (in_use, idle) = self.readers.in_use_and_idle();
-        QueryConnections {
-            in_use,
-            idle,
-            max: MAX_READERS,
-        }
+        self.readers.state()
     }
 
     /// Runs one of a query's hot statements on a query connection, handed back once `statement`

@@ -597,7 +597,7 @@ impl Store {
             self.stated_counts(dataset_id, &ids),
             annotations
         )?;
-        let mut populations = population_counts(tallies, stated);
+        let mut populations = populations_in_order(tallies, stated);
         for found in &mut matches {
             found.strata = populations.remove(&found.variant_id).unwrap_or_default();
         }
@@ -693,7 +693,7 @@ impl Store {
             self.tallies(scope, &carriers),
             self.stated_counts(dataset_id, variant_ids)
         )?;
-        Ok(population_counts(tallies, stated))
+        Ok(populations_in_order(tallies, stated))
     }
 
     /// The counts of each population label in `scope` among the carrier rows' columns.
@@ -784,7 +784,7 @@ impl Store {
 /// The populations of each allele: the carrier sets' tallies, and the aggregate files' stated
 /// counts in place of a tally of the same name; `Total` first, then the other labels in name
 /// order, none with AN 0.
-fn population_counts(
+fn populations_in_order(
     mut tallies: Tallies,
     stated: Vec<(i64, StratumCounts)>,
 ) -> HashMap<i64, Vec<StratumCounts>> {
@@ -805,4 +805,37 @@ fn population_counts(
             (variant_id, ordered)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(stratum: &str, allele_count: i64, allele_number: i64) -> StratumCounts {
+        StratumCounts {
+            stratum: stratum.to_owned(),
+            allele_count,
+            allele_number,
+            homozygous: None,
+            heterozygous: None,
+            hemizygous: None,
+        }
+    }
+
+    #[test]
+    fn stated_counts_replace_the_tally_of_their_name_and_total_comes_first() {
+        let mut tallies = Tallies::new();
+        tallies.entry(7).or_default().extend([
+            ("FR".to_owned(), counts("FR", 1, 40)),
+            ("Total".to_owned(), counts("Total", 3, 100)),
+            ("BE".to_owned(), counts("BE", 0, 0)),
+        ]);
+        let stated = vec![(7, counts("FR", 9, 900)), (8, counts("gnomAD", 2, 50))];
+        let ordered = populations_in_order(tallies, stated);
+        // Allele 7: Total first, then FR as the file stated it; BE (AN 0) left out.
+        assert_eq!(ordered[&7], vec![counts("Total", 3, 100), counts("FR", 9, 900)]);
+        // Allele 8 has no carrier rows, only what the file states.
+        assert_eq!(ordered[&8], vec![counts("gnomAD", 2, 50)]);
+        assert_eq!(ordered.len(), 2);
+    }
 }
